@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what starbench needs to build and test, when it is missing
+# (Debian/Ubuntu; run as root or with sudo available). Idempotent and quiet.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  libopenmpi-dev openmpi-bin
+  libhdf5-dev hdf5-tools
+  libcli11-dev libfmt-dev nlohmann-json3-dev libgtest-dev
+  python3 python3-h5py python3-numpy python3-pandas python3-matplotlib python3-pytest
+  nodejs npm wamerican
+)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  echo "starbench setup: installing ${missing[*]}"
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,39 @@
+"""python3 -m analysis {report,merge} ..."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .merge import merge
+from .report import write_report
+from .results import ResultsError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m analysis", description="starbench results analysis")
+    commands = parser.add_subparsers(dest="command", required=True)
+    report = commands.add_parser("report", help="figures (PNG) and report.md from results files")
+    report.add_argument("inputs", nargs="+", help="starbench results files (.h5)")
+    report.add_argument("--out", required=True, help="output directory (created if missing)")
+    combine = commands.add_parser("merge", help="combine results files (one run per params_key)")
+    combine.add_argument("output", help="merged file (created, or extended when it is a results file)")
+    combine.add_argument("inputs", nargs="+", help="results files to add")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "report":
+            made = write_report(args.inputs, args.out)
+            for name, path in made.items():
+                print(f"{name:<11} {path if path else '(no data: skipped)'}")
+            print(f"report      {args.out}/report.md")
+        else:
+            summary = merge(args.output, args.inputs)
+            print(f"{args.output}: {summary.copied} run(s) added, {summary.duplicates} duplicate(s) skipped, "
+                  f"{summary.incomplete} incomplete run(s) ignored")
+    except ResultsError as error:
+        print(f"analysis: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

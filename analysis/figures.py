@@ -1,0 +1,228 @@
+"""The report's figures. Each takes the derived tables and the paper's points,
+writes one PNG and returns its path, or None when the results hold nothing to
+plot for it (the report then says so)."""
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from . import paper  # noqa: E402
+from .results import load_arrays  # noqa: E402
+
+METHOD_COLORS = {"global": "tab:gray", "ring": "tab:blue", "star": "tab:orange"}
+PAPER_STYLE = dict(marker="*", markersize=13, linestyle=":", markeredgecolor="black", markeredgewidth=0.6)
+PHASE_COLORS = {"context_ms": "tab:blue", "query_ms": "tab:green", "decode_ms": "tab:red"}
+
+
+def _length_label(tokens: int) -> str:
+    if tokens >= 2**20 and tokens % 2**20 == 0:
+        return f"{tokens // 2**20}M"
+    if tokens >= 1024 and tokens % 1024 == 0:
+        return f"{tokens // 1024}K"
+    return str(tokens)
+
+
+def _length_axis(axis, lengths) -> None:
+    lengths = sorted(set(int(x) for x in lengths))
+    axis.set_xscale("log", base=2)
+    axis.set_xticks(lengths)
+    axis.set_xticklabels([_length_label(x) for x in lengths], rotation=0)
+    axis.minorticks_off()
+    axis.set_xlabel("context length (tokens)")
+
+
+def _setup_label(row) -> str:
+    return f"{row['model']} {row['backend']}, {int(row['world_size'])} ranks"
+
+
+def _layout_label(row) -> str:
+    """ring, star with its default layout, or star with explicit block/anchor sizes."""
+    if row["method"] != "star":
+        return row["method"]
+    default_block = -(-int(row["seq_len"]) // int(row["world_size"]))
+    if row["block_size"] == default_block and row["anchor_size"] == row["block_size"]:
+        return "star (block = anchor = context / ranks)"
+    return f"star block {int(row['block_size'])} anchor {int(row['anchor_size'])}"
+
+
+def _save(figure, out_dir: str, name: str) -> str:
+    path = os.path.join(out_dir, name)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def speedup_figure(table: pd.DataFrame, points: pd.DataFrame, out_dir: str) -> str | None:
+    if table.empty:
+        return None
+    figure, axis = plt.subplots(figsize=(7.5, 4.8))
+    lengths = list(table.seq_len)
+    for (_, group), color in zip(table.groupby(["model", "backend", "device", "world_size"]),
+                                 plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        label = _setup_label(group.iloc[0])
+        axis.plot(group.seq_len, group.total_speedup, "o-", color=color, label=f"{label}: whole request")
+        axis.plot(group.seq_len, group.context_speedup, "s--", color=color, alpha=0.7,
+                  label=f"{label}: context phase")
+    published = paper.speedups(points)
+    for (model, group), color in zip(published.groupby("model"), ["tab:purple", "tab:brown"]):
+        axis.plot(group.seq_len, group.speedup, color=color, label=f"paper, {model} (Table 1)", **PAPER_STYLE)
+        lengths += list(group.seq_len)
+    axis.axhline(1.0, color="black", linewidth=0.8)
+    _length_axis(axis, lengths)
+    axis.set_ylabel("speedup of star over ring (x)")
+    axis.set_title("Star vs Ring attention: speedup by context length")
+    axis.legend(fontsize=7.5)
+    axis.grid(alpha=0.3)
+    return _save(figure, out_dir, "speedup_vs_length.png")
+
+
+def breakdown_figure(table: pd.DataFrame, out_dir: str) -> str | None:
+    if table.empty:
+        return None
+    setups = table.groupby(["model", "backend", "device"])
+    figure, axes = plt.subplots(len(setups), 1, figsize=(max(6.0, 0.55 * len(table) + 2), 3.8 * len(setups)),
+                                squeeze=False)
+    for axis, (_, group) in zip(axes[:, 0], setups):
+        group = group.reset_index(drop=True)
+        positions, labels, x = [], [], 0.0
+        previous = None
+        for _, row in group.iterrows():
+            if previous is not None and row.seq_len != previous:
+                x += 0.6  # a gap between lengths
+            positions.append(x)
+            labels.append(f"{row.method}\n{_length_label(int(row.seq_len))}")
+            previous, x = row.seq_len, x + 1
+        bottom = np.zeros(len(group))
+        for phase, color in PHASE_COLORS.items():
+            values = group[phase].to_numpy(dtype=float)
+            axis.bar(positions, values, bottom=bottom, color=color, width=0.8, label=phase.replace("_ms", ""))
+            bottom += np.nan_to_num(values)
+        axis.set_xticks(positions)
+        axis.set_xticklabels(labels, fontsize=7)
+        axis.set_ylabel("time (ms, slowest rank, median)")
+        axis.set_title(f"Time per phase: {_setup_label(group.iloc[0]).rsplit(',', 1)[0]} "
+                       "(paper: no per-phase numbers published)", fontsize=9)
+        axis.legend(fontsize=8)
+        axis.grid(axis="y", alpha=0.3)
+    return _save(figure, out_dir, "time_breakdown.png")
+
+
+def accuracy_figure(tasks: pd.DataFrame, fidelity: pd.DataFrame, points: pd.DataFrame, out_dir: str) -> str | None:
+    if tasks.empty and fidelity.empty:
+        return None
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+    lengths = []
+    chosen = tasks[tasks.method != "global"]
+    for (task, method), group in chosen.groupby(["task", "method"]):
+        left.plot(group.seq_len, group.accuracy_ratio_vs_global, "o-", label=f"{task} ({method})",
+                  color=None if method != "ring" else METHOD_COLORS["ring"])
+        lengths += list(group.seq_len)
+    ratios = paper.accuracy_ratios(points)
+    for (model, group), color in zip(ratios.groupby("model"), ["tab:purple", "tab:brown"]):
+        left.plot(group.seq_len, group.ratio, color=color, label=f"paper: star/ring, RULER, {model} (Table 1)",
+                  **PAPER_STYLE)
+        lengths += list(group.seq_len)
+    title = "Task accuracy relative to global attention"
+    if chosen.empty:
+        title += "\n(no task runs in these results: published points only)"
+    left.axhline(1.0, color="black", linewidth=0.8)
+    _length_axis(left, lengths)
+    left.set_ylabel("task accuracy / global's accuracy")
+    left.set_title(title, fontsize=10)
+    left.legend(fontsize=7)
+    left.grid(alpha=0.3)
+
+    if fidelity.empty:
+        right.text(0.5, 0.5, "no fidelity numbers\n(no global reference run)", transform=right.transAxes,
+                   ha="center", va="center", color="gray")
+    labelled = fidelity.assign(layout=[_layout_label(row) for _, row in fidelity.iterrows()])
+    others = iter(["tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"])
+    for (layout, world_size), group in labelled.groupby(["layout", "world_size"], sort=False):
+        color = METHOD_COLORS.get(layout.split(" ")[0]) if "=" in layout or layout == "ring" else next(others, None)
+        right.plot(group.seq_len, group.top1_vs_global, "o-", color=color, label=f"{layout}, {world_size} ranks")
+    if not fidelity.empty:
+        _length_axis(right, fidelity.seq_len)
+    right.set_ylim(-0.05, 1.05)
+    right.set_ylabel("top-1 agreement with global (query tokens)")
+    right.set_title("Output fidelity vs global, same input (paper: none published)", fontsize=10)
+    if not fidelity.empty:
+        right.legend(fontsize=7)
+    right.grid(alpha=0.3)
+    return _save(figure, out_dir, "accuracy_vs_global.png")
+
+
+def block_size_figure(table: pd.DataFrame, out_dir: str) -> str | None:
+    if table.empty:
+        return None
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+    colors = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"] * 4)
+    blocks = []
+    for (model, _, _, world_size, seq_len), group in table.groupby(["model", "backend", "device", "world_size",
+                                                                    "seq_len"]):
+        group = group[group.anchor_is_block] if group.anchor_is_block.any() else group
+        group = group.sort_values("block_size")
+        color = next(colors)
+        label = f"{_length_label(int(seq_len))} context, {model}, {int(world_size)} ranks"
+        left.plot(group.block_size, group.context_ms, "o-", color=color, label=f"star, {label}")
+        if group.ring_context_ms.notna().any():
+            left.axhline(group.ring_context_ms.iloc[0], color=color, linestyle="--", linewidth=1,
+                         label=f"ring, {_length_label(int(seq_len))}")
+        fidelity_column = ("accuracy_ratio_vs_global" if group.accuracy_ratio_vs_global.notna().any()
+                           else "top1_vs_global")
+        right.plot(group.block_size, group[fidelity_column], "^-", color=color,
+                   label=f"{label} ({fidelity_column.replace('_vs_global', '')})")
+        blocks += list(group.block_size)
+    for axis in (left, right):
+        axis.set_xscale("log", base=2)
+        axis.set_xticks(sorted(set(blocks)))
+        axis.set_xticklabels([_length_label(int(b)) for b in sorted(set(blocks))])
+        axis.minorticks_off()
+        axis.set_xlabel("block size = anchor size (tokens)")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    left.set_ylabel("context phase (ms, slowest rank)")
+    left.set_title("Star context phase by block size (dashed: ring)\n(paper: no block-size numbers entered)",
+                   fontsize=10)
+    right.set_ylim(-0.05, 1.05)
+    right.set_ylabel("agreement with global (top-1, or task accuracy ratio)")
+    right.set_title("Fidelity by block size", fontsize=10)
+    return _save(figure, out_dir, "block_size_tradeoff.png")
+
+
+def memory_figure(table: pd.DataFrame, per_rank_runs: pd.DataFrame, out_dir: str) -> str | None:
+    if table.empty or table.peak_mem_bytes.isna().all():
+        return None
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
+    for (method, world_size), group in table.groupby(["method", "world_size"]):
+        left.plot(group.seq_len, group.peak_mib, "o-", color=METHOD_COLORS.get(method),
+                  label=f"{method} ({world_size} rank{'s' if world_size > 1 else ''})")
+    _length_axis(left, table.seq_len)
+    left.set_ylim(bottom=0)
+    left.set_ylabel("peak memory of the busiest rank (MiB)")
+    left.set_title("Peak memory per rank (paper: none published)", fontsize=10)
+    left.legend(fontsize=8)
+    left.grid(alpha=0.3)
+
+    width = 0.8 / max(1, len(per_rank_runs))
+    most_ranks = 1
+    for i, (_, run) in enumerate(per_rank_runs.iterrows()):
+        peaks = load_arrays(run.file, run.run_id).peak_bytes / 2**20
+        most_ranks = max(most_ranks, len(peaks))
+        right.bar(np.arange(len(peaks)) + (i - (len(per_rank_runs) - 1) / 2) * width, peaks, width=width,
+                  color=METHOD_COLORS.get(run.method), label=run.method)
+    right.set_xticks(range(most_ranks))
+    if not per_rank_runs.empty:
+        seq_len = int(per_rank_runs.seq_len.iloc[0])
+        right.set_title(f"Peak memory by rank at {_length_label(seq_len)} tokens", fontsize=10)
+    right.set_xlabel("rank")
+    right.set_ylabel("peak memory (MiB)")
+    right.legend(fontsize=8)
+    right.grid(axis="y", alpha=0.3)
+    return _save(figure, out_dir, "memory_per_rank.png")

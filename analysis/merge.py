@@ -1,0 +1,119 @@
+"""Merging results files: every job writes its own file, this combines them.
+
+Runs are copied whole (attributes and arrays) and renumbered; a run whose
+params_key is already in the output is the same measurement (e.g. the global
+baseline every array task copied) and is kept once. The output is written to
+a temporary file and renamed into place, so an interrupted merge leaves the
+previous output untouched.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+from dataclasses import dataclass
+
+import h5py
+
+from .results import RUNS, SCHEMA, ResultsError, decode, is_complete, open_store
+from .store_index import write_index
+
+RUN_ID = re.compile(r"run_(\d+)$")
+
+
+@dataclass
+class MergeSummary:
+    copied: int = 0
+    duplicates: int = 0
+    incomplete: int = 0
+
+
+def _next_number(runs: h5py.Group) -> int:
+    numbers = [int(m.group(1)) for name in runs if (m := RUN_ID.match(name))]
+    return max(numbers, default=0) + 1
+
+
+def _copy_group(source: h5py.Group, target: h5py.Group) -> None:
+    """Copies attributes and datasets by value.
+
+    Not h5py's Group.copy (H5Ocopy): HDF5 1.10.8 crashes copying groups whose
+    variable-length string attributes are in dense storage, which is how the
+    C++ store writes runs (h5copy of a run group segfaults too).
+    """
+    for key in source.attrs:
+        if key != "complete":
+            target.attrs.create(key, source.attrs[key], dtype=source.attrs.get_id(key).dtype)
+    for name, item in source.items():
+        if isinstance(item, h5py.Group):
+            _copy_group(item, target.create_group(name))
+        else:
+            target.create_dataset(name, data=item[()], dtype=item.dtype)
+    if "complete" in source.attrs:
+        target.attrs.create("complete", source.attrs["complete"], dtype=source.attrs.get_id("complete").dtype)
+
+
+def _fsync(path: str) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def merge(output: str, inputs: list[str]) -> MergeSummary:
+    if not inputs:
+        raise ResultsError("merge: no input files given")
+    for path in inputs:
+        if os.path.abspath(path) == os.path.abspath(output):
+            raise ResultsError(f"merge: {path} is both an input and the output")
+        open_store(path).close()  # every input is checked before anything is written
+
+    directory = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(directory):
+        raise ResultsError(f"merge: {output}: directory {directory} does not exist")
+    # The C++ store's temporary-file name (<path>.tmp.<host>.<pid>): starbench
+    # removes such files left by dead processes when it opens the results file.
+    temporary = f"{output}.tmp.{socket.gethostname().replace('/', '_')}.{os.getpid()}"
+    summary = MergeSummary()
+    try:
+        if os.path.exists(output):
+            open_store(output).close()
+            shutil.copyfile(output, temporary)
+            mode = "a"
+        else:
+            mode = "w"
+        with h5py.File(temporary, mode) as out:
+            out.attrs["starbench_schema"] = SCHEMA
+            # Runs in creation order, as the C++ store creates /runs.
+            runs = out[RUNS] if RUNS in out else out.create_group(RUNS, track_order=True)
+            seen = {decode(g.attrs.get("params_key", "")) for g in runs.values() if is_complete(g)}
+            number = _next_number(runs)
+            for path in inputs:
+                with open_store(path) as source:
+                    if RUNS not in source:
+                        continue
+                    for run_id in sorted(source[RUNS]):
+                        group = source[RUNS][run_id]
+                        if not is_complete(group):
+                            summary.incomplete += 1
+                            continue
+                        key = decode(group.attrs.get("params_key", ""))
+                        if key and key in seen:
+                            summary.duplicates += 1
+                            continue
+                        seen.add(key)
+                        new_id = f"run_{number:06d}"
+                        number += 1
+                        _copy_group(group, runs.create_group(new_id))
+                        runs[new_id].attrs["merged_from"] = f"{os.path.basename(path)}:{run_id}"
+                        summary.copied += 1
+            write_index(out)
+        _fsync(temporary)
+        os.replace(temporary, output)
+        _fsync(directory)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    return summary

@@ -1,0 +1,125 @@
+"""Reading starbench results files: one row per complete run, arrays on demand.
+
+The run groups (/runs/<id>) are the source of truth; the /index table is a
+convenience for other readers and is not needed here. A run without the
+`complete` attribute is a write that never finished and is left out.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import h5py
+import numpy as np
+import pandas as pd
+
+SCHEMA = "starbench-results/1"
+RUNS = "runs"
+
+# Columns every loaded frame has, so that analysis code can rely on them even
+# when a file holds only some kinds of runs.
+TEXT_COLUMNS = ["method", "backend", "model", "task", "kind", "device", "params_key"]
+INT_COLUMNS = ["seq_len", "query_len", "generate", "world_size", "block_size", "anchor_size", "repeats", "sample"]
+NUMBER_COLUMNS = ["context_ms", "query_ms", "decode_ms_per_token", "total_ms", "comm_bytes_context",
+                  "peak_mem_bytes", "kl_vs_global", "top1_vs_global", "gen_agree_vs_global",
+                  "hidden_rel_err_vs_global", "score", "accuracy", "accuracy_ratio_vs_global"]
+
+
+class ResultsError(Exception):
+    """A results file that cannot be used; the message names the file."""
+
+
+def decode(value):
+    """An HDF5 attribute as a plain Python value (fixed-length strings come back as bytes)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.ndarray) and value.shape == ():
+        return decode(value[()])
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def open_store(path: str, mode: str = "r") -> h5py.File:
+    """Opens a starbench results file, refusing anything else with a clear message."""
+    if not os.path.exists(path):
+        raise ResultsError(f"{path}: no such file")
+    try:
+        handle = h5py.File(path, mode)
+    except OSError as error:
+        raise ResultsError(f"{path}: not an HDF5 file ({error})") from None
+    schema = decode(handle.attrs.get("starbench_schema", ""))
+    if schema != SCHEMA and RUNS not in handle:
+        handle.close()
+        raise ResultsError(f"{path}: not a starbench results file (no '{SCHEMA}' schema attribute, no /{RUNS})")
+    return handle
+
+
+def is_complete(group: h5py.Group) -> bool:
+    return int(decode(group.attrs.get("complete", 0)) or 0) == 1
+
+
+def run_attributes(group: h5py.Group) -> dict:
+    return {key: decode(value) for key, value in group.attrs.items() if key != "complete"}
+
+
+def load_runs(paths) -> pd.DataFrame:
+    """All complete runs of the files, one row each, with `file` and `run_id` columns."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    rows = []
+    for path in paths:
+        with open_store(str(path)) as handle:
+            runs = handle.get(RUNS)
+            if runs is None:
+                continue
+            for run_id in sorted(runs):
+                group = runs[run_id]
+                if not is_complete(group):
+                    continue
+                row = run_attributes(group)
+                row["file"] = str(path)
+                row["run_id"] = run_id
+                rows.append(row)
+    frame = pd.DataFrame(rows)
+    for column in TEXT_COLUMNS:
+        if column not in frame:
+            frame[column] = ""
+        frame[column] = frame[column].fillna("").astype(str)
+    for column in INT_COLUMNS:
+        if column not in frame:
+            frame[column] = -1
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(-1).astype(np.int64)
+    for column in NUMBER_COLUMNS:
+        if column not in frame:
+            frame[column] = np.nan
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    return frame
+
+
+@dataclass
+class RunArrays:
+    """The per-rank, per-repeat arrays of one run."""
+    context_ms: np.ndarray  # [repeats, ranks]
+    query_ms: np.ndarray
+    decode_ms: np.ndarray
+    peak_bytes: np.ndarray  # [ranks]
+    context_bytes: np.ndarray  # [ranks]
+
+
+def _array(group: h5py.Group, path: str, ndim: int) -> np.ndarray:
+    if path not in group:
+        return np.zeros((0,) * ndim)
+    return np.asarray(group[path][()], dtype=float)
+
+
+def load_arrays(file: str, run_id: str) -> RunArrays:
+    with open_store(file) as handle:
+        if run_id not in handle[RUNS]:
+            raise ResultsError(f"{file}: no run {run_id}")
+        group = handle[RUNS][run_id]
+        return RunArrays(context_ms=_array(group, "timing/context_ms", 2),
+                         query_ms=_array(group, "timing/query_ms", 2),
+                         decode_ms=_array(group, "timing/decode_ms", 2),
+                         peak_bytes=_array(group, "memory/peak_bytes", 1),
+                         context_bytes=_array(group, "comm/context_bytes", 1))

@@ -1,0 +1,157 @@
+"""Derived tables: what the figures plot and the report lists.
+
+Repeated measurements of the same run (the same params_key in several files
+that were not merged) are reduced to their median.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# Runs that measure the same configuration on the same kind of machine.
+SETUP = ["model", "backend", "device"]
+
+
+def timing_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    timing = runs[(runs.kind == "timing") | ((runs.kind == "") & (runs.task == ""))]
+    return timing.copy()
+
+
+def _dedupe(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    numeric = [c for c in frame.columns if c not in keys and pd.api.types.is_numeric_dtype(frame[c])]
+    return frame.groupby(keys, as_index=False)[numeric].median()
+
+
+def default_star(star: pd.DataFrame) -> pd.DataFrame:
+    """At each length, the star run with the paper's layout: block = context / ranks, anchor = block.
+
+    Where no such run exists, the one with the largest block (anchor = block
+    preferred) stands in for it.
+    """
+    if star.empty:
+        return star
+    star = star.copy()
+    star["is_default"] = (star.block_size == -(-star.seq_len // star.world_size)) & (star.anchor_size == star.block_size)
+    star["anchor_is_block"] = star.anchor_size == star.block_size
+    star = star.sort_values(["is_default", "anchor_is_block", "block_size"])
+    chosen = star.groupby(SETUP + ["world_size", "seq_len"], as_index=False).tail(1)
+    return chosen.drop(columns=["is_default", "anchor_is_block"])
+
+
+def speedup(runs: pd.DataFrame) -> pd.DataFrame:
+    """Star over ring at each length and rank count: context phase and whole request."""
+    timing = timing_runs(runs)
+    keys = SETUP + ["world_size", "seq_len"]
+    ring = _dedupe(timing[timing.method == "ring"], keys)
+    star = default_star(_dedupe(timing[timing.method == "star"], keys + ["block_size", "anchor_size"]))
+    if ring.empty or star.empty:
+        return pd.DataFrame(columns=keys + ["block_size", "anchor_size", "ring_context_ms", "star_context_ms",
+                                            "context_speedup", "ring_total_ms", "star_total_ms", "total_speedup"])
+    merged = ring[keys + ["context_ms", "total_ms"]].merge(
+        star[keys + ["block_size", "anchor_size", "context_ms", "total_ms"]], on=keys, suffixes=("_ring", "_star"))
+    table = pd.DataFrame({
+        **{k: merged[k] for k in keys},
+        "block_size": merged.block_size, "anchor_size": merged.anchor_size,
+        "ring_context_ms": merged.context_ms_ring, "star_context_ms": merged.context_ms_star,
+        "context_speedup": merged.context_ms_ring / merged.context_ms_star,
+        "ring_total_ms": merged.total_ms_ring, "star_total_ms": merged.total_ms_star,
+        "total_speedup": merged.total_ms_ring / merged.total_ms_star,
+    })
+    return table.sort_values(keys).reset_index(drop=True)
+
+
+def breakdown(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per-phase time of each method at each length (star: its default layout)."""
+    timing = timing_runs(runs)
+    keys = SETUP + ["method", "world_size", "seq_len", "block_size", "anchor_size"]
+    frame = _dedupe(timing, keys)
+    star = default_star(frame[frame.method == "star"])
+    frame = pd.concat([frame[frame.method != "star"], star], ignore_index=True)
+    # decode: the tokens after the first (the query pass yields the first), as total_ms counts them.
+    frame["decode_ms"] = (frame.total_ms - frame.context_ms - frame.query_ms).clip(lower=0)
+    columns = keys + ["context_ms", "query_ms", "decode_ms", "total_ms"]
+    order = {"global": 0, "ring": 1, "star": 2}
+    frame["order"] = frame.method.map(order).fillna(3)
+    return frame.sort_values(SETUP + ["seq_len", "order"])[columns].reset_index(drop=True)
+
+
+def fidelity(runs: pd.DataFrame) -> pd.DataFrame:
+    """Agreement of ring and star with global on the same input (timing runs)."""
+    timing = timing_runs(runs)
+    keys = SETUP + ["method", "world_size", "seq_len", "block_size", "anchor_size"]
+    chosen = timing[(timing.method != "global") & timing.top1_vs_global.notna()]
+    columns = ["kl_vs_global", "top1_vs_global", "gen_agree_vs_global", "hidden_rel_err_vs_global"]
+    if chosen.empty:
+        return pd.DataFrame(columns=keys + columns)
+    return _dedupe(chosen, keys)[keys + columns].sort_values(keys).reset_index(drop=True)
+
+
+def task_accuracy(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per-task accuracy and its ratio to global's, from task_summary runs."""
+    summary = runs[runs.kind == "task_summary"]
+    keys = SETUP + ["task", "method", "world_size", "seq_len", "block_size", "anchor_size"]
+    columns = ["accuracy", "accuracy_ratio_vs_global", "score"]
+    if summary.empty:
+        return pd.DataFrame(columns=keys + columns)
+    return _dedupe(summary, keys)[keys + columns].sort_values(keys).reset_index(drop=True)
+
+
+def block_tradeoff(runs: pd.DataFrame) -> pd.DataFrame:
+    """Star runs at lengths measured with two or more block sizes: time and fidelity per block."""
+    timing = timing_runs(runs)
+    keys = SETUP + ["world_size", "seq_len", "block_size", "anchor_size"]
+    star = _dedupe(timing[timing.method == "star"], keys)
+    if star.empty:
+        return star
+    star["anchor_is_block"] = star.anchor_size == star.block_size
+    counts = star.groupby(SETUP + ["world_size", "seq_len"]).block_size.transform("nunique")
+    star = star[counts >= 2]
+    ring = _dedupe(timing[timing.method == "ring"], SETUP + ["world_size", "seq_len"])
+    star = star.merge(ring[SETUP + ["world_size", "seq_len", "context_ms"]].rename(
+        columns={"context_ms": "ring_context_ms"}), on=SETUP + ["world_size", "seq_len"], how="left")
+    star["context_speedup"] = star.ring_context_ms / star.context_ms
+    columns = keys + ["anchor_is_block", "context_ms", "total_ms", "ring_context_ms", "context_speedup",
+                      "top1_vs_global", "kl_vs_global", "accuracy_ratio_vs_global"]
+    return star[columns].sort_values(keys).reset_index(drop=True)
+
+
+def memory(runs: pd.DataFrame) -> pd.DataFrame:
+    """Peak memory of the busiest rank, per method and length."""
+    timing = timing_runs(runs)
+    keys = SETUP + ["method", "world_size", "seq_len", "block_size", "anchor_size"]
+    frame = _dedupe(timing, keys)
+    star = default_star(frame[frame.method == "star"])
+    frame = pd.concat([frame[frame.method != "star"], star], ignore_index=True)
+    frame["peak_mib"] = frame.peak_mem_bytes / 2**20
+    return frame[keys + ["peak_mem_bytes", "peak_mib"]].sort_values(keys).reset_index(drop=True)
+
+
+def longest_per_method(runs: pd.DataFrame) -> pd.DataFrame:
+    """For per-rank plots: each method's run at the longest length measured with every method."""
+    timing = timing_runs(runs)
+    if timing.empty:
+        return timing
+    lengths = timing.groupby("seq_len").method.nunique()
+    seq_len = lengths[lengths == lengths.max()].index.max()
+    chosen = timing[timing.seq_len == seq_len]
+    star = default_star(chosen[chosen.method == "star"])
+    others = chosen[chosen.method != "star"].drop_duplicates(SETUP + ["method", "world_size"], keep="last")
+    return pd.concat([others, star[[c for c in star.columns if c in chosen.columns]]], ignore_index=True)
+
+
+def with_markdown(frame: pd.DataFrame, digits: int = 3) -> str:
+    """A DataFrame as a GitHub markdown table (no tabulate dependency)."""
+    if frame.empty:
+        return "_(no rows)_\n"
+
+    def cell(value) -> str:
+        if isinstance(value, (float, np.floating)):
+            if np.isnan(value):
+                return "-"
+            return f"{value:.{digits}g}" if abs(value) < 1e5 else f"{value:.4g}"
+        return str(value)
+
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body]) + "\n"

@@ -1,0 +1,60 @@
+import pandas as pd
+import pytest
+
+from analysis import tables
+from analysis.results import load_runs
+from analysis.tests import synthetic
+
+
+def test_speedup_matches_the_times(sweep_file):
+    table = tables.speedup(load_runs(sweep_file))
+    assert table.seq_len.tolist() == [1024, 2048, 4096]
+    # synthetic.sweep: star context time = ring / (1.5 + i)
+    assert table.context_speedup.tolist() == pytest.approx([1.5, 2.5, 3.5])
+    # Star's default layout is chosen at 4K although 256- and 512-token blocks were measured too.
+    assert table.block_size.tolist() == [256, 512, 1024]
+    expected_total = table.ring_total_ms / table.star_total_ms
+    assert table.total_speedup.tolist() == pytest.approx(expected_total.tolist())
+    assert (table.total_speedup < table.context_speedup).all()  # same query/decode time dilutes the gain
+
+
+def test_without_ring_there_is_no_speedup(tmp_path):
+    path = str(tmp_path / "star_only.h5")
+    synthetic.write_results(path, [synthetic.timing_run("star", 1024, 2, 5.0, block_size=512, anchor_size=512)])
+    assert tables.speedup(load_runs(path)).empty
+
+
+def test_breakdown_phases_add_up(sweep_file):
+    table = tables.breakdown(load_runs(sweep_file))
+    assert len(table) == 9  # one star layout per length
+    assert (table.context_ms + table.query_ms + table.decode_ms).tolist() == pytest.approx(table.total_ms.tolist())
+    # generate = 3: the query pass yields the first token, decode the other 2 at 1 ms each.
+    assert table.decode_ms.tolist() == pytest.approx([2.0] * 9)
+    assert table.method.tolist()[:3] == ["global", "ring", "star"]
+
+
+def test_block_tradeoff_only_where_several_blocks(sweep_file):
+    table = tables.block_tradeoff(load_runs(sweep_file))
+    assert set(table.seq_len) == {4096}
+    assert table.block_size.tolist() == [256, 512, 1024]
+    assert table.ring_context_ms.nunique() == 1
+    assert table.context_speedup.tolist() == pytest.approx((table.ring_context_ms / table.context_ms).tolist())
+
+
+def test_duplicate_measurements_reduce_to_the_median(tmp_path):
+    paths = []
+    for i, star_ms in enumerate([10.0, 20.0, 60.0]):
+        path = str(tmp_path / f"part{i}.h5")
+        synthetic.write_results(path, [synthetic.timing_run("ring", 1024, 2, 40.0),
+                                       synthetic.timing_run("star", 1024, 2, star_ms, block_size=512,
+                                                            anchor_size=512)])
+        paths.append(path)
+    table = tables.speedup(load_runs(paths))
+    assert len(table) == 1
+    assert table.star_context_ms.iloc[0] == pytest.approx(20.0)
+    assert table.context_speedup.iloc[0] == pytest.approx(2.0)
+
+
+def test_markdown_table():
+    text = tables.with_markdown(pd.DataFrame({"a": [1, 2], "b": [0.5, float("nan")]}))
+    assert text.splitlines() == ["| a | b |", "|---|---|", "| 1 | 0.5 |", "| 2 | - |"]

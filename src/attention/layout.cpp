@@ -1,0 +1,69 @@
+#include "attention/layout.h"
+
+#include <algorithm>
+
+#include "util/error.h"
+
+namespace sb {
+
+TokenRange ZigzagLayout::chunk(int64_t index) const {
+  const int64_t chunks = 2 * int64_t(world_size);
+  return {index * context_len / chunks, (index + 1) * context_len / chunks};
+}
+
+int64_t ZigzagLayout::max_tokens_per_rank() const {
+  int64_t most = 0;
+  for (int rank = 0; rank < world_size; ++rank) most = std::max(most, tokens_of(rank));
+  return most;
+}
+
+ZigzagLayout make_zigzag_layout(int64_t context_len, int world_size) {
+  SB_REQUIRE(context_len > 0, "ring: the context is empty");
+  SB_REQUIRE(world_size >= 1, "ring: world size {} is invalid", world_size);
+  return {context_len, world_size};
+}
+
+TokenRange StarLayout::block(int64_t index) const {
+  return {index * block_size, std::min(context_len, (index + 1) * block_size)};
+}
+
+TokenRange StarLayout::blocks_of(int rank) const {
+  // Contiguous groups; the first (num_blocks % N) ranks take one block more.
+  const int64_t blocks = num_blocks(), base = blocks / world_size, extra = blocks % world_size;
+  const int64_t first = rank * base + std::min<int64_t>(rank, extra);
+  return {first, first + base + (rank < extra ? 1 : 0)};
+}
+
+int64_t StarLayout::tokens_of(int rank) const {
+  TokenRange owned = blocks_of(rank);
+  if (owned.size() == 0) return 0;
+  return block(owned.end - 1).end - block(owned.begin).begin;
+}
+
+int64_t StarLayout::max_tokens_per_rank() const {
+  int64_t most = 0;
+  for (int rank = 0; rank < world_size; ++rank) most = std::max(most, tokens_of(rank));
+  return most;
+}
+
+int64_t StarLayout::max_sequence_len() const { return std::min(context_len, anchor_size + block_size); }
+
+StarLayout make_star_layout(int64_t context_len, int64_t block_size, int64_t anchor_size, int world_size) {
+  SB_REQUIRE(context_len > 0, "star: the context is empty");
+  SB_REQUIRE(world_size >= 1, "star: world size {} is invalid", world_size);
+  SB_REQUIRE(block_size >= 0, "star: --block-size {} is negative (0 means context / ranks)", block_size);
+  if (block_size == 0) block_size = (context_len + world_size - 1) / world_size;
+  SB_REQUIRE(block_size <= context_len, "star: --block-size {} is larger than the context ({} tokens)", block_size,
+             context_len);
+  if (anchor_size < 0) anchor_size = block_size;
+  SB_REQUIRE(anchor_size <= block_size, "star: --anchor-size {} is larger than a block ({} tokens)", anchor_size,
+             block_size);
+  StarLayout layout{context_len, block_size, anchor_size, world_size};
+  SB_REQUIRE(layout.num_blocks() >= world_size,
+             "star: {} ranks but only {} blocks of {} tokens in a {}-token context (each rank needs a block; use "
+             "fewer ranks or a smaller --block-size)",
+             world_size, layout.num_blocks(), block_size, context_len);
+  return layout;
+}
+
+}  // namespace sb

@@ -1,0 +1,123 @@
+#include "attention/method.h"
+
+#include <cmath>
+
+#include "attention/global_method.h"
+#include "attention/ring_method.h"
+#include "attention/star_method.h"
+#include "util/error.h"
+
+namespace sb {
+
+AttentionMethod::AttentionMethod(Transformer& model, Comm& comm, int64_t context_len, int64_t max_tail_tokens)
+    : model_(model), comm_(comm), context_len_(context_len), max_tail_tokens_(max_tail_tokens) {
+  const ModelConfig& config = model_.config();
+  if (comm_.rank() == query_rank() && max_tail_tokens_ > 0) {
+    tail_kv_ = KvCache(model_.backend(), config.num_layers, max_tail_tokens_, config.num_kv_heads, config.head_dim);
+  }
+}
+
+void AttentionMethod::allocate_context_kv(int64_t local_tokens) {
+  const ModelConfig& config = model_.config();
+  context_kv_ = KvCache(model_.backend(), config.num_layers, local_tokens, config.num_kv_heads, config.head_dim);
+}
+
+// Phase 2 attention of one layer: local context KV (no mask: the query comes
+// after the whole context), plus on the query rank the tail KV (causal,
+// bottom-right aligned), merged across ranks on the query rank and sent back.
+class AttentionMethod::QueryAttention : public LayerAttention {
+ public:
+  explicit QueryAttention(AttentionMethod& method) : method_(method) {}
+
+  void attend(int layer, const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) override {
+    Backend& backend = method_.model_.backend();
+    Comm& comm = method_.comm_;
+    const int64_t num_tokens = q.dim(0), q_heads = q.dim(1);
+    const float scale = float(1.0 / std::sqrt(double(q.dim(2))));
+    const bool is_query_rank = comm.rank() == method_.query_rank();
+
+    const bool has_context = !method_.context_kv_.empty();
+    SB_REQUIRE(has_context || is_query_rank, "rank {} holds no context KV in phase 2", comm.rank());
+    Tensor lse = backend.empty(DType::F32, {num_tokens, q_heads});
+    if (has_context) {
+      backend.attention(q, method_.context_kv_.keys(layer), method_.context_kv_.values(layer),
+                        AttentionMask::none(), scale, out, lse);
+    }
+    if (is_query_rank) {
+      KvCache& tail = method_.tail_kv_;
+      tail.append(layer, k, v, 0, num_tokens);
+      Tensor tail_k = tail.keys(layer), tail_v = tail.values(layer);
+      const AttentionMask mask = AttentionMask::bottom_right(num_tokens, tail_k.dim(0));
+      if (has_context) {
+        Tensor tail_out = backend.empty(backend.act_dtype(), out.shape());
+        Tensor tail_lse = backend.empty(DType::F32, lse.shape());
+        backend.attention(q, tail_k, tail_v, mask, scale, tail_out, tail_lse);
+        backend.lse_merge(out, lse, tail_out, tail_lse);
+      } else {
+        backend.attention(q, tail_k, tail_v, mask, scale, out, lse);
+      }
+    }
+    if (comm.size() == 1) return;
+
+    const int root = method_.query_rank();
+    Tensor all_out, all_lse;
+    if (is_query_rank) {
+      all_out = backend.empty(out.dtype(), {comm.size() * num_tokens, q_heads, q.dim(2)});
+      all_lse = backend.empty(DType::F32, {comm.size() * num_tokens, q_heads});
+    }
+    comm.gather(out, all_out, root);
+    comm.gather(lse, all_lse, root);
+    if (is_query_rank) {
+      // Merge in rank order so the result does not depend on arrival order.
+      Tensor merged_out = all_out.rows(0, num_tokens), merged_lse = all_lse.rows(0, num_tokens);
+      for (int rank = 1; rank < comm.size(); ++rank) {
+        backend.lse_merge(merged_out, merged_lse, all_out.rows(rank * num_tokens, (rank + 1) * num_tokens),
+                          all_lse.rows(rank * num_tokens, (rank + 1) * num_tokens));
+      }
+      backend.copy_rows(out, 0, merged_out, 0, num_tokens);
+    }
+    comm.broadcast(out, root);
+  }
+
+ private:
+  AttentionMethod& method_;
+};
+
+Tensor AttentionMethod::encode_query(const std::vector<int32_t>& tokens) {
+  SB_REQUIRE(!tokens.empty(), "the query is empty: phase 2 needs at least one token");
+  SB_REQUIRE(tail_len_ + int64_t(tokens.size()) <= max_tail_tokens_,
+             "query/generated tokens exceed the planned {} (have {}, adding {})", max_tail_tokens_, tail_len_,
+             tokens.size());
+  std::vector<int32_t> positions(tokens.size());
+  for (size_t i = 0; i < tokens.size(); ++i) positions[i] = int32_t(context_len_ + tail_len_ + int64_t(i));
+  QueryAttention attention(*this);
+  Tensor hidden = model_.forward(tokens, positions, attention);
+  tail_len_ += int64_t(tokens.size());
+  return hidden;
+}
+
+std::vector<std::string> method_names() { return {"global", "ring", "star"}; }
+
+std::unique_ptr<AttentionMethod> make_method(const MethodSettings& settings, Transformer& model, Comm& comm,
+                                             int64_t context_len, int64_t max_tail_tokens) {
+  if (settings.name == "global") {
+    SB_REQUIRE(context_len >= 0, "negative context length {}", context_len);
+    SB_REQUIRE(comm.size() == 1, "global attention runs on one rank, got a communicator of {}", comm.size());
+    return std::make_unique<GlobalMethod>(model, comm, context_len, max_tail_tokens);
+  }
+  SB_REQUIRE(context_len > 0, "{}: the context is empty (context length {})", settings.name, context_len);
+  if (settings.name == "ring") {
+    SB_REQUIRE(context_len >= 2 * int64_t(comm.size()),
+               "ring: a {}-token context cannot be cut into 2 x {} ranks = {} non-empty chunks", context_len,
+               comm.size(), 2 * comm.size());
+    return std::make_unique<RingMethod>(model, comm, make_zigzag_layout(context_len, comm.size()), max_tail_tokens);
+  }
+  if (settings.name == "star") {
+    return std::make_unique<StarMethod>(
+        model, comm, make_star_layout(context_len, settings.block_size, settings.anchor_size, comm.size()),
+        max_tail_tokens);
+  }
+  fail("unknown attention method '{}' (valid: global, ring, star)", settings.name);
+}
+
+}  // namespace sb

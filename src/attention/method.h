@@ -1,0 +1,63 @@
+#pragma once
+// The attention methods (global, ring, star), written once against Backend and
+// Comm. Phase 1 (context encoding) differs per method; phase 2 (query and each
+// generated token) is shared: every rank attends with the query to the context
+// KV it holds, the query rank (the last rank) also to the query/generated
+// tokens' own KV, and the partial results are merged by log-sum-exp.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "attention/layout.h"
+#include "comm/comm.h"
+#include "engine/kv_cache.h"
+#include "engine/transformer.h"
+
+namespace sb {
+
+struct MethodSettings {
+  std::string name = "global";  // global | ring | star
+  int64_t block_size = 0;       // star: 0 -> ceil(context / ranks)
+  int64_t anchor_size = -1;     // star: -1 -> block size
+};
+
+class AttentionMethod {
+ public:
+  AttentionMethod(Transformer& model, Comm& comm, int64_t context_len, int64_t max_tail_tokens);
+  virtual ~AttentionMethod() = default;
+  virtual std::string name() const = 0;
+
+  // Phase 1. Every rank is given the whole context (token ids are cheap) and
+  // encodes its own share, keeping that share's KV.
+  virtual void encode_context(const std::vector<int32_t>& context) = 0;
+  // Phase 2: tokens that follow everything encoded so far. Returns their final
+  // residual rows [T, hidden], identical on every rank.
+  Tensor encode_query(const std::vector<int32_t>& tokens);
+
+  int query_rank() const { return comm_.size() - 1; }
+  int64_t context_len() const { return context_len_; }
+  int64_t local_context_tokens() const { return context_kv_.empty() ? 0 : context_kv_.length(0); }
+
+ protected:
+  void allocate_context_kv(int64_t local_tokens);
+
+  Transformer& model_;
+  Comm& comm_;
+  int64_t context_len_;
+  int64_t max_tail_tokens_;
+  KvCache context_kv_;  // this rank's share of the context
+  KvCache tail_kv_;     // query + generated tokens, on the query rank only
+  int64_t tail_len_ = 0;
+
+ private:
+  class QueryAttention;
+};
+
+// Checks the settings against the context length and world size (clear
+// sb::Error otherwise) and builds the method.
+std::unique_ptr<AttentionMethod> make_method(const MethodSettings& settings, Transformer& model, Comm& comm,
+                                             int64_t context_len, int64_t max_tail_tokens);
+std::vector<std::string> method_names();
+
+}  // namespace sb

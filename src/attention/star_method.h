@@ -1,0 +1,22 @@
+#pragma once
+// Star Attention (arXiv 2411.17116), phase 1: each rank encodes its blocks,
+// every block but the first prefixed by the anchor (which keeps positions
+// 0..A-1), attending causally within [anchor; block] and keeping only the
+// block's KV. Phase 2 is the shared distributed query attention.
+#include "attention/method.h"
+
+namespace sb {
+
+class StarMethod : public AttentionMethod {
+ public:
+  StarMethod(Transformer& model, Comm& comm, StarLayout layout, int64_t max_tail_tokens)
+      : AttentionMethod(model, comm, layout.context_len, max_tail_tokens), layout_(layout) {}
+  std::string name() const override { return "star"; }
+  void encode_context(const std::vector<int32_t>& context) override;
+  const StarLayout& layout() const { return layout_; }
+
+ private:
+  StarLayout layout_;
+};
+
+}  // namespace sb

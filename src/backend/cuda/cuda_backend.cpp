@@ -1,0 +1,475 @@
+#include "backend/cuda/cuda_backend.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include <cuda_runtime_api.h>
+#include <fmt/ranges.h>
+
+#include "backend/cuda/check_cuda.h"
+#include "backend/cuda/cublaslt_gemm.h"
+#include "backend/cuda/cudnn_attention.h"
+#include "backend/cuda/device_allocator.h"
+#include "kernels/elementwise.cuh"
+#include "kernels/flash_attention.cuh"
+#include "kernels/synthetic.cuh"
+
+namespace sb {
+namespace {
+
+constexpr size_t kStagingChunkBytes = size_t(16) << 20;
+// cuDNN's fused kernel wins for long query blocks; for a handful of query rows
+// (decode, star's query phase) our split-KV kernel fills the GPU instead.
+// docs/PERFORMANCE.md has the measurements behind the threshold.
+constexpr int64_t kCudnnMinQueryRows = 128;
+
+template <typename T>
+T* typed(const Tensor& t) {
+  return static_cast<T*>(t.data());
+}
+__nv_bfloat16* bf16(const Tensor& t) { return typed<__nv_bfloat16>(t); }
+
+void require_dtype(const Tensor& t, DType dtype, const char* op, const char* what) {
+  SB_REQUIRE(t.defined(), "cuda {}: {} is an undefined tensor", op, what);
+  SB_REQUIRE(t.dtype() == dtype, "cuda {}: {} must be {}, got {}", op, what, dtype_name(dtype), t.describe());
+}
+
+void require_shape(const Tensor& t, const std::vector<int64_t>& shape, const char* op, const char* what) {
+  SB_REQUIRE(t.shape() == shape, "cuda {}: {} has shape {}, expected {} elements in shape [{}]", op, what,
+             t.describe(), [&] {
+               int64_t n = 1;
+               for (int64_t d : shape) n *= d;
+               return n;
+             }(),
+             fmt::join(shape, ", "));
+}
+
+void require_aligned16(const Tensor& t, const char* op, const char* what) {
+  SB_REQUIRE(reinterpret_cast<uintptr_t>(t.data()) % 16 == 0,
+             "cuda {}: {} ({}) is not 16-byte aligned (a row view at an odd offset?)", op, what, t.describe());
+}
+
+AttentionPath path_from_env() {
+  const char* value = std::getenv("STARBENCH_ATTENTION");
+  if (value == nullptr || std::strcmp(value, "auto") == 0 || *value == 0) return AttentionPath::Auto;
+  if (std::strcmp(value, "cudnn") == 0) return AttentionPath::Cudnn;
+  if (std::strcmp(value, "flash") == 0) return AttentionPath::Flash;
+  fail("STARBENCH_ATTENTION={} is not one of auto, cudnn, flash", value);
+}
+
+class CudaTimer : public PhaseTimer {
+ public:
+  explicit CudaTimer(cudaStream_t stream) : stream_(stream) {
+    CUDA_CHECK(cudaEventCreate(&start_));
+    CUDA_CHECK(cudaEventCreate(&stop_));
+  }
+  ~CudaTimer() override {
+    cudaEventDestroy(start_);
+    cudaEventDestroy(stop_);
+  }
+  void start() override { CUDA_CHECK(cudaEventRecord(start_, stream_)); }
+  void stop() override { CUDA_CHECK(cudaEventRecord(stop_, stream_)); }
+  double elapsed_ms() override {
+    CUDA_CHECK(cudaEventSynchronize(stop_));
+    float ms = 0.f;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
+    return double(ms);
+  }
+
+ private:
+  cudaStream_t stream_;
+  cudaEvent_t start_ = nullptr, stop_ = nullptr;
+};
+
+}  // namespace
+
+bool cuda_device_present() {
+  int count = 0;
+  cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    cudaGetLastError();  // no driver / no device: not an error here, just "absent"
+    return false;
+  }
+  return count > 0;
+}
+
+std::unique_ptr<Backend> make_cuda_backend(int local_rank) { return std::make_unique<CudaBackend>(local_rank); }
+
+CudaBackend::CudaBackend(int local_rank) {
+  int count = 0;
+  cudaError_t status = cudaGetDeviceCount(&count);
+  SB_REQUIRE(status == cudaSuccess && count > 0, "rank {}: --backend cuda but no CUDA device is visible ({})",
+             current_rank(), status == cudaSuccess ? "0 devices" : cudaGetErrorString(status));
+  device_ = std::max(local_rank, 0) % count;
+  CUDA_CHECK(cudaSetDevice(device_));
+  cudaDeviceProp props{};
+  CUDA_CHECK(cudaGetDeviceProperties(&props, device_));
+  device_name_ = props.name;
+  sm_count_ = props.multiProcessorCount;
+  size_t free_bytes = 0, total_bytes = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  capacity_bytes_ = free_bytes;
+  CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  allocator_ = std::make_shared<DeviceAllocator>(device_);
+  gemm_workspace_ = DeviceAllocator::allocate(allocator_, CublasLtGemm::kWorkspaceBytes, "cuBLASLt workspace");
+  gemm_ = std::make_unique<CublasLtGemm>(stream_, gemm_workspace_.get());
+  attention_path_ = path_from_env();
+  try {
+    auto allocator = allocator_;
+    cudnn_ = std::make_unique<CudnnAttention>(
+        stream_, [allocator](size_t bytes) { return DeviceAllocator::allocate(allocator, bytes, "cuDNN workspace"); });
+  } catch (const Error&) {
+    cudnn_.reset();  // our own kernel covers every case; cuDNN is the fast path only
+    SB_REQUIRE(attention_path_ != AttentionPath::Cudnn, "rank {}: STARBENCH_ATTENTION=cudnn but cuDNN did not start",
+               current_rank());
+  }
+  error_flag_ = empty(DType::I32, {1});
+  CUDA_CHECK(cudaMemsetAsync(error_flag_.data(), 0, sizeof(int32_t), stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+CudaBackend::~CudaBackend() {
+  if (stream_) cudaStreamSynchronize(stream_);
+  cudnn_.reset();
+  gemm_.reset();
+  for (auto*& event : staging_events_)
+    if (event) cudaEventDestroy(event);
+  if (pinned_staging_) cudaFreeHost(pinned_staging_);
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+// ---- memory ---------------------------------------------------------------------------
+
+Tensor CudaBackend::empty(DType dtype, std::vector<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    SB_REQUIRE(d >= 0, "cuda empty: negative dimension in [{}]", fmt::join(shape, ", "));
+    n *= d;
+  }
+  auto storage = DeviceAllocator::allocate(allocator_, size_t(n) * dtype_size(dtype), "a tensor");
+  return Tensor(std::move(storage), dtype, std::move(shape));
+}
+
+Tensor CudaBackend::upload(const WeightSpec& spec) {
+  SB_REQUIRE(!spec.shape.empty() && spec.numel() > 0, "weight {}: empty shape", spec.name);
+  Tensor out = empty(DType::BF16, spec.shape);
+  if (spec.is_synthetic()) {
+    kernels::launch_synthetic_bf16(bf16(out), out.numel(), spec.seed, 0, spec.scale, spec.offset, stream_);
+    CUDA_CHECK_LAUNCH("synthetic_bf16");
+  } else {
+    upload_mapped(spec, out);
+  }
+  return out;
+}
+
+void CudaBackend::upload_mapped(const WeightSpec& spec, Tensor& out) {
+  DType source = spec.mapped_dtype;
+  SB_REQUIRE(source == DType::BF16 || source == DType::F16 || source == DType::F32,
+             "weight {} in {}: dtype {} cannot be loaded (BF16, F16 or F32 only)", spec.name, spec.file,
+             dtype_name(source));
+  if (pinned_staging_ == nullptr) {
+    CUDA_CHECK(cudaMallocHost(&pinned_staging_, 2 * kStagingChunkBytes));
+    staging_device_ = DeviceAllocator::allocate(allocator_, 2 * kStagingChunkBytes, "weight staging");
+    for (auto*& event : staging_events_) CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+  }
+  const size_t element = dtype_size(source);
+  const int64_t per_chunk = int64_t(kStagingChunkBytes / element);
+  const char* src = static_cast<const char*>(spec.mapped_data);
+  int slot = 0;
+  // Two slots: the host fills one while the copy engine drains the other.
+  for (int64_t first = 0; first < out.numel(); first += per_chunk, slot ^= 1) {
+    int64_t count = std::min(per_chunk, out.numel() - first);
+    char* pinned = static_cast<char*>(pinned_staging_) + slot * kStagingChunkBytes;
+    CUDA_CHECK(cudaEventSynchronize(staging_events_[slot]));  // that slot's previous copy is done
+    std::memcpy(pinned, src + size_t(first) * element, size_t(count) * element);
+    __nv_bfloat16* dst = bf16(out) + first;
+    if (source == DType::BF16) {
+      CUDA_CHECK(cudaMemcpyAsync(dst, pinned, size_t(count) * element, cudaMemcpyHostToDevice, stream_));
+    } else {
+      char* scratch = static_cast<char*>(staging_device_.get()) + slot * kStagingChunkBytes;
+      CUDA_CHECK(cudaMemcpyAsync(scratch, pinned, size_t(count) * element, cudaMemcpyHostToDevice, stream_));
+      if (source == DType::F32)
+        kernels::launch_f32_to_bf16(reinterpret_cast<const float*>(scratch), dst, count, stream_);
+      else
+        kernels::launch_f16_to_bf16(reinterpret_cast<const __half*>(scratch), dst, count, stream_);
+      CUDA_CHECK_LAUNCH("convert_to_bf16");
+    }
+    CUDA_CHECK(cudaEventRecord(staging_events_[slot], stream_));
+  }
+  // The caller may unmap the file after upload() returns.
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+Tensor CudaBackend::from_host(DType dtype, std::vector<int64_t> shape, const void* host_data) {
+  Tensor out = empty(dtype, std::move(shape));
+  if (out.nbytes() > 0) {
+    // On our stream: the block may have been freed by work still queued there.
+    CUDA_CHECK(cudaMemcpyAsync(out.data(), host_data, out.nbytes(), cudaMemcpyHostToDevice, stream_));
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+  return out;
+}
+
+std::vector<float> CudaBackend::to_host_f32(const Tensor& tensor) {
+  SB_REQUIRE(tensor.defined(), "cuda to_host_f32: undefined tensor");
+  std::vector<float> values(size_t(tensor.numel()));
+  if (values.empty()) return values;
+  std::vector<char> raw(tensor.nbytes());
+  CUDA_CHECK(cudaMemcpyAsync(raw.data(), tensor.data(), raw.size(), cudaMemcpyDeviceToHost, stream_));
+  synchronize();
+  for (size_t i = 0; i < values.size(); ++i) {
+    const char* at = raw.data() + i * dtype_size(tensor.dtype());
+    switch (tensor.dtype()) {
+      case DType::F32: std::memcpy(&values[i], at, 4); break;
+      case DType::BF16: { uint16_t b; std::memcpy(&b, at, 2); values[i] = bf16_to_f32(b); break; }
+      case DType::F16: { uint16_t h; std::memcpy(&h, at, 2); values[i] = f16_to_f32(h); break; }
+      case DType::I32: { int32_t v; std::memcpy(&v, at, 4); values[i] = float(v); break; }
+      case DType::I64: { int64_t v; std::memcpy(&v, at, 8); values[i] = float(v); break; }
+    }
+  }
+  return values;
+}
+
+void CudaBackend::copy_rows(Tensor& dst, int64_t dst_row, const Tensor& src, int64_t src_row, int64_t num_rows) {
+  SB_REQUIRE(dst.dtype() == src.dtype() && dst.row_numel() == src.row_numel(),
+             "cuda copy_rows: {} and {} differ in dtype or row size", dst.describe(), src.describe());
+  SB_REQUIRE(num_rows >= 0 && dst_row >= 0 && src_row >= 0 && dst_row + num_rows <= dst.dim(0) &&
+                 src_row + num_rows <= src.dim(0),
+             "cuda copy_rows: rows [{}, {}) of {} into rows [{}, {}) of {} out of range", src_row, src_row + num_rows,
+             src.describe(), dst_row, dst_row + num_rows, dst.describe());
+  if (num_rows == 0) return;
+  size_t row_bytes = size_t(dst.row_numel()) * dtype_size(dst.dtype());
+  CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(dst.data()) + size_t(dst_row) * row_bytes,
+                             static_cast<const char*>(src.data()) + size_t(src_row) * row_bytes,
+                             size_t(num_rows) * row_bytes, cudaMemcpyDeviceToDevice, stream_));
+}
+
+size_t CudaBackend::bytes_in_use() const { return allocator_->bytes_in_use(); }
+size_t CudaBackend::peak_bytes() const { return allocator_->peak_bytes(); }
+void CudaBackend::reset_peak() { allocator_->reset_peak(); }
+
+// ---- ops ------------------------------------------------------------------------------
+
+void CudaBackend::embedding(const Tensor& table, const Tensor& tokens, Tensor& out) {
+  require_dtype(table, DType::BF16, "embedding", "table");
+  require_dtype(tokens, DType::I32, "embedding", "tokens");
+  require_dtype(out, DType::BF16, "embedding", "out");
+  SB_REQUIRE(table.rank() == 2, "cuda embedding: table must be [vocab, hidden], got {}", table.describe());
+  require_shape(out, {tokens.numel(), table.dim(1)}, "embedding", "out");
+  last_vocab_ = table.dim(0);
+  kernels::launch_embedding(bf16(table), table.dim(0), table.dim(1), typed<int32_t>(tokens), tokens.numel(), bf16(out),
+                            typed<int>(error_flag_), stream_);
+  CUDA_CHECK_LAUNCH("embedding");
+}
+
+void CudaBackend::rmsnorm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) {
+  require_dtype(x, DType::BF16, "rmsnorm", "x");
+  require_dtype(weight, DType::BF16, "rmsnorm", "weight");
+  require_dtype(out, DType::BF16, "rmsnorm", "out");
+  int64_t hidden = weight.numel();
+  SB_REQUIRE(x.rank() >= 1 && x.shape().back() == hidden && out.shape() == x.shape(),
+             "cuda rmsnorm: x {} / out {} do not match weight {}", x.describe(), out.describe(), weight.describe());
+  kernels::launch_rmsnorm(bf16(x), bf16(weight), x.numel() / hidden, hidden, eps, bf16(out), stream_);
+  CUDA_CHECK_LAUNCH("rmsnorm");
+}
+
+void CudaBackend::matmul(const Tensor& x, const Tensor& w, Tensor& out, bool accumulate) {
+  require_dtype(x, DType::BF16, "matmul", "x");
+  require_dtype(w, DType::BF16, "matmul", "w");
+  require_dtype(out, DType::BF16, "matmul", "out");
+  SB_REQUIRE(w.rank() == 2, "cuda matmul: w must be [N, K], got {}", w.describe());
+  int64_t n = w.dim(0), k = w.dim(1);
+  SB_REQUIRE(x.rank() >= 1 && x.shape().back() == k, "cuda matmul: x {} does not end in K = {} of w {}",
+             x.describe(), k, w.describe());
+  int64_t tokens = x.numel() / std::max<int64_t>(k, 1);
+  SB_REQUIRE(out.numel() == tokens * n && out.shape().back() == n, "cuda matmul: out {} is not [{}, {}]",
+             out.describe(), tokens, n);
+  if (k == 0) {
+    if (!accumulate) CUDA_CHECK(cudaMemsetAsync(out.data(), 0, out.nbytes(), stream_));
+    return;
+  }
+  gemm_->run(bf16(x), bf16(w), bf16(out), tokens, n, k, accumulate);
+}
+
+void CudaBackend::set_rope_frequencies(const std::vector<double>& inverse_frequencies) {
+  SB_REQUIRE(!inverse_frequencies.empty(), "cuda set_rope_frequencies: no frequencies");
+  // DType has no F64: the doubles travel as 8-byte I64 elements, bit for bit.
+  inv_freq_ = from_host(DType::I64, {int64_t(inverse_frequencies.size())}, inverse_frequencies.data());
+}
+
+void CudaBackend::rope(Tensor& x, const Tensor& positions) {
+  require_dtype(x, DType::BF16, "rope", "x");
+  require_dtype(positions, DType::I32, "rope", "positions");
+  SB_REQUIRE(inv_freq_.defined(), "cuda rope: set_rope_frequencies was never called");
+  SB_REQUIRE(x.rank() == 3 && x.dim(2) == 2 * inv_freq_.numel() && positions.numel() == x.dim(0),
+             "cuda rope: x {} must be [T, H, {}] with {} positions, got {} positions", x.describe(),
+             2 * inv_freq_.numel(), x.rank() ? x.dim(0) : 0, positions.numel());
+  kernels::launch_rope(bf16(x), x.dim(0), x.dim(1), x.dim(2), typed<int32_t>(positions), typed<double>(inv_freq_),
+                       stream_);
+  CUDA_CHECK_LAUNCH("rope");
+}
+
+void CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, AttentionMask mask, float scale,
+                            Tensor& out, Tensor& lse) {
+  for (auto [t, what] : {std::pair{&q, "q"}, {&k, "k"}, {&v, "v"}, {&out, "out"}}) {
+    require_dtype(*t, DType::BF16, "attention", what);
+    require_aligned16(*t, "attention", what);
+    SB_REQUIRE(t->rank() == 3, "cuda attention: {} must be [T, H, d], got {}", what, t->describe());
+  }
+  require_dtype(lse, DType::F32, "attention", "lse");
+  const int64_t q_len = q.dim(0), k_len = k.dim(0), heads = q.dim(1), kv_heads = k.dim(1), d = q.dim(2);
+  SB_REQUIRE(v.shape() == k.shape(), "cuda attention: v {} differs from k {}", v.describe(), k.describe());
+  SB_REQUIRE(k.dim(2) == d, "cuda attention: k head dim {} != q head dim {}", k.dim(2), d);
+  SB_REQUIRE(kv_heads > 0 && heads % kv_heads == 0, "cuda attention: {} query heads not a multiple of {} KV heads",
+             heads, kv_heads);
+  SB_REQUIRE(d == 64 || d == 128, "cuda attention: head dim {} unsupported (64 or 128)", d);
+  require_shape(out, q.shape(), "attention", "out");
+  require_shape(lse, {q_len, heads}, "attention", "lse");
+  if (q_len == 0) return;
+
+  bool cudnn_mask_ok = mask.kind == AttentionMask::Kind::None || mask.causal_offset >= 0;
+  bool try_cudnn = cudnn_ && k_len > 0 && cudnn_mask_ok &&
+                   (attention_path_ == AttentionPath::Cudnn ||
+                    (attention_path_ == AttentionPath::Auto && q_len >= kCudnnMinQueryRows));
+  if (try_cudnn) {
+    CudnnAttentionProblem problem;
+    problem.q = q.data();
+    problem.k = k.data();
+    problem.v = v.data();
+    problem.out = out.data();
+    problem.lse = typed<float>(lse);
+    problem.q_len = q_len;
+    problem.k_len = k_len;
+    problem.num_heads = int(heads);
+    problem.num_kv_heads = int(kv_heads);
+    problem.head_dim = int(d);
+    problem.scale = scale;
+    problem.causal = mask.kind == AttentionMask::Kind::Causal;
+    problem.causal_offset = mask.causal_offset;
+    if (cudnn_->run(problem)) {
+      last_attention_path_ = "cudnn";
+      return;
+    }
+    SB_REQUIRE(attention_path_ != AttentionPath::Cudnn, "rank {}: STARBENCH_ATTENTION=cudnn but cuDNN refused: {}",
+               current_rank(), cudnn_->last_refusal());
+  }
+  attention_flash(q, k, v, mask, scale, out, lse);
+}
+
+void CudaBackend::attention_flash(const Tensor& q, const Tensor& k, const Tensor& v, AttentionMask mask, float scale,
+                                  Tensor& out, Tensor& lse) {
+  kernels::FlashAttentionParams p;
+  p.q = bf16(q);
+  p.k = bf16(k);
+  p.v = bf16(v);
+  p.out = bf16(out);
+  p.lse = typed<float>(lse);
+  p.q_len = q.dim(0);
+  p.k_len = k.dim(0);
+  p.num_heads = int(q.dim(1));
+  p.num_kv_heads = int(k.dim(1));
+  p.head_dim = int(q.dim(2));
+  p.scale = scale;
+  p.causal = mask.kind == AttentionMask::Kind::Causal;
+  p.causal_offset = mask.causal_offset;
+  p.keys_per_split = std::max<int64_t>(p.k_len, 1);
+
+  // Split the keys when the (row tiles x KV heads) grid leaves most SMs idle.
+  const int64_t group = p.num_heads / p.num_kv_heads;
+  const int64_t blocks = (p.q_len * group + kernels::kFlashRowsPerBlock - 1) / kernels::kFlashRowsPerBlock * p.num_kv_heads;
+  Tensor partial_out, partial_lse;
+  if (blocks < sm_count_ && p.k_len >= 1024) {
+    int64_t want = std::min<int64_t>((2 * sm_count_ + blocks - 1) / blocks, p.k_len / 256);
+    int64_t per_split = (p.k_len + want - 1) / want;
+    per_split = (per_split + kernels::kFlashKeysPerTile - 1) / kernels::kFlashKeysPerTile * kernels::kFlashKeysPerTile;
+    int64_t splits = (p.k_len + per_split - 1) / per_split;
+    if (splits > 1) {
+      p.num_splits = int(splits);
+      p.keys_per_split = per_split;
+      partial_out = empty(DType::F32, {splits, p.q_len, p.num_heads, p.head_dim});
+      partial_lse = empty(DType::F32, {splits, p.q_len, p.num_heads});
+      p.partial_out = typed<float>(partial_out);
+      p.partial_lse = typed<float>(partial_lse);
+    }
+  }
+  kernels::launch_flash_attention(p, stream_);
+  CUDA_CHECK_LAUNCH("flash_attention");
+  last_attention_path_ = p.num_splits > 1 ? "flash-split" : "flash";
+  // partial buffers return to the cache here; later work on this stream is ordered after the kernels.
+}
+
+void CudaBackend::lse_merge(Tensor& out, Tensor& lse, const Tensor& other_out, const Tensor& other_lse) {
+  require_dtype(out, DType::BF16, "lse_merge", "out");
+  require_dtype(other_out, DType::BF16, "lse_merge", "other_out");
+  require_dtype(lse, DType::F32, "lse_merge", "lse");
+  require_dtype(other_lse, DType::F32, "lse_merge", "other_lse");
+  SB_REQUIRE(out.shape() == other_out.shape() && lse.shape() == other_lse.shape() && out.rank() == 3 &&
+                 lse.numel() == out.dim(0) * out.dim(1),
+             "cuda lse_merge: out {} / lse {} / other_out {} / other_lse {} do not match", out.describe(),
+             lse.describe(), other_out.describe(), other_lse.describe());
+  kernels::launch_lse_merge(bf16(out), typed<float>(lse), bf16(other_out), typed<float>(other_lse), lse.numel(),
+                            out.dim(2), stream_);
+  CUDA_CHECK_LAUNCH("lse_merge");
+}
+
+void CudaBackend::swiglu(const Tensor& gate, const Tensor& up, Tensor& out) {
+  require_dtype(gate, DType::BF16, "swiglu", "gate");
+  require_dtype(up, DType::BF16, "swiglu", "up");
+  require_dtype(out, DType::BF16, "swiglu", "out");
+  SB_REQUIRE(gate.shape() == up.shape() && out.shape() == gate.shape(), "cuda swiglu: gate {} up {} out {} differ",
+             gate.describe(), up.describe(), out.describe());
+  kernels::launch_swiglu(bf16(gate), bf16(up), bf16(out), out.numel(), stream_);
+  CUDA_CHECK_LAUNCH("swiglu");
+}
+
+void CudaBackend::add(Tensor& x, const Tensor& y) {
+  require_dtype(x, DType::BF16, "add", "x");
+  require_dtype(y, DType::BF16, "add", "y");
+  SB_REQUIRE(x.numel() == y.numel(), "cuda add: x {} and y {} differ", x.describe(), y.describe());
+  kernels::launch_add(bf16(x), bf16(y), x.numel(), stream_);
+  CUDA_CHECK_LAUNCH("add");
+}
+
+std::vector<int64_t> CudaBackend::argmax_rows(const Tensor& logits) {
+  SB_REQUIRE(logits.rank() == 2, "cuda argmax_rows: logits must be [T, V], got {}", logits.describe());
+  Tensor indices = empty(DType::I64, {logits.dim(0)});
+  if (logits.dtype() == DType::BF16)
+    kernels::launch_argmax_rows(bf16(logits), logits.dim(0), logits.dim(1), typed<int64_t>(indices), stream_);
+  else if (logits.dtype() == DType::F32)
+    kernels::launch_argmax_rows_f32(typed<float>(logits), logits.dim(0), logits.dim(1), typed<int64_t>(indices),
+                                    stream_);
+  else
+    fail("cuda argmax_rows: logits must be BF16 or F32, got {}", logits.describe());
+  CUDA_CHECK_LAUNCH("argmax_rows");
+  std::vector<int64_t> result(size_t(logits.dim(0)));
+  if (!result.empty())
+    CUDA_CHECK(cudaMemcpyAsync(result.data(), indices.data(), result.size() * sizeof(int64_t), cudaMemcpyDeviceToHost,
+                               stream_));
+  synchronize();
+  return result;
+}
+
+void CudaBackend::check_device_errors() {
+  int32_t flag = 0;
+  CUDA_CHECK(cudaMemcpyAsync(&flag, error_flag_.data(), sizeof flag, cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  if (flag != 0) {
+    CUDA_CHECK(cudaMemsetAsync(error_flag_.data(), 0, sizeof flag, stream_));
+    fail("rank {}: embedding got a token id outside [0, {}) (vocabulary size)", current_rank(), last_vocab_);
+  }
+}
+
+void CudaBackend::synchronize() {
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  check_device_errors();
+}
+
+std::string CudaBackend::cudnn_description() const {
+  if (!cudnn_) return "cuDNN unavailable";
+  return "cuDNN " + CudnnAttention::version_string() + ", engine " + std::to_string(cudnn_->last_engine());
+}
+
+std::unique_ptr<PhaseTimer> CudaBackend::make_timer() { return std::make_unique<CudaTimer>(stream_); }
+
+}  // namespace sb

@@ -1,0 +1,99 @@
+#pragma once
+// The cuda backend: bf16 storage, fp32 accumulation, one GPU per rank
+// (device = local_rank % device count). This header stays free of CUDA
+// headers so that the backend factory (compiled without the CUDA toolkit's
+// include path) can include it.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+
+struct CUstream_st;  // cudaStream_t
+struct CUevent_st;   // cudaEvent_t
+
+namespace sb {
+
+std::unique_ptr<Backend> make_cuda_backend(int local_rank);
+// True when the CUDA runtime sees at least one usable GPU.
+bool cuda_device_present();
+
+class DeviceAllocator;
+class CublasLtGemm;
+class CudnnAttention;
+
+// Which attention implementation runs (tests and benchmarks pin one).
+enum class AttentionPath { Auto, Cudnn, Flash };
+
+class CudaBackend : public Backend {
+ public:
+  explicit CudaBackend(int local_rank);
+  ~CudaBackend() override;
+
+  std::string name() const override { return "cuda"; }
+  DType act_dtype() const override { return DType::BF16; }
+  std::string device_name() const override { return device_name_; }
+
+  Tensor empty(DType dtype, std::vector<int64_t> shape) override;
+  Tensor upload(const WeightSpec& spec) override;
+  Tensor from_host(DType dtype, std::vector<int64_t> shape, const void* host_data) override;
+  std::vector<float> to_host_f32(const Tensor& tensor) override;
+  void copy_rows(Tensor& dst, int64_t dst_row, const Tensor& src, int64_t src_row, int64_t num_rows) override;
+  size_t bytes_in_use() const override;
+  size_t peak_bytes() const override;
+  void reset_peak() override;
+  size_t memory_capacity_bytes() const override { return capacity_bytes_; }
+
+  void embedding(const Tensor& table, const Tensor& tokens, Tensor& out) override;
+  void rmsnorm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) override;
+  void matmul(const Tensor& x, const Tensor& w, Tensor& out, bool accumulate = false) override;
+  void set_rope_frequencies(const std::vector<double>& inverse_frequencies) override;
+  void rope(Tensor& x, const Tensor& positions) override;
+  void attention(const Tensor& q, const Tensor& k, const Tensor& v, AttentionMask mask, float scale, Tensor& out,
+                 Tensor& lse) override;
+  void lse_merge(Tensor& out, Tensor& lse, const Tensor& other_out, const Tensor& other_lse) override;
+  void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override;
+  void add(Tensor& x, const Tensor& y) override;
+  std::vector<int64_t> argmax_rows(const Tensor& logits) override;
+
+  void synchronize() override;
+  std::unique_ptr<PhaseTimer> make_timer() override;
+
+  // --- cuda specifics (NcclComm, tests, benchmarks) ---
+  CUstream_st* stream() const { return stream_; }
+  int device() const { return device_; }
+  void set_attention_path(AttentionPath path) { attention_path_ = path; }
+  // The path the last attention() call took: "cudnn", "flash" or "flash-split".
+  const std::string& last_attention_path() const { return last_attention_path_; }
+  bool cudnn_available() const { return cudnn_ != nullptr; }
+  // "cuDNN <version>, engine <index of the last run>" or "cuDNN unavailable".
+  std::string cudnn_description() const;
+
+ private:
+  void attention_flash(const Tensor& q, const Tensor& k, const Tensor& v, AttentionMask mask, float scale,
+                       Tensor& out, Tensor& lse);
+  void check_device_errors();
+  void upload_mapped(const WeightSpec& spec, Tensor& out);
+
+  int device_ = 0;
+  std::string device_name_;
+  int sm_count_ = 0;
+  size_t capacity_bytes_ = 0;
+  CUstream_st* stream_ = nullptr;
+  std::shared_ptr<DeviceAllocator> allocator_;
+  std::shared_ptr<void> gemm_workspace_;
+  std::unique_ptr<CublasLtGemm> gemm_;
+  std::unique_ptr<CudnnAttention> cudnn_;
+  Tensor inv_freq_;      // F64 values stored as raw bytes (I64 dtype, reinterpreted)
+  Tensor error_flag_;    // I32 [1]: set by kernels on bad input (token out of range)
+  // upload() streams mapped weights through two pinned chunks, so a large
+  // checkpoint never needs a full host copy.
+  void* pinned_staging_ = nullptr;
+  std::shared_ptr<void> staging_device_;
+  CUevent_st* staging_events_[2] = {nullptr, nullptr};
+  int64_t last_vocab_ = 0;
+  AttentionPath attention_path_ = AttentionPath::Auto;
+  std::string last_attention_path_;
+};
+
+}  // namespace sb

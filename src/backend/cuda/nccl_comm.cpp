@@ -1,0 +1,128 @@
+#include "backend/cuda/nccl_comm.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include <cuda_runtime_api.h>
+#include <nccl.h>
+
+#include "backend/cuda/check_cuda.h"
+#include "backend/cuda/cuda_backend.h"
+#include "util/control.h"
+
+namespace sb {
+namespace {
+
+class NcclComm : public Comm {
+ public:
+  explicit NcclComm(CudaBackend& backend) : backend_(backend), compute_(backend.stream()) {
+    rank_ = Control::rank();
+    size_ = Control::size();
+    // NVLink multicast (NVLS) can take a shared host's GPUs out of service: keep it off
+    // unless the user explicitly decided otherwise.
+    setenv("NCCL_NVLS_ENABLE", "0", /*overwrite=*/0);
+    // The unique id goes out from rank 0 by MPI_Bcast over MPI_COMM_WORLD
+    // (Control's broadcast: with a deadline, so a dead rank cannot hang us).
+    ncclUniqueId id{};
+    static_assert(sizeof id % sizeof(int64_t) == 0);
+    std::vector<int64_t> words(sizeof id / sizeof(int64_t));
+    if (rank_ == 0) {
+      NCCL_CHECK(ncclGetUniqueId(&id));
+      std::memcpy(words.data(), &id, sizeof id);
+    }
+    words = Control::broadcast_ints(words, 0);
+    std::memcpy(&id, words.data(), sizeof id);
+    CUDA_CHECK(cudaSetDevice(backend_.device()));
+    NCCL_CHECK(ncclCommInitRank(&comm_, size_, id, rank_));
+    CUDA_CHECK(cudaStreamCreateWithFlags(&comm_stream_, cudaStreamNonBlocking));
+    CUDA_CHECK(cudaEventCreateWithFlags(&ready_, cudaEventDisableTiming));
+    CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
+  }
+  ~NcclComm() override {
+    if (pending_) cudaStreamSynchronize(comm_stream_);
+    cudaEventDestroy(done_);
+    cudaEventDestroy(ready_);
+    cudaStreamDestroy(comm_stream_);
+    ncclCommDestroy(comm_);
+  }
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+
+  void ring_start(const Tensor& send, int dst, Tensor& recv, int src) override {
+    SB_REQUIRE(send.nbytes() == recv.nbytes(), "nccl ring_start: send {} and recv {} differ in size", send.describe(),
+               recv.describe());
+    SB_REQUIRE(0 <= dst && dst < size_ && 0 <= src && src < size_, "nccl ring_start: peer {} / {} outside [0, {})",
+               dst, src, size_);
+    // The transfer may start only once the compute stream has produced `send`
+    // and finished reading the previous contents of `recv`.
+    CUDA_CHECK(cudaEventRecord(ready_, compute_));
+    CUDA_CHECK(cudaStreamWaitEvent(comm_stream_, ready_, 0));
+    NCCL_CHECK(ncclGroupStart());
+    if (send.nbytes() > 0) {
+      NCCL_CHECK(ncclSend(send.data(), send.nbytes(), ncclUint8, dst, comm_, comm_stream_));
+      NCCL_CHECK(ncclRecv(recv.data(), recv.nbytes(), ncclUint8, src, comm_, comm_stream_));
+    }
+    NCCL_CHECK(ncclGroupEnd());
+    bytes_sent_ += send.nbytes();
+    pending_ = true;
+  }
+
+  void ring_wait() override {
+    if (!pending_) return;
+    CUDA_CHECK(cudaEventRecord(done_, comm_stream_));
+    CUDA_CHECK(cudaStreamWaitEvent(compute_, done_, 0));  // device-side wait: the host goes on
+    pending_ = false;
+  }
+
+  void broadcast(Tensor& buffer, int root) override {
+    SB_REQUIRE(0 <= root && root < size_, "nccl broadcast: root {} outside [0, {})", root, size_);
+    if (buffer.nbytes() == 0) return;
+    ring_wait();
+    NCCL_CHECK(ncclBroadcast(buffer.data(), buffer.data(), buffer.nbytes(), ncclUint8, root, comm_, compute_));
+    if (rank_ == root) bytes_sent_ += buffer.nbytes() * uint64_t(size_ - 1);
+  }
+
+  void gather(const Tensor& send, Tensor& recv, int root) override {
+    SB_REQUIRE(0 <= root && root < size_, "nccl gather: root {} outside [0, {})", root, size_);
+    if (rank_ == root)
+      SB_REQUIRE(recv.nbytes() == send.nbytes() * size_t(size_), "nccl gather: recv {} must hold {} x {}",
+                 recv.describe(), size_, send.describe());
+    if (send.nbytes() == 0) return;
+    ring_wait();
+    NCCL_CHECK(ncclGroupStart());
+    if (rank_ == root) {
+      for (int peer = 0; peer < size_; ++peer) {
+        char* slot = static_cast<char*>(recv.data()) + size_t(peer) * send.nbytes();
+        if (peer == root)
+          CUDA_CHECK(cudaMemcpyAsync(slot, send.data(), send.nbytes(), cudaMemcpyDeviceToDevice, compute_));
+        else
+          NCCL_CHECK(ncclRecv(slot, send.nbytes(), ncclUint8, peer, comm_, compute_));
+      }
+    } else {
+      NCCL_CHECK(ncclSend(send.data(), send.nbytes(), ncclUint8, root, comm_, compute_));
+      bytes_sent_ += send.nbytes();
+    }
+    NCCL_CHECK(ncclGroupEnd());
+  }
+
+ private:
+  CudaBackend& backend_;
+  cudaStream_t compute_;
+  cudaStream_t comm_stream_ = nullptr;
+  cudaEvent_t ready_ = nullptr, done_ = nullptr;
+  ncclComm_t comm_ = nullptr;
+  int rank_ = 0, size_ = 1;
+  bool pending_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Comm> make_nccl_comm(Backend& backend) {
+  auto* cuda = dynamic_cast<CudaBackend*>(&backend);
+  SB_REQUIRE(cuda != nullptr, "NCCL comm needs the cuda backend, got the {} backend", backend.name());
+  return std::make_unique<NcclComm>(*cuda);
+}
+
+}  // namespace sb

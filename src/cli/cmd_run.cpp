@@ -1,0 +1,39 @@
+// starbench run: the benchmark sweep.
+#include "cli/commands.h"
+#include "experiment/sweep.h"
+
+namespace sb {
+
+void add_run_command(CLI::App& app) {
+  auto settings = std::make_shared<SweepSettings>();
+  CLI::App* run = app.add_subcommand("run", "Benchmark sweep: methods x context lengths x block/anchor sizes");
+  run->set_config("--config", "", "Experiment file (TOML/INI; every flag is also a key)");
+  run->add_option("--model", settings->model.model_dir, "HF Llama-3 checkpoint directory (config.json + safetensors)");
+  run->add_option("--model-preset", settings->model.preset,
+                  "Synthetic weights with a preset's shapes: tiny, llama3-8b, llama3.1-8b, llama3.1-70b, "
+                  "llama3-8b-gradient-1048k")
+      ->capture_default_str();
+  run->add_option("--weight-seed", settings->model.weight_seed, "Seed of the synthetic weights")->capture_default_str();
+  run->add_option("--backend", settings->backend, "auto | cpu | cuda (auto: cuda when a GPU is present)")
+      ->capture_default_str();
+  run->add_option("--method", settings->methods, "Attention methods: global, ring, star")
+      ->delimiter(',')
+      ->capture_default_str();
+  run->add_option("--seq-len", settings->seq_lens, "Context lengths in tokens")->delimiter(',')->capture_default_str();
+  run->add_option("--query-len", settings->query_len, "Query tokens after the context")->capture_default_str();
+  run->add_option("--generate", settings->generate, "Greedy tokens generated after the query")->capture_default_str();
+  run->add_option("--block-size", settings->block_sizes, "Star block sizes (0: context / ranks)")
+      ->delimiter(',')
+      ->capture_default_str();
+  run->add_option("--anchor-size", settings->anchor_sizes, "Star anchor sizes (-1: the block size)")
+      ->delimiter(',')
+      ->capture_default_str();
+  run->add_option("--repeats", settings->repeats, "Timed repeats per run (every one is stored)")->capture_default_str();
+  run->add_option("--warmup", settings->warmup, "Untimed repeats before them")->capture_default_str();
+  run->add_option("--seed", settings->seed, "Seed of the input tokens")->capture_default_str();
+  run->add_option("--output,-o", settings->output, "HDF5 results file (appended; reruns resume)")->capture_default_str();
+  run->add_flag("!--no-resume", settings->resume, "Rerun runs the file already holds");
+  run->callback([settings] { run_sweep(*settings); });
+}
+
+}  // namespace sb

@@ -1,0 +1,43 @@
+#pragma once
+// Data movement between ranks for the attention methods. MpiComm moves host
+// tensors (cpu backend); NcclComm moves device tensors (cuda backend) on its own
+// stream so ring transfers overlap attention. Control (errors, timings, sizes)
+// always goes through the MPI control plane in util/control.h, never here.
+#include <cstdint>
+#include <memory>
+
+#include "backend/tensor.h"
+
+namespace sb {
+
+class Backend;
+
+class Comm {
+ public:
+  virtual ~Comm() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+
+  // Ring step: start sending `send` to rank dst and receiving into `recv` from
+  // rank src; returns at once. ring_wait() completes every pending transfer.
+  // Both tensors must stay untouched until ring_wait().
+  virtual void ring_start(const Tensor& send, int dst, Tensor& recv, int src) = 0;
+  virtual void ring_wait() = 0;
+
+  virtual void broadcast(Tensor& buffer, int root) = 0;
+  // recv on root holds size() blocks of send.nbytes() in rank order; ignored elsewhere.
+  virtual void gather(const Tensor& send, Tensor& recv, int root) = 0;
+
+  uint64_t bytes_sent() const { return bytes_sent_; }
+  void reset_bytes_sent() { bytes_sent_ = 0; }
+
+ protected:
+  uint64_t bytes_sent_ = 0;
+};
+
+// Over all ranks: MPI for the cpu backend, NCCL for the cuda backend.
+std::unique_ptr<Comm> make_comm(Backend& backend);
+// A communicator of this rank alone (global attention inside a multi-rank job).
+std::unique_ptr<Comm> make_local_comm(Backend& backend);
+
+}  // namespace sb

@@ -1,0 +1,85 @@
+// Comm over MPI for host tensors (the cpu backend).
+#include <mpi.h>
+
+#include <climits>
+#include <vector>
+
+#include "backend/backend.h"
+#include "comm/comm.h"
+#include "util/check_mpi.h"
+
+#ifdef STARBENCH_WITH_CUDA
+#include "backend/cuda/nccl_comm.h"
+#endif
+
+namespace sb {
+namespace {
+
+class MpiComm : public Comm {
+ public:
+  MpiComm() {
+    MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &comm_));
+    MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
+    MPI_CHECK(MPI_Comm_size(comm_, &size_));
+  }
+  ~MpiComm() override {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized) MPI_Comm_free(&comm_);
+  }
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+
+  void ring_start(const Tensor& send, int dst, Tensor& recv, int src) override {
+    SB_REQUIRE(send.nbytes() <= size_t(INT_MAX) && recv.nbytes() <= size_t(INT_MAX),
+               "ring transfer of {} bytes exceeds one MPI message", send.nbytes());
+    MPI_Request requests[2];
+    MPI_CHECK(MPI_Irecv(recv.data(), int(recv.nbytes()), MPI_BYTE, src, kRingTag, comm_, &requests[0]));
+    MPI_CHECK(MPI_Isend(send.data(), int(send.nbytes()), MPI_BYTE, dst, kRingTag, comm_, &requests[1]));
+    pending_.push_back(requests[0]);
+    pending_.push_back(requests[1]);
+    bytes_sent_ += send.nbytes();
+  }
+
+  void ring_wait() override {
+    for (MPI_Request& request : pending_) wait_or_abort(request, "ring send/recv");
+    pending_.clear();
+  }
+
+  void broadcast(Tensor& buffer, int root) override {
+    MPI_Request request;
+    MPI_CHECK(MPI_Ibcast(buffer.data(), int(buffer.nbytes()), MPI_BYTE, root, comm_, &request));
+    wait_or_abort(request, "broadcast");
+    if (rank_ == root) bytes_sent_ += buffer.nbytes() * size_t(size_ - 1);
+  }
+
+  void gather(const Tensor& send, Tensor& recv, int root) override {
+    if (rank_ == root) {
+      SB_REQUIRE(recv.nbytes() >= send.nbytes() * size_t(size_), "gather buffer too small: {} for {} ranks of {}",
+                 recv.describe(), size_, send.describe());
+    }
+    MPI_Request request;
+    MPI_CHECK(MPI_Igather(send.data(), int(send.nbytes()), MPI_BYTE, rank_ == root ? recv.data() : nullptr,
+                          int(send.nbytes()), MPI_BYTE, root, comm_, &request));
+    wait_or_abort(request, "gather");
+    if (rank_ != root) bytes_sent_ += send.nbytes();
+  }
+
+ private:
+  static constexpr int kRingTag = 7001;
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  int rank_ = 0, size_ = 1;
+  std::vector<MPI_Request> pending_;
+};
+
+}  // namespace
+
+std::unique_ptr<Comm> make_comm(Backend& backend) {
+#ifdef STARBENCH_WITH_CUDA
+  if (backend.name() == "cuda") return make_nccl_comm(backend);
+#endif
+  SB_REQUIRE(backend.name() == "cpu", "no communicator for backend '{}'", backend.name());
+  return std::make_unique<MpiComm>();
+}
+
+}  // namespace sb

@@ -1,0 +1,36 @@
+#pragma once
+// Per-layer key/value rows kept by one rank, preallocated to a capacity so a
+// run's memory is known before it starts.
+#include <cstdint>
+#include <vector>
+
+#include "backend/backend.h"
+
+namespace sb {
+
+class KvCache {
+ public:
+  KvCache() = default;
+  KvCache(Backend& backend, int64_t num_layers, int64_t capacity_tokens, int64_t kv_heads, int64_t head_dim);
+
+  int64_t length(int layer) const { return lengths_.at(layer); }
+  int64_t capacity() const { return capacity_; }
+  bool empty() const { return layers_.empty(); }
+  // Appends rows [begin, end) of k and v ([T, Hkv, d]) to the layer's cache.
+  void append(int layer, const Tensor& k, const Tensor& v, int64_t begin, int64_t end);
+  Tensor keys(int layer) const { return layers_.at(layer).k.rows(0, lengths_.at(layer)); }
+  Tensor values(int layer) const { return layers_.at(layer).v.rows(0, lengths_.at(layer)); }
+  static size_t bytes_needed(int64_t num_layers, int64_t capacity_tokens, int64_t kv_heads, int64_t head_dim,
+                             DType dtype);
+
+ private:
+  struct Layer {
+    Tensor k, v;
+  };
+  Backend* backend_ = nullptr;
+  std::vector<Layer> layers_;
+  std::vector<int64_t> lengths_;
+  int64_t capacity_ = 0;
+};
+
+}  // namespace sb

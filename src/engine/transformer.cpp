@@ -1,0 +1,116 @@
+#include "engine/transformer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "util/error.h"
+
+namespace sb {
+
+Transformer::Transformer(const ModelConfig& config, Backend& backend, const ModelWeightSpecs& weights,
+                         int64_t mlp_chunk_tokens)
+    : config_(config), backend_(backend), mlp_chunk_tokens_(std::max<int64_t>(1, mlp_chunk_tokens)) {
+  validate_config(config_);
+  SB_REQUIRE(int64_t(weights.layers.size()) == config_.num_layers, "weights have {} layers, config {}",
+             weights.layers.size(), config_.num_layers);
+  embed_ = backend_.upload(weights.embed);
+  final_norm_ = backend_.upload(weights.final_norm);
+  // Tied checkpoints name no lm_head tensor; the spec then is the embedding's.
+  lm_head_ = weights.lm_head.name == weights.embed.name && weights.lm_head.mapped_data == weights.embed.mapped_data &&
+                     weights.lm_head.seed == weights.embed.seed
+                 ? embed_
+                 : backend_.upload(weights.lm_head);
+  layers_.reserve(weights.layers.size());
+  for (const LayerWeightSpecs& spec : weights.layers) {
+    layers_.push_back({backend_.upload(spec.attn_norm), backend_.upload(spec.q_proj), backend_.upload(spec.k_proj),
+                       backend_.upload(spec.v_proj), backend_.upload(spec.o_proj), backend_.upload(spec.mlp_norm),
+                       backend_.upload(spec.gate_proj), backend_.upload(spec.up_proj),
+                       backend_.upload(spec.down_proj)});
+  }
+  backend_.set_rope_frequencies(rope_inverse_frequencies(config_));
+  attention_scale_ = float(1.0 / std::sqrt(double(config_.head_dim)));
+}
+
+Tensor Transformer::forward(const std::vector<int32_t>& tokens, const std::vector<int32_t>& positions,
+                            LayerAttention& attention) {
+  const int64_t num_tokens = int64_t(tokens.size());
+  SB_REQUIRE(num_tokens > 0, "forward pass over zero tokens");
+  SB_REQUIRE(positions.size() == tokens.size(), "{} tokens but {} positions", tokens.size(), positions.size());
+  for (int32_t token : tokens) {
+    SB_REQUIRE(token >= 0 && token < config_.vocab_size, "token id {} is outside the vocabulary [0, {})", token,
+               config_.vocab_size);
+  }
+  const int64_t hidden = config_.hidden_size, head_dim = config_.head_dim;
+  const int64_t q_heads = config_.num_heads, kv_heads = config_.num_kv_heads;
+  const DType act = backend_.act_dtype();
+  const float eps = float(config_.rms_norm_eps);
+
+  Tensor token_ids = backend_.from_host(DType::I32, {num_tokens}, tokens.data());
+  Tensor position_ids = backend_.from_host(DType::I32, {num_tokens}, positions.data());
+  Tensor x = backend_.empty(act, {num_tokens, hidden});
+  backend_.embedding(embed_, token_ids, x);
+
+  Tensor normed = backend_.empty(act, {num_tokens, hidden});
+  Tensor q = backend_.empty(act, {num_tokens, q_heads * head_dim});
+  Tensor k = backend_.empty(act, {num_tokens, kv_heads * head_dim});
+  Tensor v = backend_.empty(act, {num_tokens, kv_heads * head_dim});
+  Tensor attn_out = backend_.empty(act, {num_tokens, q_heads, head_dim});
+  const int64_t chunk = std::min(mlp_chunk_tokens_, num_tokens);
+  Tensor gate = backend_.empty(act, {chunk, config_.intermediate_size});
+  Tensor up = backend_.empty(act, {chunk, config_.intermediate_size});
+
+  for (int layer = 0; layer < int(layers_.size()); ++layer) {
+    const Layer& w = layers_[layer];
+    backend_.rmsnorm(x, w.attn_norm, eps, normed);
+    backend_.matmul(normed, w.q_proj, q);
+    backend_.matmul(normed, w.k_proj, k);
+    backend_.matmul(normed, w.v_proj, v);
+    Tensor q_heads_view = q.reshape({num_tokens, q_heads, head_dim});
+    Tensor k_heads_view = k.reshape({num_tokens, kv_heads, head_dim});
+    Tensor v_heads_view = v.reshape({num_tokens, kv_heads, head_dim});
+    backend_.rope(q_heads_view, position_ids);
+    backend_.rope(k_heads_view, position_ids);
+    attention.attend(layer, q_heads_view, k_heads_view, v_heads_view, attn_out);
+    backend_.matmul(attn_out.reshape({num_tokens, q_heads * head_dim}), w.o_proj, x, /*accumulate=*/true);
+
+    backend_.rmsnorm(x, w.mlp_norm, eps, normed);
+    // The MLP's [T, intermediate] activations are the largest buffers of a
+    // long prefill; chunking the tokens bounds them.
+    for (int64_t begin = 0; begin < num_tokens; begin += chunk) {
+      int64_t end = std::min(num_tokens, begin + chunk);
+      Tensor gate_rows = gate.rows(0, end - begin), up_rows = up.rows(0, end - begin);
+      Tensor x_rows = x.rows(begin, end);
+      backend_.matmul(normed.rows(begin, end), w.gate_proj, gate_rows);
+      backend_.matmul(normed.rows(begin, end), w.up_proj, up_rows);
+      backend_.swiglu(gate_rows, up_rows, gate_rows);
+      backend_.matmul(gate_rows, w.down_proj, x_rows, /*accumulate=*/true);
+    }
+  }
+  return x;
+}
+
+Tensor Transformer::final_norm(const Tensor& hidden) {
+  Tensor normed = backend_.empty(backend_.act_dtype(), hidden.shape());
+  backend_.rmsnorm(hidden, final_norm_, float(config_.rms_norm_eps), normed);
+  return normed;
+}
+
+Tensor Transformer::logits(const Tensor& normed_hidden) {
+  Tensor out = backend_.empty(backend_.act_dtype(), {normed_hidden.dim(0), config_.vocab_size});
+  backend_.matmul(normed_hidden, lm_head_, out);
+  return out;
+}
+
+size_t Transformer::weight_bytes(const ModelConfig& config, DType dtype) {
+  return size_t(config.parameter_count()) * dtype_size(dtype);
+}
+
+size_t Transformer::activation_bytes(const ModelConfig& config, int64_t tokens, int64_t mlp_chunk_tokens,
+                                     DType dtype) {
+  const int64_t chunk = std::min(mlp_chunk_tokens, tokens);
+  const int64_t per_token = 2 * config.hidden_size + 2 * config.num_heads * config.head_dim +
+                            2 * config.num_kv_heads * config.head_dim;
+  return size_t(tokens * per_token + 2 * chunk * config.intermediate_size) * dtype_size(dtype);
+}
+
+}  // namespace sb

@@ -1,0 +1,57 @@
+#pragma once
+// The Llama-3 forward pass, written once against Backend. How a layer's
+// attention is computed (and which KV it keeps) is the caller's business: the
+// attention methods pass a LayerAttention.
+#include <cstdint>
+#include <vector>
+
+#include "backend/backend.h"
+#include "model/config.h"
+#include "model/weights.h"
+
+namespace sb {
+
+class LayerAttention {
+ public:
+  virtual ~LayerAttention() = default;
+  // q [T, Hq, d] and k [T, Hkv, d] are already rotated; v [T, Hkv, d].
+  // Writes the attention output of the T tokens into out [T, Hq, d].
+  virtual void attend(int layer, const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) = 0;
+};
+
+class Transformer {
+ public:
+  // Uploads every weight through the backend (the specs may view mmapped files).
+  Transformer(const ModelConfig& config, Backend& backend, const ModelWeightSpecs& weights,
+              int64_t mlp_chunk_tokens = 8192);
+
+  const ModelConfig& config() const { return config_; }
+  Backend& backend() const { return backend_; }
+
+  // Runs every layer on `tokens` at `positions`; returns the residual stream
+  // after the last layer, [T, hidden] (before the final norm).
+  Tensor forward(const std::vector<int32_t>& tokens, const std::vector<int32_t>& positions,
+                 LayerAttention& attention);
+  // Final RMSNorm of rows of the residual stream.
+  Tensor final_norm(const Tensor& hidden);
+  // LM head on normed hidden rows: [T, vocab].
+  Tensor logits(const Tensor& normed_hidden);
+
+  // Bytes of weights in the backend's format, for memory plans.
+  static size_t weight_bytes(const ModelConfig& config, DType dtype);
+  // Activation bytes of one forward over `tokens` tokens (excluding KV caches).
+  static size_t activation_bytes(const ModelConfig& config, int64_t tokens, int64_t mlp_chunk_tokens, DType dtype);
+
+ private:
+  struct Layer {
+    Tensor attn_norm, q_proj, k_proj, v_proj, o_proj, mlp_norm, gate_proj, up_proj, down_proj;
+  };
+  ModelConfig config_;
+  Backend& backend_;
+  int64_t mlp_chunk_tokens_;
+  Tensor embed_, final_norm_, lm_head_;
+  std::vector<Layer> layers_;
+  float attention_scale_;
+};
+
+}  // namespace sb

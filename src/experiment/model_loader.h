@@ -1,0 +1,28 @@
+#pragma once
+// Builds the model every command runs: a user's HF checkpoint directory
+// (mmapped safetensors) or a preset with seeded synthetic weights.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "backend/backend.h"
+#include "engine/transformer.h"
+#include "model/config.h"
+
+namespace sb {
+
+struct ModelChoice {
+  std::string model_dir;        // non-empty: load this checkpoint
+  std::string preset = "tiny";  // otherwise: this preset, synthetic weights
+  uint64_t weight_seed = 0;
+};
+
+// Collective: every rank resolves the config; any rank's failure (missing
+// directory, truncated shard, bad config) ends all ranks with its message.
+ModelConfig resolve_model_config(const ModelChoice& choice);
+// Collective, like resolve_model_config; uploads the weights to the backend.
+std::unique_ptr<Transformer> load_model(const ModelChoice& choice, const ModelConfig& config, Backend& backend);
+// Collective: creates the backend on every rank (bound to the local rank's GPU).
+std::unique_ptr<Backend> create_backend(const std::string& name);
+
+}  // namespace sb

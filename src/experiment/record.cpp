@@ -1,0 +1,155 @@
+#include "experiment/record.h"
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "util/error.h"
+#include "util/version.h"
+
+namespace sb {
+namespace {
+
+std::string utc_now() {
+  std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm parts{};
+  gmtime_r(&now, &parts);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text;
+}
+
+RunRecord::Array matrix_array(const std::string& path, const std::vector<std::vector<double>>& rows) {
+  RunRecord::Array array;
+  array.path = path;
+  const int64_t columns = rows.empty() ? 0 : int64_t(rows[0].size());
+  array.shape = {int64_t(rows.size()), columns};
+  for (const auto& row : rows) array.f64.insert(array.f64.end(), row.begin(), row.end());
+  return array;
+}
+
+RunRecord::Array vector_array(const std::string& path, const std::vector<double>& values) {
+  RunRecord::Array array;
+  array.path = path;
+  array.shape = {int64_t(values.size())};
+  array.f64 = values;
+  return array;
+}
+
+}  // namespace
+
+std::string params_key(const RunSpec& spec, const RunContext& context) {
+  const int ranks = spec.method == "global" ? 1 : context.job_world_size;
+  return fmt::format(
+      "model={};backend={};method={};seq_len={};query_len={};generate={};world_size={};block_size={};"
+      "anchor_size={};repeats={};warmup={};seed={};task={};sample={}",
+      context.model_name, context.backend, spec.method, spec.context_len, spec.query_len, spec.generate, ranks,
+      spec.method == "star" ? spec.block_size : 0, spec.method == "star" ? spec.anchor_size : 0, spec.repeats,
+      spec.warmup, spec.seed, spec.task, spec.sample);
+}
+
+double median_of_slowest(const std::vector<std::vector<double>>& per_repeat_per_rank) {
+  std::vector<double> slowest;
+  for (const auto& ranks : per_repeat_per_rank) {
+    if (!ranks.empty()) slowest.push_back(*std::max_element(ranks.begin(), ranks.end()));
+  }
+  if (slowest.empty()) return 0.0;
+  std::sort(slowest.begin(), slowest.end());
+  const size_t middle = slowest.size() / 2;
+  return slowest.size() % 2 ? slowest[middle] : 0.5 * (slowest[middle - 1] + slowest[middle]);
+}
+
+RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, const Fidelity* fidelity) {
+  const RunSpec& spec = outcome.spec;
+  RunRecord record;
+  record.text = {{"kind", spec.task.empty() ? "timing" : "task_sample"},
+                 {"method", spec.method},
+                 {"backend", context.backend},
+                 {"device", context.device},
+                 {"model", context.model_name},
+                 {"task", spec.task},
+                 {"version", STARBENCH_VERSION},
+                 {"git_commit", STARBENCH_GIT_COMMIT},
+                 {"date", utc_now()},
+                 {"params_key", params_key(spec, context)}};
+  record.integers = {{"seq_len", spec.context_len},
+                     {"query_len", spec.query_len},
+                     {"generate", spec.generate},
+                     {"world_size", outcome.world_size},
+                     {"block_size", outcome.block_size},
+                     {"anchor_size", outcome.anchor_size},
+                     {"seed", int64_t(spec.seed)},
+                     {"repeats", spec.repeats},
+                     {"warmup", spec.warmup},
+                     {"sample", spec.sample}};
+  const double context_ms = median_of_slowest(outcome.context_ms);
+  const double query_ms = median_of_slowest(outcome.query_ms);
+  const double decode_ms = median_of_slowest(outcome.decode_ms);
+  double comm_context = 0, comm_query = 0, peak = 0;
+  for (double bytes : outcome.context_comm_bytes) comm_context += bytes;
+  for (double bytes : outcome.query_comm_bytes) comm_query += bytes;
+  for (double bytes : outcome.peak_bytes) peak = std::max(peak, bytes);
+  record.numbers = {{"context_ms", context_ms},
+                    {"query_ms", query_ms},
+                    {"decode_ms_per_token", decode_ms},
+                    {"total_ms", context_ms + query_ms + decode_ms * double(std::max<int64_t>(0, spec.generate - 1))},
+                    {"context_tokens_per_s", context_ms > 0 ? double(spec.context_len) / context_ms * 1e3 : 0.0},
+                    {"comm_bytes_context", comm_context},
+                    {"comm_bytes_query", comm_query},
+                    {"peak_mem_bytes", peak}};
+  if (fidelity) {
+    record.numbers["kl_vs_global"] = fidelity->kl_divergence;
+    record.numbers["top1_vs_global"] = fidelity->top1_agreement;
+    record.numbers["gen_agree_vs_global"] = fidelity->generated_agreement;
+    record.numbers["hidden_rel_err_vs_global"] = fidelity->hidden_relative_error;
+  }
+  record.arrays.push_back(matrix_array("timing/context_ms", outcome.context_ms));
+  record.arrays.push_back(matrix_array("timing/query_ms", outcome.query_ms));
+  record.arrays.push_back(matrix_array("timing/decode_ms", outcome.decode_ms));
+  record.arrays.push_back(vector_array("memory/peak_bytes", outcome.peak_bytes));
+  record.arrays.push_back(vector_array("comm/context_bytes", outcome.context_comm_bytes));
+  record.arrays.push_back(vector_array("comm/query_bytes", outcome.query_comm_bytes));
+  std::vector<double> local_tokens(outcome.local_context_tokens.begin(), outcome.local_context_tokens.end());
+  record.arrays.push_back(vector_array("layout/local_context_tokens", local_tokens));
+  if (!outcome.generated.empty()) {
+    RunRecord::Array generated;
+    generated.path = "generated";
+    generated.shape = {int64_t(outcome.generated.size())};
+    generated.i64 = outcome.generated;
+    record.arrays.push_back(generated);
+  }
+  if (spec.method == "global" && !outcome.query_logits.empty()) {
+    RunRecord::Array logits;
+    logits.path = "reference/query_logits";
+    logits.shape = {spec.query_len, outcome.vocab_size};
+    logits.f32 = outcome.query_logits;
+    record.arrays.push_back(logits);
+    RunRecord::Array hidden;
+    hidden.path = "reference/query_hidden";
+    hidden.shape = {spec.query_len, outcome.hidden_size};
+    hidden.f32 = outcome.query_hidden;
+    record.arrays.push_back(hidden);
+  }
+  return record;
+}
+
+RunOutcome reference_outputs_from_record(const RunRecord& record) {
+  RunOutcome outcome;
+  for (const RunRecord::Array& array : record.arrays) {
+    if (array.path == "reference/query_logits") {
+      outcome.query_logits = array.f32;
+      outcome.vocab_size = array.shape.at(1);
+    } else if (array.path == "reference/query_hidden") {
+      outcome.query_hidden = array.f32;
+      outcome.hidden_size = array.shape.at(1);
+    } else if (array.path == "generated") {
+      outcome.generated = array.i64;
+    }
+  }
+  SB_REQUIRE(!outcome.query_logits.empty(), "stored global run {} has no reference outputs", record.run_id);
+  return outcome;
+}
+
+}  // namespace sb

@@ -1,0 +1,30 @@
+#pragma once
+// Turns a run's outcome into the HDF5 record (docs/HDF5_SCHEMA.md) and back.
+#include <string>
+
+#include "experiment/fidelity.h"
+#include "experiment/run_spec.h"
+#include "io/results_store.h"
+
+namespace sb {
+
+struct RunContext {
+  std::string model_name;
+  std::string backend;
+  std::string device;
+  int job_world_size = 1;
+};
+
+// Identifies a run's parameters for resume: equal keys mean the same run.
+std::string params_key(const RunSpec& spec, const RunContext& context);
+
+// Median over repeats of the slowest rank's time.
+double median_of_slowest(const std::vector<std::vector<double>>& per_repeat_per_rank);
+
+RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, const Fidelity* fidelity);
+
+// Global runs store their query outputs so that a resumed sweep can still
+// compare later methods against them.
+RunOutcome reference_outputs_from_record(const RunRecord& record);
+
+}  // namespace sb

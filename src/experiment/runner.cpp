@@ -1,0 +1,200 @@
+#include "experiment/runner.h"
+
+#include <algorithm>
+
+#include "attention/method.h"
+#include "util/control.h"
+#include "util/error.h"
+
+namespace sb {
+namespace {
+
+// The longest token sequence one rank runs through the model in phase 1, and
+// the context tokens it keeps.
+struct RankShare {
+  int64_t forward_tokens = 0;
+  int64_t kept_tokens = 0;
+  int64_t ring_buffer_rows = 0;
+};
+
+RankShare largest_share(const RunSpec& spec, int world_size) {
+  if (spec.method == "ring") {
+    ZigzagLayout layout = make_zigzag_layout(spec.context_len, world_size);
+    int64_t most = layout.max_tokens_per_rank();
+    return {most, most, 2 * 2 * most};
+  }
+  if (spec.method == "star") {
+    StarLayout layout = make_star_layout(spec.context_len, spec.block_size, spec.anchor_size, world_size);
+    return {layout.max_sequence_len(), layout.max_tokens_per_rank(), 0};
+  }
+  return {spec.context_len, spec.context_len, 0};
+}
+
+// Greedy next token from the last row of a forward pass.
+int64_t next_token_after(Transformer& model, const Tensor& hidden) {
+  Tensor normed = model.final_norm(hidden.rows(hidden.dim(0) - 1, hidden.dim(0)));
+  return model.backend().argmax_rows(model.logits(normed)).at(0);
+}
+
+}  // namespace
+
+size_t Runner::planned_bytes_per_rank(const ModelConfig& config, const RunSpec& spec, int world_size, DType dtype,
+                                      int64_t mlp_chunk_tokens) {
+  const int ranks = spec.method == "global" ? 1 : world_size;
+  const RankShare share = largest_share(spec, ranks);
+  const int64_t tail = spec.query_len + spec.generate;
+  const int64_t kv_row = config.num_kv_heads * config.head_dim;
+  size_t bytes = Transformer::weight_bytes(config, dtype);
+  bytes += KvCache::bytes_needed(config.num_layers, share.kept_tokens + tail, config.num_kv_heads, config.head_dim,
+                                 dtype);
+  bytes += Transformer::activation_bytes(config, std::max(share.forward_tokens, tail), mlp_chunk_tokens, dtype);
+  bytes += size_t(share.ring_buffer_rows * kv_row) * dtype_size(dtype);
+  // Attention partials (out + lse, twice for merges) and the query's logits.
+  bytes += size_t(2 * std::max(share.forward_tokens, tail) * config.num_heads * (config.head_dim + 1)) * 4;
+  bytes += size_t(spec.query_len * config.vocab_size) * 4;
+  return bytes;
+}
+
+void check_memory_plan(const ModelConfig& config, const RunSpec& spec, int world_size, Backend& backend,
+                       int64_t mlp_chunk_tokens) {
+  std::string problem;
+  try {
+    const size_t capacity = backend.memory_capacity_bytes();
+    const size_t planned =
+        Runner::planned_bytes_per_rank(config, spec, world_size, backend.act_dtype(), mlp_chunk_tokens);
+    if (capacity > 0 && planned > capacity) {
+      problem = fmt::format(
+          "{} with a {}-token context on {} rank(s) of {} needs about {:.1f} GiB per rank but {} has {:.1f} GiB "
+          "available: use more ranks, a smaller --seq-len or (star) a smaller --block-size",
+          spec.method, spec.context_len, spec.method == "global" ? 1 : world_size, config.name,
+          double(planned) / double(1ull << 30), backend.device_name(), double(capacity) / double(1ull << 30));
+    }
+  } catch (const Error& error) {
+    problem = error.what();
+  }
+  Control::agree(problem.empty(), problem);
+}
+
+RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context, const std::vector<int32_t>& query) {
+  Backend& backend = model_.backend();
+  const int rank = world_comm_.rank();
+  const bool is_global = spec.method == "global";
+  const bool participates = !is_global || rank == 0;
+  std::unique_ptr<Comm> local_comm;
+  Comm* comm = &world_comm_;
+  if (is_global) {
+    local_comm = make_local_comm(backend);
+    comm = local_comm.get();
+  }
+  const int participants = is_global ? 1 : world_comm_.size();
+
+  RunOutcome outcome;
+  outcome.spec = spec;
+  outcome.world_size = participants;
+  outcome.vocab_size = model_.config().vocab_size;
+  outcome.hidden_size = model_.config().hidden_size;
+
+  // Settings are checked on every rank before anything is allocated.
+  std::string problem;
+  try {
+    SB_REQUIRE(spec.query_len > 0, "the query is empty: --query-len must be at least 1");
+    SB_REQUIRE(int64_t(context.size()) == spec.context_len && int64_t(query.size()) == spec.query_len,
+               "run input sizes do not match the spec");
+    SB_REQUIRE(spec.repeats >= 1 && spec.warmup >= 0, "--repeats must be >= 1 and --warmup >= 0");
+    if (spec.method == "star") {
+      StarLayout layout = make_star_layout(spec.context_len, spec.block_size, spec.anchor_size, participants);
+      outcome.block_size = layout.block_size;
+      outcome.anchor_size = layout.anchor_size;
+    } else if (spec.method == "ring") {
+      SB_REQUIRE(spec.context_len >= 2 * participants,
+                 "ring: a {}-token context cannot be cut into 2 x {} ranks = {} non-empty chunks", spec.context_len,
+                 participants, 2 * participants);
+    } else {
+      SB_REQUIRE(is_global, "unknown attention method '{}' (valid: global, ring, star)", spec.method);
+    }
+  } catch (const Error& error) {
+    problem = error.what();
+  }
+  Control::agree(problem.empty(), problem);
+  check_memory_plan(model_.config(), spec, world_comm_.size(), backend, 8192);
+
+  const int64_t tail_tokens = spec.query_len + spec.generate;
+  auto gather = [&](double value) {
+    std::vector<double> all = Control::gather_all(value);
+    all.resize(size_t(participants));
+    return all;
+  };
+  backend.synchronize();
+  backend.reset_peak();
+  auto timer = backend.make_timer();
+
+  for (int iteration = 0; iteration < spec.warmup + spec.repeats; ++iteration) {
+    const bool measured = iteration >= spec.warmup;
+    const bool keep_outputs = iteration == spec.warmup;
+    std::unique_ptr<AttentionMethod> method;
+    if (participates) method = make_method({spec.method, spec.block_size, spec.anchor_size}, model_, *comm,
+                                           spec.context_len, tail_tokens);
+
+    // Phase 1: context encoding.
+    comm->reset_bytes_sent();
+    Control::barrier();
+    double context_ms = 0;
+    if (participates) {
+      timer->start();
+      method->encode_context(context);
+      timer->stop();
+      context_ms = timer->elapsed_ms();
+    }
+    const double context_bytes = double(comm->bytes_sent());
+
+    // Phase 2: the query, then greedy decoding token by token.
+    comm->reset_bytes_sent();
+    Control::barrier();
+    double query_ms = 0, decode_ms_total = 0;
+    std::vector<int64_t> generated;
+    Tensor query_hidden;
+    if (participates) {
+      int64_t next_token = 0;
+      timer->start();
+      query_hidden = method->encode_query(query);
+      next_token = next_token_after(model_, query_hidden);
+      timer->stop();
+      query_ms = timer->elapsed_ms();
+      if (spec.generate > 0) generated.push_back(next_token);
+      for (int64_t step = 1; step < spec.generate; ++step) {
+        timer->start();
+        Tensor hidden = method->encode_query({int32_t(next_token)});
+        next_token = next_token_after(model_, hidden);
+        timer->stop();
+        decode_ms_total += timer->elapsed_ms();
+        generated.push_back(next_token);
+      }
+    }
+    const double query_bytes = double(comm->bytes_sent());
+    const double decode_ms = spec.generate > 1 ? decode_ms_total / double(spec.generate - 1) : 0.0;
+
+    if (measured) {
+      outcome.context_ms.push_back(gather(context_ms));
+      outcome.query_ms.push_back(gather(query_ms));
+      outcome.decode_ms.push_back(gather(decode_ms));
+    }
+    if (keep_outputs) {
+      outcome.context_comm_bytes = gather(context_bytes);
+      outcome.query_comm_bytes = gather(query_bytes);
+      for (double tokens : gather(participates ? double(method->local_context_tokens()) : 0.0)) {
+        outcome.local_context_tokens.push_back(int64_t(tokens));
+      }
+      if (rank == 0) {
+        Tensor normed = model_.final_norm(query_hidden);
+        outcome.query_hidden = backend.to_host_f32(normed);
+        outcome.query_logits = backend.to_host_f32(model_.logits(normed));
+        outcome.generated = generated;
+      }
+    }
+  }
+  backend.synchronize();
+  outcome.peak_bytes = gather(double(backend.peak_bytes()));
+  return outcome;
+}
+
+}  // namespace sb

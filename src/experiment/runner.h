@@ -1,0 +1,35 @@
+#pragma once
+// Runs one RunSpec on every rank: builds the method, times context encoding,
+// query encoding and each decode step between barriers, and collects every
+// rank's numbers on rank 0.
+#include <vector>
+
+#include "backend/backend.h"
+#include "comm/comm.h"
+#include "engine/transformer.h"
+#include "experiment/run_spec.h"
+
+namespace sb {
+
+class Runner {
+ public:
+  Runner(Transformer& model, Comm& world_comm) : model_(model), world_comm_(world_comm) {}
+  // Collective: every rank calls it with the same spec and tokens.
+  RunOutcome run(const RunSpec& spec, const std::vector<int32_t>& context, const std::vector<int32_t>& query);
+
+  // Bytes one rank needs for this spec (weights, KV shares, activations); the
+  // plan is checked before anything large is allocated.
+  static size_t planned_bytes_per_rank(const ModelConfig& config, const RunSpec& spec, int world_size, DType dtype,
+                                       int64_t mlp_chunk_tokens);
+
+ private:
+  Transformer& model_;
+  Comm& world_comm_;
+};
+
+// Checks a plan against the backend's capacity on every rank; a plan that
+// cannot fit ends all ranks with the numbers, before allocation.
+void check_memory_plan(const ModelConfig& config, const RunSpec& spec, int world_size, Backend& backend,
+                       int64_t mlp_chunk_tokens);
+
+}  // namespace sb

@@ -1,0 +1,232 @@
+#include "experiment/sweep.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <optional>
+#include <random>
+
+#include <fmt/core.h>
+
+#include "attention/layout.h"
+#include "comm/comm.h"
+#include "experiment/fidelity.h"
+#include "experiment/record.h"
+#include "experiment/runner.h"
+#include "io/results_store.h"
+#include "util/control.h"
+#include "util/error.h"
+
+namespace sb {
+namespace {
+
+// Random token ids, the same for every method at one length and seed.
+std::vector<int32_t> synthetic_tokens(uint64_t seed, int64_t count, int64_t vocab_size, uint64_t stream) {
+  std::mt19937_64 generator(seed * 0x9E3779B97F4A7C15ull + stream);
+  std::uniform_int_distribution<int32_t> pick(0, int32_t(vocab_size - 1));
+  std::vector<int32_t> tokens(static_cast<size_t>(count));
+  for (int32_t& token : tokens) token = pick(generator);
+  return tokens;
+}
+
+std::string format_duration(double seconds) {
+  if (seconds < 60) return fmt::format("{:.0f}s", seconds);
+  if (seconds < 3600) return fmt::format("{:.0f}m{:02.0f}s", std::floor(seconds / 60), std::fmod(seconds, 60));
+  return fmt::format("{:.0f}h{:02.0f}m", std::floor(seconds / 3600), std::fmod(seconds, 3600) / 60);
+}
+
+struct TableRow {
+  RunSpec spec;
+  RunRecord record;
+};
+
+void print_table(const std::vector<TableRow>& rows, int skipped, const std::string& output) {
+  // Context-encoding speedup of each run over ring at the same length.
+  std::map<int64_t, double> ring_context_ms;
+  for (const TableRow& row : rows) {
+    if (row.spec.method == "ring") ring_context_ms[row.spec.context_len] = row.record.numbers.at("context_ms");
+  }
+  fmt::print("\n{:<7} {:>8} {:>5} {:>7} {:>7} {:>11} {:>10} {:>10} {:>12} {:>8} {:>9} {:>6} {:>9}\n", "method",
+             "seq_len", "ranks", "block", "anchor", "context_ms", "query_ms", "decode_ms", "ctx_tok/s", "vs_ring",
+             "KL", "top1", "peak_MiB");
+  for (const TableRow& row : rows) {
+    const auto& n = row.record.numbers;
+    const auto& i = row.record.integers;
+    auto ring = ring_context_ms.find(row.spec.context_len);
+    std::string speedup = ring != ring_context_ms.end() && n.at("context_ms") > 0
+                              ? fmt::format("{:.2f}x", ring->second / n.at("context_ms"))
+                              : "-";
+    std::string kl = n.count("kl_vs_global") ? fmt::format("{:.2e}", n.at("kl_vs_global")) : "-";
+    std::string top1 = n.count("top1_vs_global") ? fmt::format("{:.2f}", n.at("top1_vs_global")) : "-";
+    fmt::print("{:<7} {:>8} {:>5} {:>7} {:>7} {:>11.2f} {:>10.2f} {:>10.2f} {:>12.0f} {:>8} {:>9} {:>6} {:>9.1f}\n",
+               row.spec.method, row.spec.context_len, i.at("world_size"), i.at("block_size"), i.at("anchor_size"),
+               n.at("context_ms"), n.at("query_ms"), n.at("decode_ms_per_token"), n.at("context_tokens_per_s"),
+               speedup, kl, top1, n.at("peak_mem_bytes") / double(1 << 20));
+  }
+  fmt::print("{} run(s) written to {}", rows.size(), output);
+  if (skipped > 0) fmt::print("; {} run(s) already there were skipped (resume)", skipped);
+  fmt::print("\n");
+}
+
+}  // namespace
+
+std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size) {
+  SB_REQUIRE(!settings.methods.empty(), "--method lists no method");
+  SB_REQUIRE(!settings.seq_lens.empty(), "--seq-len lists no length");
+  for (const std::string& method : settings.methods) {
+    const std::vector<std::string> valid = {"global", "ring", "star"};
+    SB_REQUIRE(std::find(valid.begin(), valid.end(), method) != valid.end(),
+               "unknown attention method '{}' (valid: global, ring, star)", method);
+  }
+  SB_REQUIRE(settings.query_len >= 1, "the query is empty: --query-len must be at least 1 (got {})",
+             settings.query_len);
+  SB_REQUIRE(settings.generate >= 0, "--generate must be >= 0 (got {})", settings.generate);
+  SB_REQUIRE(settings.repeats >= 1, "--repeats must be >= 1 (got {})", settings.repeats);
+  SB_REQUIRE(settings.warmup >= 0, "--warmup must be >= 0 (got {})", settings.warmup);
+  // Global first at each length: it is the fidelity reference of the others.
+  std::vector<std::string> methods = settings.methods;
+  std::stable_sort(methods.begin(), methods.end(),
+                   [](const std::string& a, const std::string& b) { return a == "global" && b != "global"; });
+  methods.erase(std::unique(methods.begin(), methods.end()), methods.end());
+
+  std::vector<RunSpec> runs;
+  for (int64_t seq_len : settings.seq_lens) {
+    SB_REQUIRE(seq_len >= 1, "--seq-len {} is not a positive context length", seq_len);
+    for (const std::string& method : methods) {
+      RunSpec spec;
+      spec.method = method;
+      spec.context_len = seq_len;
+      spec.query_len = settings.query_len;
+      spec.generate = settings.generate;
+      spec.repeats = settings.repeats;
+      spec.warmup = settings.warmup;
+      spec.seed = settings.seed;
+      if (method == "star") {
+        for (int64_t block : settings.block_sizes) {
+          for (int64_t anchor : settings.anchor_sizes) {
+            StarLayout layout = make_star_layout(seq_len, block, anchor, world_size);
+            spec.block_size = layout.block_size;
+            spec.anchor_size = layout.anchor_size;
+            bool duplicate = std::any_of(runs.begin(), runs.end(), [&](const RunSpec& other) {
+              return other.method == "star" && other.context_len == seq_len &&
+                     other.block_size == spec.block_size && other.anchor_size == spec.anchor_size;
+            });
+            if (!duplicate) runs.push_back(spec);
+          }
+        }
+      } else {
+        if (method == "ring") {
+          SB_REQUIRE(seq_len >= 2 * world_size,
+                     "ring: a {}-token context cannot be cut into 2 x {} ranks = {} non-empty chunks", seq_len,
+                     world_size, 2 * world_size);
+        }
+        spec.block_size = 0;
+        spec.anchor_size = 0;
+        runs.push_back(spec);
+      }
+    }
+  }
+  return runs;
+}
+
+int run_sweep(const SweepSettings& settings) {
+  const bool root = Control::is_root();
+  const int world_size = Control::size();
+
+  std::vector<RunSpec> runs;
+  std::string problem;
+  try {
+    runs = expand_grid(settings, world_size);
+  } catch (const Error& error) {
+    problem = error.what();
+  }
+  Control::agree(problem.empty(), problem);
+
+  // Rank 0 alone writes HDF5; an unwritable path ends every rank here, before
+  // the model is loaded.
+  std::optional<ResultsStore> store;
+  problem.clear();
+  if (root) {
+    try {
+      store.emplace(ResultsStore::open(settings.output));
+    } catch (const Error& error) {
+      problem = error.what();
+    }
+  }
+  Control::agree(problem.empty(), problem);
+
+  ModelConfig config = resolve_model_config(settings.model);
+  std::unique_ptr<Backend> backend = create_backend(settings.backend);
+  // Refuse a grid that cannot fit before the weights are allocated.
+  for (const RunSpec& spec : runs) check_memory_plan(config, spec, world_size, *backend, 8192);
+  std::unique_ptr<Transformer> model = load_model(settings.model, config, *backend);
+  std::unique_ptr<Comm> comm = make_comm(*backend);
+  Runner runner(*model, *comm);
+  RunContext context{config.name, backend->name(), backend->device_name(), world_size};
+
+  if (root) {
+    fmt::print(stderr, "starbench run: {} ({} layers, hidden {}), backend {} on {}, {} rank(s), {} run(s) -> {}\n",
+               config.name, config.num_layers, config.hidden_size, backend->name(), backend->device_name(),
+               world_size, runs.size(), settings.output);
+  }
+
+  std::map<std::pair<int64_t, std::string>, RunOutcome> references;  // (seq_len, key part) -> global outputs
+  std::vector<TableRow> table;
+  int skipped = 0, executed = 0;
+  const auto sweep_start = std::chrono::steady_clock::now();
+  for (size_t index = 0; index < runs.size(); ++index) {
+    const RunSpec& spec = runs[index];
+    const std::string key = params_key(spec, context);
+    const auto reference_slot = std::make_pair(spec.context_len, std::string());
+
+    int64_t already_done = 0;
+    if (root && settings.resume) {
+      std::vector<std::string> matches = store->find_by_params_key(key);
+      already_done = matches.empty() ? 0 : 1;
+      if (already_done && spec.method == "global") {
+        references[reference_slot] = reference_outputs_from_record(store->read(matches.back()));
+      }
+    }
+    already_done = Control::broadcast_ints({already_done}, 0).at(0);
+    if (already_done) {
+      ++skipped;
+      if (root) fmt::print(stderr, "[{}/{}] {} seq_len={} already in {}: skipped\n", index + 1, runs.size(),
+                           spec.method, spec.context_len, settings.output);
+      continue;
+    }
+
+    const std::vector<int32_t> context_tokens = synthetic_tokens(spec.seed, spec.context_len, config.vocab_size, 1);
+    const std::vector<int32_t> query_tokens = synthetic_tokens(spec.seed + uint64_t(spec.context_len),
+                                                               spec.query_len, config.vocab_size, 2);
+    RunOutcome outcome = runner.run(spec, context_tokens, query_tokens);
+    ++executed;
+
+    if (root) {
+      std::optional<Fidelity> fidelity;
+      if (spec.method == "global") {
+        references[reference_slot] = outcome;
+      } else if (auto found = references.find(reference_slot); found != references.end()) {
+        const RunOutcome& reference = found->second;
+        fidelity = compare_outputs(reference.query_logits, outcome.query_logits, outcome.vocab_size,
+                                   reference.query_hidden, outcome.query_hidden, reference.generated,
+                                   outcome.generated);
+      }
+      RunRecord record = make_run_record(outcome, context, fidelity ? &*fidelity : nullptr);
+      record.run_id = store->append(record);
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep_start).count();
+      const double eta = elapsed / double(executed) * double(runs.size() - index - 1);
+      fmt::print(stderr, "[{}/{}] {:<6} seq_len={:<8} ranks={} context {:.2f} ms, query {:.2f} ms{}  (ETA {})\n",
+                 index + 1, runs.size(), spec.method, spec.context_len, outcome.world_size,
+                 record.numbers.at("context_ms"), record.numbers.at("query_ms"),
+                 fidelity ? fmt::format(", KL {:.2e}, top1 {:.2f}", fidelity->kl_divergence, fidelity->top1_agreement)
+                          : std::string(),
+                 format_duration(eta));
+      table.push_back({spec, std::move(record)});
+    }
+  }
+  if (root) print_table(table, skipped, settings.output);
+  Control::barrier();
+  return executed;
+}
+
+}  // namespace sb

@@ -1,0 +1,36 @@
+#pragma once
+// A sweep: the grid methods x context lengths x (star) block x anchor, run in
+// order with global first at each length (the fidelity reference), appended to
+// an HDF5 results file, skipping runs the file already holds (resume).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "experiment/model_loader.h"
+#include "experiment/run_spec.h"
+
+namespace sb {
+
+struct SweepSettings {
+  ModelChoice model;
+  std::string backend = "auto";
+  std::vector<std::string> methods = {"global", "ring", "star"};
+  std::vector<int64_t> seq_lens = {256, 512, 1024};
+  int64_t query_len = 16;
+  int64_t generate = 4;
+  std::vector<int64_t> block_sizes = {0};
+  std::vector<int64_t> anchor_sizes = {-1};
+  int repeats = 3;
+  int warmup = 1;
+  uint64_t seed = 1234;
+  std::string output = "results.h5";
+  bool resume = true;
+};
+
+// The runs of the grid, in execution order; throws sb::Error for a bad setting.
+std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size);
+
+// Collective. Returns the number of runs executed (not counting skipped ones).
+int run_sweep(const SweepSettings& settings);
+
+}  // namespace sb

@@ -1,0 +1,666 @@
+#include "io/results_store.h"
+
+#include <fcntl.h>
+#include <hdf5.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <set>
+#include <utility>
+
+#include "io/check_h5.h"
+#include "util/error.h"
+
+namespace sb {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kSchemaAttribute = "starbench_schema";
+constexpr const char* kSchema = "starbench-results/1";
+constexpr const char* kCompleteAttribute = "complete";
+
+std::function<void(const std::string&)>& stage_hook() {
+  static std::function<void(const std::string&)> hook;
+  return hook;
+}
+void stage(const std::string& name) {
+  if (stage_hook()) stage_hook()(name);
+}
+
+// An HDF5 id closed by its own close function when it goes out of scope, so an
+// exception thrown half-way through a write never leaks an open file.
+template <herr_t (*Close)(hid_t)>
+class Owned {
+ public:
+  explicit Owned(hid_t id = -1) : id_(id) {}
+  Owned(const Owned&) = delete;
+  Owned& operator=(const Owned&) = delete;
+  Owned(Owned&& other) noexcept : id_(std::exchange(other.id_, -1)) {}
+  Owned& operator=(Owned&& other) noexcept {
+    if (this != &other) {
+      close();
+      id_ = std::exchange(other.id_, -1);
+    }
+    return *this;
+  }
+  ~Owned() {
+    if (id_ >= 0) Close(id_);
+  }
+  hid_t get() const { return id_; }
+  operator hid_t() const { return id_; }
+  herr_t close() {
+    herr_t status = id_ >= 0 ? Close(id_) : 0;
+    id_ = -1;
+    return status;
+  }
+
+ private:
+  hid_t id_;
+};
+using File = Owned<H5Fclose>;
+using Group = Owned<H5Gclose>;
+using Dataset = Owned<H5Dclose>;
+using Attribute = Owned<H5Aclose>;
+using Space = Owned<H5Sclose>;
+using Type = Owned<H5Tclose>;
+using Plist = Owned<H5Pclose>;
+using Object = Owned<H5Oclose>;
+
+// --- file-level plumbing ---------------------------------------------------------
+
+std::string host_name() {
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  std::string host(name);
+  for (char& c : host)
+    if (c == '/') c = '_';
+  return host.empty() ? "localhost" : host;
+}
+
+// Host and pid in the name: on a shared file system a stale copy is only judged
+// dead by the host that made it.
+std::string temporary_path(const std::string& path) {
+  return path + ".tmp." + host_name() + "." + std::to_string(getpid());
+}
+
+fs::path directory_of(const std::string& path) {
+  fs::path parent = fs::path(path).parent_path();
+  return parent.empty() ? fs::path(".") : parent;
+}
+
+void remove_stale_temporaries(const std::string& path) {
+  const std::string prefix = fs::path(path).filename().string() + ".tmp.";
+  const std::string host = host_name();
+  std::error_code error;
+  for (const fs::directory_entry& entry : fs::directory_iterator(directory_of(path), error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string rest = name.substr(prefix.size());  // "<host>.<pid>"
+    const size_t dot = rest.rfind('.');
+    if (dot == std::string::npos || rest.substr(0, dot) != host) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(rest.c_str() + dot + 1, &end, 10);
+    if (*end != '\0' || pid <= 0) continue;
+    if (kill(pid_t(pid), 0) == -1 && errno == ESRCH) fs::remove(entry.path(), error);
+  }
+}
+
+void fsync_path(const std::string& path, bool directory) {
+  const int fd = ::open(path.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
+  SB_REQUIRE(fd >= 0, "cannot open {} to sync it: {}", path, std::strerror(errno));
+  const int status = fsync(fd);
+  const int saved = errno;
+  ::close(fd);
+  SB_REQUIRE(status == 0, "fsync of {} failed: {}", path, std::strerror(saved));
+}
+
+// Removes the temporary copy unless the append got as far as renaming it.
+struct TemporaryGuard {
+  std::string path;
+  bool armed = true;
+  ~TemporaryGuard() {
+    if (armed) {
+      std::error_code ignored;
+      fs::remove(path, ignored);
+    }
+  }
+};
+
+// Closes the copy, syncs it and renames it over the original: the commit point.
+void commit_temporary(TemporaryGuard& temporary, const std::string& path) {
+  fsync_path(temporary.path, false);
+  stage("synced");
+  SB_REQUIRE(std::rename(temporary.path.c_str(), path.c_str()) == 0, "cannot rename {} to {}: {}",
+             temporary.path, path, std::strerror(errno));
+  temporary.armed = false;
+  fsync_path(directory_of(path).string(), true);
+  stage("renamed");
+}
+
+hid_t file_access() {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  // STRONG: H5Fclose closes every object still open, so "closed" means all bytes are out.
+  H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+  return fapl;
+}
+
+// --- attributes --------------------------------------------------------------------
+
+hid_t utf8_string_type() {
+  hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  return type;
+}
+
+void write_text_attribute(hid_t object, const std::string& name, const std::string& value, const std::string& what) {
+  Type type(utf8_string_type());
+  Space space(H5_CHECK(H5Screate(H5S_SCALAR), what));
+  Attribute attribute(H5_CHECK(H5Acreate2(object, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), what + " @" + name));
+  const char* data = value.c_str();
+  H5_CHECK(H5Awrite(attribute, type, &data), what + " @" + name);
+}
+
+template <typename T>
+void write_scalar_attribute(hid_t object, const std::string& name, hid_t file_type, hid_t memory_type, T value,
+                            const std::string& what) {
+  Space space(H5_CHECK(H5Screate(H5S_SCALAR), what));
+  Attribute attribute(H5_CHECK(H5Acreate2(object, name.c_str(), file_type, space, H5P_DEFAULT, H5P_DEFAULT), what + " @" + name));
+  H5_CHECK(H5Awrite(attribute, memory_type, &value), what + " @" + name);
+}
+
+std::vector<std::string> attribute_names(hid_t object, const std::string& what) {
+  std::vector<std::string> names;
+  H5_CHECK(H5Aiterate2(
+               object, H5_INDEX_NAME, H5_ITER_INC, nullptr,
+               [](hid_t, const char* name, const H5A_info_t*, void* data) -> herr_t {
+                 static_cast<std::vector<std::string>*>(data)->push_back(name);
+                 return 0;
+               },
+               &names),
+           what);
+  return names;
+}
+
+// Reads a string attribute stored either variable- or fixed-length.
+std::string read_text_attribute(hid_t attribute, hid_t file_type, const std::string& what) {
+  if (H5Tis_variable_str(file_type) > 0) {
+    Type memory(utf8_string_type());
+    char* data = nullptr;
+    H5_CHECK(H5Aread(attribute, memory, &data), what);
+    std::string value = data ? data : "";
+    H5free_memory(data);
+    return value;
+  }
+  const size_t size = H5Tget_size(file_type);
+  Type memory(H5Tcopy(H5T_C_S1));
+  H5Tset_size(memory, size);
+  std::string value(size, '\0');
+  H5_CHECK(H5Aread(attribute, memory, value.data()), what);
+  return value.substr(0, value.find('\0'));
+}
+
+// Fills text / integers / numbers from a run group's attributes, by HDF5 type class.
+void read_attributes(hid_t group, RunRecord& record, const std::string& what) {
+  for (const std::string& name : attribute_names(group, what)) {
+    if (name == kCompleteAttribute) continue;
+    const std::string where = what + " @" + name;
+    Attribute attribute(H5_CHECK(H5Aopen(group, name.c_str(), H5P_DEFAULT), where));
+    Type type(H5_CHECK(H5Aget_type(attribute), where));
+    switch (H5Tget_class(type)) {
+      case H5T_STRING:
+        record.text[name] = read_text_attribute(attribute, type, where);
+        break;
+      case H5T_INTEGER: {
+        int64_t value = 0;
+        H5_CHECK(H5Aread(attribute, H5T_NATIVE_INT64, &value), where);
+        record.integers[name] = value;
+        break;
+      }
+      case H5T_FLOAT: {
+        double value = 0;
+        H5_CHECK(H5Aread(attribute, H5T_NATIVE_DOUBLE, &value), where);
+        record.numbers[name] = value;
+        break;
+      }
+      default:
+        fail("{}: attribute of unsupported type", where);
+    }
+  }
+}
+
+bool is_complete(hid_t file, const std::string& run_id) {
+  const std::string group_path = "runs/" + run_id;
+  if (H5Aexists_by_name(file, group_path.c_str(), kCompleteAttribute, H5P_DEFAULT) <= 0) return false;
+  Attribute attribute(H5Aopen_by_name(file, group_path.c_str(), kCompleteAttribute, H5P_DEFAULT, H5P_DEFAULT));
+  int64_t value = 0;
+  return attribute.get() >= 0 && H5Aread(attribute, H5T_NATIVE_INT64, &value) >= 0 && value == 1;
+}
+
+// Run groups in append order (creation order is tracked on /runs), complete ones only.
+std::vector<std::string> list_runs(hid_t file, const std::string& path) {
+  Group runs(H5_CHECK(H5Gopen2(file, "runs", H5P_DEFAULT), path + ":/runs"));
+  std::vector<std::string> names;
+  auto collect = [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
+    static_cast<std::vector<std::string>*>(data)->push_back(name);
+    return 0;
+  };
+  hsize_t position = 0;
+  if (H5Literate(runs, H5_INDEX_CRT_ORDER, H5_ITER_INC, &position, collect, &names) < 0) {
+    names.clear();
+    position = 0;
+    H5_CHECK(H5Literate(runs, H5_INDEX_NAME, H5_ITER_INC, &position, collect, &names), path + ":/runs");
+  }
+  std::vector<std::string> complete;
+  for (const std::string& name : names)
+    if (is_complete(file, name)) complete.push_back(name);
+  return complete;
+}
+
+// --- arrays --------------------------------------------------------------------------
+
+size_t element_count(const std::vector<int64_t>& shape) {
+  size_t count = 1;
+  for (int64_t dim : shape) count *= size_t(dim);
+  return count;
+}
+
+void write_array(hid_t group, const RunRecord::Array& array, const std::string& what) {
+  const std::string where = what + "/" + array.path;
+  std::vector<hsize_t> dims(array.shape.begin(), array.shape.end());
+  Space space(H5_CHECK(dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(int(dims.size()), dims.data(), nullptr),
+                       where));
+  Plist links(H5_CHECK(H5Pcreate(H5P_LINK_CREATE), where));
+  H5_CHECK(H5Pset_create_intermediate_group(links, 1), where);
+
+  hid_t file_type = H5T_IEEE_F64LE, memory_type = H5T_NATIVE_DOUBLE;
+  const void* data = array.f64.data();
+  Type strings(-1);
+  std::vector<const char*> pointers;
+  if (!array.f32.empty()) {
+    file_type = H5T_IEEE_F32LE, memory_type = H5T_NATIVE_FLOAT, data = array.f32.data();
+  } else if (!array.i64.empty()) {
+    file_type = H5T_STD_I64LE, memory_type = H5T_NATIVE_INT64, data = array.i64.data();
+  } else if (!array.strings.empty()) {
+    strings = Type(utf8_string_type());
+    for (const std::string& s : array.strings) pointers.push_back(s.c_str());
+    file_type = memory_type = strings, data = pointers.data();
+  }
+  Dataset dataset(H5_CHECK(H5Dcreate2(group, array.path.c_str(), file_type, space, links, H5P_DEFAULT, H5P_DEFAULT),
+                           where));
+  if (element_count(array.shape) > 0)
+    H5_CHECK(H5Dwrite(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), where);
+}
+
+RunRecord::Array read_array(hid_t group, const std::string& path, const std::string& what) {
+  const std::string where = what + "/" + path;
+  RunRecord::Array array;
+  array.path = path;
+  Dataset dataset(H5_CHECK(H5Dopen2(group, path.c_str(), H5P_DEFAULT), where));
+  Space space(H5_CHECK(H5Dget_space(dataset), where));
+  const int rank = H5_CHECK(H5Sget_simple_extent_ndims(space), where);
+  std::vector<hsize_t> dims(size_t(rank), 0);
+  if (rank > 0) H5_CHECK(H5Sget_simple_extent_dims(space, dims.data(), nullptr), where);
+  array.shape.assign(dims.begin(), dims.end());
+  const size_t count = element_count(array.shape);
+  Type type(H5_CHECK(H5Dget_type(dataset), where));
+  const H5T_class_t type_class = H5Tget_class(type);
+  if (type_class == H5T_FLOAT && H5Tget_size(type) == 4) {
+    array.f32.resize(count);
+    if (count) H5_CHECK(H5Dread(dataset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, array.f32.data()), where);
+  } else if (type_class == H5T_FLOAT) {
+    array.f64.resize(count);
+    if (count) H5_CHECK(H5Dread(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, array.f64.data()), where);
+  } else if (type_class == H5T_INTEGER) {
+    array.i64.resize(count);
+    if (count) H5_CHECK(H5Dread(dataset, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, array.i64.data()), where);
+  } else if (type_class == H5T_STRING && H5Tis_variable_str(type) > 0) {
+    Type memory(utf8_string_type());
+    std::vector<char*> pointers(count, nullptr);
+    if (count) H5_CHECK(H5Dread(dataset, memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()), where);
+    for (char* p : pointers) array.strings.push_back(p ? p : "");
+    if (count) H5Dvlen_reclaim(memory, space, H5P_DEFAULT, pointers.data());
+  } else if (type_class == H5T_STRING) {
+    const size_t size = H5Tget_size(type);
+    std::vector<char> buffer(count * size);
+    if (count) H5_CHECK(H5Dread(dataset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()), where);
+    for (size_t i = 0; i < count; ++i) {
+      std::string s(buffer.data() + i * size, size);
+      array.strings.push_back(s.substr(0, s.find('\0')));
+    }
+  } else {
+    fail("{}: dataset of unsupported type", where);
+  }
+  return array;
+}
+
+// Every dataset below a run group, by path relative to it.
+std::vector<std::string> dataset_paths(hid_t group, const std::string& what) {
+  std::vector<std::string> links;
+  H5_CHECK(H5Lvisit(
+               group, H5_INDEX_NAME, H5_ITER_INC,
+               [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
+                 static_cast<std::vector<std::string>*>(data)->push_back(name);
+                 return 0;
+               },
+               &links),
+           what);
+  std::vector<std::string> datasets;
+  for (const std::string& link : links) {
+    Object object(H5_CHECK(H5Oopen(group, link.c_str(), H5P_DEFAULT), what + "/" + link));
+    if (H5Iget_type(object) == H5I_DATASET) datasets.push_back(link);
+  }
+  return datasets;
+}
+
+// --- validation ----------------------------------------------------------------------
+
+bool valid_name(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
+         name.find('\0') == std::string::npos;
+}
+
+void validate(const RunRecord& record, const std::string& path) {
+  const std::string run = record.run_id.empty() ? "new run" : "run " + record.run_id;
+  SB_REQUIRE(record.run_id.empty() || valid_name(record.run_id), "{}: invalid run id '{}'", path, record.run_id);
+  std::set<std::string> keys;
+  auto check_key = [&](const std::string& key) {
+    SB_REQUIRE(!key.empty() && key.find('\0') == std::string::npos, "{}: {} has an empty attribute name", path, run);
+    SB_REQUIRE(key != "run_id" && key != kCompleteAttribute, "{}: {}: attribute name '{}' is reserved", path, run, key);
+    SB_REQUIRE(keys.insert(key).second, "{}: {}: attribute '{}' given twice (as text, integer or number)", path, run,
+               key);
+  };
+  for (const auto& [key, value] : record.text) {
+    check_key(key);
+    SB_REQUIRE(value.find('\0') == std::string::npos, "{}: {}: text attribute '{}' contains a NUL byte", path, run, key);
+  }
+  for (const auto& [key, value] : record.integers) check_key(key);
+  for (const auto& [key, value] : record.numbers) check_key(key);
+
+  std::set<std::string> paths;
+  for (const RunRecord::Array& array : record.arrays) {
+    const std::string name = array.path;
+    SB_REQUIRE(!name.empty() && name.front() != '/' && name.back() != '/' && name.find("//") == std::string::npos &&
+                   name.find('\0') == std::string::npos,
+               "{}: {}: invalid array path '{}'", path, run, name);
+    for (const auto& part : fs::path(name))
+      SB_REQUIRE(part != "." && part != "..", "{}: {}: invalid array path '{}'", path, run, name);
+    SB_REQUIRE(paths.insert(name).second, "{}: {}: array '{}' given twice", path, run, name);
+    for (int64_t dim : array.shape)
+      SB_REQUIRE(dim >= 0, "{}: {}: array '{}' has a negative dimension", path, run, name);
+    const int filled = int(!array.f64.empty()) + int(!array.f32.empty()) + int(!array.i64.empty()) +
+                       int(!array.strings.empty());
+    SB_REQUIRE(filled <= 1, "{}: {}: array '{}' holds data in more than one of f64/f32/i64/strings", path, run, name);
+    const size_t size = array.f64.size() + array.f32.size() + array.i64.size() + array.strings.size();
+    SB_REQUIRE(size == element_count(array.shape), "{}: {}: array '{}' has {} values but its shape holds {}", path,
+               run, name, size, element_count(array.shape));
+    if (!array.strings.empty()) {
+      SB_REQUIRE(array.shape.size() == 1, "{}: {}: string array '{}' must be 1-D", path, run, name);
+      for (const std::string& s : array.strings)
+        SB_REQUIRE(s.find('\0') == std::string::npos, "{}: {}: string array '{}' contains a NUL byte", path, run, name);
+    }
+  }
+  // A dataset cannot also be a group: "a" and "a/b" together would fail half-way.
+  for (const std::string& name : paths) {
+    auto it = paths.lower_bound(name + "/");
+    SB_REQUIRE(it == paths.end() || it->rfind(name + "/", 0) != 0,
+               "{}: {}: array '{}' is also used as a group by '{}'", path, run, name, *it);
+  }
+}
+
+std::string next_run_id(const std::vector<std::string>& existing) {
+  int64_t highest = 0;
+  for (const std::string& id : existing) {
+    if (id.rfind("run_", 0) != 0 || id.size() == 4) continue;
+    const std::string digits = id.substr(4);
+    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 18) continue;
+    highest = std::max<int64_t>(highest, std::stoll(digits));
+  }
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "run_%06lld", static_cast<long long>(highest + 1));
+  return buffer;
+}
+
+// --- the index table -------------------------------------------------------------------
+
+enum class Kind { text, integer, number };
+
+// Rewrites /index from every complete run's attributes: one row per run, columns
+// run_id + the union of attribute names (missing: "" / -1 / NaN).
+void rebuild_index(hid_t file, const std::string& path) {
+  const std::vector<std::string> ids = list_runs(file, path);
+  std::vector<RunRecord> rows;
+  std::map<std::string, Kind> columns;
+  std::map<std::string, std::string> first_seen;
+  size_t id_width = 1;
+  std::map<std::string, size_t> text_width;
+  for (const std::string& id : ids) {
+    RunRecord row;
+    Group group(H5_CHECK(H5Gopen2(file, ("runs/" + id).c_str(), H5P_DEFAULT), path + ":/runs/" + id));
+    read_attributes(group, row, path + ":/runs/" + id);
+    auto add = [&](const std::string& key, Kind kind) {
+      auto [it, inserted] = columns.emplace(key, kind);
+      if (inserted) first_seen[key] = id;
+      SB_REQUIRE(it->second == kind,
+                 "{}: attribute '{}' of run {} has a different type (text/integer/number) than in run {}", path, key,
+                 id, first_seen[key]);
+    };
+    for (const auto& [key, value] : row.text) {
+      add(key, Kind::text);
+      text_width[key] = std::max(text_width[key], std::max<size_t>(1, value.size()));
+    }
+    for (const auto& [key, value] : row.integers) add(key, Kind::integer);
+    for (const auto& [key, value] : row.numbers) add(key, Kind::number);
+    id_width = std::max(id_width, id.size());
+    row.run_id = id;
+    rows.push_back(std::move(row));
+  }
+
+  // Row layout: run_id, then the columns by name.
+  struct Field {
+    std::string name;
+    Kind kind;
+    size_t offset, size;
+  };
+  std::vector<Field> fields{{"run_id", Kind::text, 0, id_width}};
+  size_t row_size = id_width;
+  for (const auto& [name, kind] : columns) {
+    const size_t size = kind == Kind::text ? text_width[name] : 8;
+    fields.push_back({name, kind, row_size, size});
+    row_size += size;
+  }
+  Type row_type(H5_CHECK(H5Tcreate(H5T_COMPOUND, row_size), path + ":/index"));
+  std::vector<Type> string_types;
+  for (const Field& field : fields) {
+    hid_t member = field.kind == Kind::integer ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE;
+    if (field.kind == Kind::text) {
+      string_types.emplace_back(H5Tcopy(H5T_C_S1));
+      H5Tset_size(string_types.back(), field.size);
+      H5Tset_strpad(string_types.back(), H5T_STR_NULLPAD);
+      H5Tset_cset(string_types.back(), H5T_CSET_UTF8);
+      member = string_types.back();
+    }
+    H5_CHECK(H5Tinsert(row_type, field.name.c_str(), field.offset, member), path + ":/index." + field.name);
+  }
+  std::vector<char> buffer(rows.size() * row_size, '\0');
+  for (size_t r = 0; r < rows.size(); ++r) {
+    char* row = buffer.data() + r * row_size;
+    for (const Field& field : fields) {
+      char* cell = row + field.offset;
+      if (field.kind == Kind::text) {
+        const std::string& value = field.name == "run_id" ? rows[r].run_id
+                                   : rows[r].text.count(field.name) ? rows[r].text.at(field.name)
+                                                                    : std::string();
+        std::memcpy(cell, value.data(), value.size());
+      } else if (field.kind == Kind::integer) {
+        const int64_t value = rows[r].integers.count(field.name) ? rows[r].integers.at(field.name) : -1;
+        std::memcpy(cell, &value, 8);
+      } else {
+        const double value = rows[r].numbers.count(field.name) ? rows[r].numbers.at(field.name)
+                                                               : std::numeric_limits<double>::quiet_NaN();
+        std::memcpy(cell, &value, 8);
+      }
+    }
+  }
+  if (H5Lexists(file, "index", H5P_DEFAULT) > 0) H5_CHECK(H5Ldelete(file, "index", H5P_DEFAULT), path + ":/index");
+  const hsize_t count = rows.size();
+  const hsize_t unlimited = H5S_UNLIMITED;
+  Space space(H5_CHECK(H5Screate_simple(1, &count, &unlimited), path + ":/index"));
+  // Fixed-size chunks: the chunks of the index this append replaces are freed as
+  // same-sized pieces that the persistent free-space manager hands to the next
+  // index, so rewriting the index on every append does not grow the file.
+  Plist layout(H5_CHECK(H5Pcreate(H5P_DATASET_CREATE), path + ":/index"));
+  const hsize_t chunk_rows = 128;
+  H5_CHECK(H5Pset_chunk(layout, 1, &chunk_rows), path + ":/index");
+  Dataset index(H5_CHECK(H5Dcreate2(file, "index", row_type, space, H5P_DEFAULT, layout, H5P_DEFAULT),
+                         path + ":/index"));
+  if (count) H5_CHECK(H5Dwrite(index, row_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()), path + ":/index");
+}
+
+// --- opening -----------------------------------------------------------------------------
+
+void create_store(const std::string& path) {
+  TemporaryGuard temporary{temporary_path(path)};
+  {
+    // Persistent free-space tracking: the space of each replaced /index is reused
+    // by later appends instead of growing the file forever.
+    Plist creation(H5Pcreate(H5P_FILE_CREATE));
+    H5Pset_file_space_strategy(creation, H5F_FSPACE_STRATEGY_FSM_AGGR, 1, 1);
+    Plist access(file_access());
+    File file(H5Fcreate(temporary.path.c_str(), H5F_ACC_TRUNC, creation, access));
+    SB_REQUIRE(file.get() >= 0, "cannot create results file {}: is its directory present and writable?", path);
+    write_text_attribute(file, kSchemaAttribute, kSchema, path + ":/");
+    Plist group_creation(H5Pcreate(H5P_GROUP_CREATE));
+    H5_CHECK(H5Pset_link_creation_order(group_creation, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED), path);
+    Group runs(H5_CHECK(H5Gcreate2(file, "runs", H5P_DEFAULT, group_creation, H5P_DEFAULT), path + ":/runs"));
+    rebuild_index(file, path);
+    runs.close();
+    H5_CHECK(file.close(), path);
+  }
+  commit_temporary(temporary, path);
+}
+
+void check_is_store(const std::string& path) {
+  std::error_code error;
+  SB_REQUIRE(!fs::is_directory(path, error), "results file {} is a directory", path);
+  SB_REQUIRE(access(path.c_str(), R_OK) == 0, "cannot read results file {}: {}", path, std::strerror(errno));
+  SB_REQUIRE(H5Fis_hdf5(path.c_str()) > 0, "{} is not an HDF5 file (not a starbench results store)", path);
+  Plist access(file_access());
+  File file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, access));
+  SB_REQUIRE(file.get() >= 0, "cannot open HDF5 file {}{}", path, hdf5_error_reason().empty() ? "" : ": " + hdf5_error_reason());
+  SB_REQUIRE(H5Aexists(file, kSchemaAttribute) > 0 && H5Lexists(file, "runs", H5P_DEFAULT) > 0,
+             "{} is an HDF5 file but not a starbench results store (no '{}' attribute)", path, kSchemaAttribute);
+  Attribute attribute(H5_CHECK(H5Aopen(file, kSchemaAttribute, H5P_DEFAULT), path));
+  Type type(H5_CHECK(H5Aget_type(attribute), path));
+  SB_REQUIRE(H5Tget_class(type) == H5T_STRING, "{}: attribute '{}' is not a string", path, kSchemaAttribute);
+  const std::string schema = read_text_attribute(attribute, type, path);
+  SB_REQUIRE(schema == kSchema, "{} has results schema '{}', this starbench reads '{}'", path, schema, kSchema);
+}
+
+File open_for_reading(const std::string& path) {
+  silence_hdf5_errors();
+  Plist access(file_access());
+  const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, access);
+  SB_REQUIRE(id >= 0, "cannot open results file {}", path);
+  return File(id);
+}
+
+}  // namespace
+
+void set_append_stage_hook(std::function<void(const std::string& stage)> hook) { stage_hook() = std::move(hook); }
+
+ResultsStore ResultsStore::open(const std::string& path) {
+  silence_hdf5_errors();
+  SB_REQUIRE(!path.empty(), "results file path is empty");
+  remove_stale_temporaries(path);
+  std::error_code error;
+  if (!fs::exists(path, error)) {
+    create_store(path);
+  } else {
+    check_is_store(path);
+  }
+  return ResultsStore(path);
+}
+
+std::string ResultsStore::append(RunRecord record) {
+  silence_hdf5_errors();
+  validate(record, path_);
+  TemporaryGuard temporary{temporary_path(path_)};
+  std::error_code error;
+  fs::copy_file(path_, temporary.path, fs::copy_options::overwrite_existing, error);
+  SB_REQUIRE(!error, "cannot copy results file {} to {} for appending: {}", path_, temporary.path, error.message());
+  stage("copied");
+  {
+    Plist access(file_access());
+    File file(H5Fopen(temporary.path.c_str(), H5F_ACC_RDWR, access));
+    SB_REQUIRE(file.get() >= 0, "cannot open {} (copy of {}) for writing", temporary.path, path_);
+    const std::vector<std::string> existing = list_runs(file, path_);
+    if (record.run_id.empty()) {
+      record.run_id = next_run_id(existing);
+    } else {
+      SB_REQUIRE(H5Lexists(file, ("runs/" + record.run_id).c_str(), H5P_DEFAULT) <= 0,
+                 "{} already holds a run {}", path_, record.run_id);
+    }
+    const std::string what = path_ + ":/runs/" + record.run_id;
+    Group run(H5_CHECK(H5Gcreate2(file, ("runs/" + record.run_id).c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                       what));
+    for (const auto& [key, value] : record.text) write_text_attribute(run, key, value, what);
+    for (const auto& [key, value] : record.integers)
+      write_scalar_attribute(run, key, H5T_STD_I64LE, H5T_NATIVE_INT64, value, what);
+    for (const auto& [key, value] : record.numbers)
+      write_scalar_attribute(run, key, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, value, what);
+    for (size_t i = 0; i < record.arrays.size(); ++i) {
+      write_array(run, record.arrays[i], what);
+      stage("array:" + std::to_string(i));
+    }
+    write_scalar_attribute(run, kCompleteAttribute, H5T_STD_I64LE, H5T_NATIVE_INT64, int64_t(1), what);
+    run.close();
+    rebuild_index(file, path_);
+    stage("index");
+    H5_CHECK(file.close(), temporary.path);
+  }
+  stage("closed");
+  commit_temporary(temporary, path_);
+  return record.run_id;
+}
+
+std::vector<std::string> ResultsStore::run_ids() const {
+  File file = open_for_reading(path_);
+  return list_runs(file, path_);
+}
+
+RunRecord ResultsStore::read(const std::string& run_id) const {
+  File file = open_for_reading(path_);
+  SB_REQUIRE(valid_name(run_id) && H5Lexists(file, ("runs/" + run_id).c_str(), H5P_DEFAULT) > 0 &&
+                 is_complete(file, run_id),
+             "{} holds no run '{}'", path_, run_id);
+  const std::string what = path_ + ":/runs/" + run_id;
+  Group group(H5_CHECK(H5Gopen2(file, ("runs/" + run_id).c_str(), H5P_DEFAULT), what));
+  RunRecord record;
+  record.run_id = run_id;
+  read_attributes(group, record, what);
+  for (const std::string& dataset : dataset_paths(group, what)) record.arrays.push_back(read_array(group, dataset, what));
+  return record;
+}
+
+std::vector<std::string> ResultsStore::find_by_params_key(const std::string& key) const {
+  File file = open_for_reading(path_);
+  std::vector<std::string> matches;
+  for (const std::string& id : list_runs(file, path_)) {
+    const std::string group = "runs/" + id;
+    if (H5Aexists_by_name(file, group.c_str(), "params_key", H5P_DEFAULT) <= 0) continue;
+    Attribute attribute(H5_CHECK(H5Aopen_by_name(file, group.c_str(), "params_key", H5P_DEFAULT, H5P_DEFAULT),
+                                 path_ + ":/" + group));
+    Type type(H5_CHECK(H5Aget_type(attribute), path_));
+    if (H5Tget_class(type) == H5T_STRING && read_text_attribute(attribute, type, path_) == key) matches.push_back(id);
+  }
+  return matches;
+}
+
+}  // namespace sb

@@ -1,0 +1,47 @@
+#pragma once
+// Where a weight's values come from, before a backend turns it into its own
+// format: a view into an mmapped safetensors file (no copy made), or a seeded
+// synthetic tensor that every backend materialises to identical values.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "util/dtype.h"
+
+namespace sb {
+
+struct WeightSpec {
+  std::string name;              // HF tensor name, e.g. model.layers.0.self_attn.q_proj.weight
+  std::vector<int64_t> shape;    // HF layout: linear weights are [out_features, in_features]
+  // Mapped source (when mapped_data != nullptr): raw little-endian elements.
+  const void* mapped_data = nullptr;
+  DType mapped_dtype = DType::F32;
+  std::string file;              // for error messages
+  // Synthetic source (when mapped_data == nullptr): value(i) = synthetic_value(seed, i) * scale + offset.
+  uint64_t seed = 0;
+  float scale = 0.f;
+  float offset = 0.f;
+
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+  }
+  bool is_synthetic() const { return mapped_data == nullptr; }
+};
+
+// Counter-based: element i of a synthetic tensor depends only on (seed, i), so
+// the CPU and CUDA backends (and any chunking of the work) produce the same
+// values. Uniform in [-1, 1). Mirrored in kernels/synthetic.cuh.
+inline float synthetic_value(uint64_t seed, uint64_t index) {
+  uint64_t z = seed + 0x9E3779B97F4A7C15ull * (index + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return float(int64_t(z >> 40)) * (1.0f / 8388608.0f) - 1.0f;  // 24 random bits
+}
+
+// Seed of one named tensor of a model seeded with model_seed (FNV-1a of the name).
+uint64_t synthetic_seed(uint64_t model_seed, const std::string& tensor_name);
+
+}  // namespace sb

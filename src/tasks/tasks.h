@@ -1,0 +1,20 @@
+#pragma once
+// RULER's synthetic tasks (arXiv 2404.06654) sized in tokens of a given tokenizer.
+// docs/TASKS.md lists the templates and where we deviate from RULER.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tasks/task_sample.h"
+#include "tokenizer/tokenizer.h"
+
+namespace sb {
+
+std::vector<std::string> task_names();
+
+// num_samples samples of task, each with context + query within options.tolerance
+// of target_tokens. Deterministic in (task, target_tokens, seed, index, word list).
+std::vector<TaskSample> generate_task_samples(const std::string& task, int64_t target_tokens, int num_samples,
+                                              uint64_t seed, const Tokenizer& tokenizer, const TaskOptions& options);
+
+}  // namespace sb

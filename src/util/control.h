@@ -1,0 +1,32 @@
+#pragma once
+// The MPI control plane: rank/size, collective agreement on errors, and
+// collectives with a deadline so that a rank that died or diverged ends the
+// job with a message instead of a hang.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sb {
+
+class Control {
+ public:
+  // Deadline for any collective wait, seconds (env STARBENCH_COLLECTIVE_TIMEOUT_S, default 600).
+  static double collective_timeout_s();
+
+  static int rank();
+  static int size();
+  static int local_rank();  // from OMPI_COMM_WORLD_LOCAL_RANK / SLURM_LOCALID / MPI split
+  static bool is_root() { return rank() == 0; }
+
+  static void barrier();
+  // Every rank passes its own ok/message; if any rank failed, every rank throws
+  // sb::Error with the first failing rank's message.
+  static void agree(bool ok, const std::string& message);
+  static double max(double value);
+  static double sum(double value);
+  static std::vector<double> gather_all(double value);  // every rank gets every value
+  static std::string broadcast_string(const std::string& value, int root);
+  static std::vector<int64_t> broadcast_ints(std::vector<int64_t> values, int root);
+};
+
+}  // namespace sb

@@ -1,0 +1,147 @@
+// The methods' invariants under mpiexec with 1-4 ranks: ring equals global to
+// fp32 rounding; star with one block equals global; bad settings end every
+// rank with one message, never a hang.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "attention/method.h"
+#include "backend/backend.h"
+#include "comm/comm.h"
+#include "experiment/forward_pass.h"
+#include "model/weights.h"
+#include "util/control.h"
+#include "util/error.h"
+
+namespace sb {
+namespace {
+
+struct TinySetup {
+  TinySetup() {
+    config = preset_config("tiny");
+    backend = make_backend("cpu", 0);
+    model = std::make_unique<Transformer>(config, *backend, synthetic_weight_specs(config, 7));
+    world = make_comm(*backend);
+    local = make_local_comm(*backend);
+  }
+  ModelConfig config;
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<Transformer> model;
+  std::unique_ptr<Comm> world, local;
+};
+
+TinySetup& setup() {
+  static TinySetup instance;
+  return instance;
+}
+
+std::vector<int32_t> random_tokens(uint64_t seed, int64_t count, int64_t vocab) {
+  std::mt19937_64 generator(seed);
+  std::uniform_int_distribution<int32_t> pick(0, int32_t(vocab - 1));
+  std::vector<int32_t> tokens(static_cast<size_t>(count));
+  for (auto& token : tokens) token = pick(generator);
+  return tokens;
+}
+
+double relative_error(const std::vector<float>& reference, const std::vector<float>& value) {
+  double difference = 0, norm = 0;
+  for (size_t i = 0; i < reference.size(); ++i) {
+    difference += std::pow(double(value[i]) - double(reference[i]), 2);
+    norm += std::pow(double(reference[i]), 2);
+  }
+  return std::sqrt(difference / norm);
+}
+
+ForwardOutputs run(const MethodSettings& settings, Comm& comm, const std::vector<int32_t>& context,
+                   const std::vector<int32_t>& query, int64_t generate) {
+  TinySetup& s = setup();
+  auto method = make_method(settings, *s.model, comm, int64_t(context.size()), int64_t(query.size()) + generate);
+  return run_forward_pass(*method, *s.model, context, query, generate);
+}
+
+TEST(Methods, RingEqualsGlobalUnevenLengths) {
+  TinySetup& s = setup();
+  const int world = Control::size();
+  for (int64_t context_len : {int64_t(2 * world), int64_t(37), int64_t(64), int64_t(101)}) {
+    auto context = random_tokens(11 + context_len, context_len, s.config.vocab_size);
+    auto query = random_tokens(99 + context_len, 5, s.config.vocab_size);
+    // Every rank computes the global reference on its own (local communicator).
+    ForwardOutputs global = run({"global"}, *s.local, context, query, 4);
+    ForwardOutputs ring = run({"ring"}, *s.world, context, query, 4);
+    EXPECT_LT(relative_error(global.logits, ring.logits), 2e-5) << "context " << context_len;
+    EXPECT_LT(relative_error(global.hidden, ring.hidden), 2e-5) << "context " << context_len;
+    EXPECT_EQ(global.generated, ring.generated) << "context " << context_len;
+  }
+}
+
+TEST(Methods, StarWithOneBlockEqualsGlobal) {
+  TinySetup& s = setup();
+  auto context = random_tokens(5, 53, s.config.vocab_size);
+  auto query = random_tokens(6, 7, s.config.vocab_size);
+  ForwardOutputs global = run({"global"}, *s.local, context, query, 3);
+  for (int64_t anchor : {int64_t(-1), int64_t(0), int64_t(10)}) {
+    ForwardOutputs star = run({"star", 53, anchor}, *s.local, context, query, 3);
+    EXPECT_LT(relative_error(global.logits, star.logits), 1e-6) << "anchor " << anchor;
+    EXPECT_EQ(global.generated, star.generated);
+  }
+}
+
+TEST(Methods, StarAcrossRanksIsIdenticalOnEveryRank) {
+  TinySetup& s = setup();
+  const int world = Control::size();
+  auto context = random_tokens(21, 24 * world + 5, s.config.vocab_size);
+  auto query = random_tokens(22, 4, s.config.vocab_size);
+  ForwardOutputs star = run({"star", 0, -1}, *s.world, context, query, 2);
+  // Every rank must hold the same merged result.
+  double checksum = 0;
+  for (float value : star.logits) checksum += value;
+  EXPECT_DOUBLE_EQ(Control::max(checksum), -Control::max(-checksum));
+}
+
+TEST(Methods, StarDiffersFromGlobalWhenBlocksSplitTheContext) {
+  // A guard against a star that silently computes global attention.
+  TinySetup& s = setup();
+  auto context = random_tokens(31, 64, s.config.vocab_size);
+  auto query = random_tokens(32, 4, s.config.vocab_size);
+  ForwardOutputs global = run({"global"}, *s.local, context, query, 0);
+  ForwardOutputs star = run({"star", 16, 0}, *s.local, context, query, 0);
+  EXPECT_GT(relative_error(global.logits, star.logits), 1e-4);
+}
+
+void expect_collective_error(const MethodSettings& settings, int64_t context_len, const std::string& fragment) {
+  TinySetup& s = setup();
+  std::string problem;
+  try {
+    make_method(settings, *s.model, *s.world, context_len, 4);
+  } catch (const Error& error) {
+    problem = error.what();
+  }
+  try {
+    Control::agree(problem.empty(), problem);
+    ADD_FAILURE() << "expected an error containing '" << fragment << "'";
+  } catch (const CollectiveError& error) {
+    EXPECT_NE(std::string(error.what()).find(fragment), std::string::npos) << error.what();
+  }
+}
+
+TEST(Methods, BadSettingsEndEveryRankWithOneMessage) {
+  const int world = Control::size();
+  expect_collective_error({"star", 200, -1}, 100, "larger than the context");
+  expect_collective_error({"star", 10, 20}, 100, "larger than a block");
+  expect_collective_error({"star", -3, -1}, 100, "negative");
+  expect_collective_error({"bogus"}, 100, "unknown attention method");
+  if (world > 1) {
+    expect_collective_error({"star", 100, -1}, 100, "ranks but only 1 blocks");
+    expect_collective_error({"global"}, 100, "one rank");
+    expect_collective_error({"ring"}, 1, "non-empty chunks");
+  }
+  // An empty query is refused before any work.
+  TinySetup& s = setup();
+  auto method = make_method({"global"}, *s.model, *s.local, 8, 4);
+  method->encode_context(random_tokens(1, 8, s.config.vocab_size));
+  EXPECT_THROW(method->encode_query({}), Error);
+}
+
+}  // namespace
+}  // namespace sb

@@ -1,0 +1,44 @@
+#pragma once
+// Loads the HF-transformers reference files under tests/reference/data
+// (made by tests/reference/make_reference.py on the GPU machine).
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "model/safetensors.h"
+
+namespace sb::testing {
+
+inline std::string reference_dir() { return std::string(STARBENCH_SOURCE_DIR) + "/tests/reference/data"; }
+inline std::string reference_checkpoint() { return reference_dir() + "/tiny-llama3"; }
+
+struct ReferenceCase {
+  std::vector<int32_t> tokens;
+  std::vector<float> logits;  // [rows, vocab]
+  std::vector<int64_t> generated;
+  int64_t context_len = 0, block_size = 0, anchor_size = 0;
+};
+
+inline ReferenceCase load_reference(const std::string& file, const std::string& logits_name = "logits") {
+  auto tensors = SafetensorsFile::open(reference_dir() + "/" + file);
+  ReferenceCase result;
+  for (float token : tensor_to_float(*tensors->find("tokens"))) result.tokens.push_back(int32_t(token));
+  result.logits = tensor_to_float(*tensors->find(logits_name));
+  for (float token : tensor_to_float(*tensors->find("generated"))) result.generated.push_back(int64_t(token));
+  auto number = [&](const char* key) {
+    auto found = tensors->metadata().find(key);
+    return found == tensors->metadata().end() ? int64_t(0) : int64_t(std::atoll(found->second.c_str()));
+  };
+  result.context_len = number("context_len");
+  result.block_size = number("block_len");
+  result.anchor_size = number("anchor_len");
+  return result;
+}
+
+inline double max_abs_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double most = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) most = std::max(most, std::abs(double(a[i]) - double(b[i])));
+  return a.size() == b.size() ? most : 1e30;
+}
+
+}  // namespace sb::testing
