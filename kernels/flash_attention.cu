@@ -7,8 +7,6 @@
 
 #include "kernels/flash_attention.cuh"
 
-#include "backend/lse_merge.h"
-
 namespace sb::kernels {
 namespace {
 
@@ -252,27 +250,42 @@ __global__ void __launch_bounds__(kThreads) flash_forward_kernel(const FlashAtte
   }
 }
 
-// Merges the splits of one (token, head) row per warp by folding them with
-// the one log-sum-exp rule (backend/lse_merge.h), split 0 first.
+// Merges the splits of one (token, head) row per warp: the n-way form of the
+// log-sum-exp rule of backend/lse_merge.h (weights exp(lse_s - max) / sum,
+// lse = max + log(sum)), exact because the splits' key ranges are disjoint.
+// Weights are computed once per row, not per element.
 __global__ void split_combine_kernel(const FlashAttentionParams p) {
-  int64_t rows = p.q_len * p.num_heads;
-  int64_t row = blockIdx.x * int64_t(blockDim.x / 32) + threadIdx.x / 32;
-  int lane = threadIdx.x % 32;
-  if (row >= rows) return;
+  extern __shared__ float split_weights[];  // [warps][num_splits]
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t rows = p.q_len * p.num_heads;
+  const int64_t row = blockIdx.x * int64_t(blockDim.x / 32) + warp;
+  if (row >= rows) return;  // whole warps leave together
+  float* weights = split_weights + warp * p.num_splits;
+  float max_lse = -INFINITY;
+  for (int s = lane; s < p.num_splits; s += 32) max_lse = fmaxf(max_lse, p.partial_lse[s * rows + row]);
+  for (int offset = 16; offset > 0; offset >>= 1) max_lse = fmaxf(max_lse, __shfl_xor_sync(0xffffffffu, max_lse, offset));
   __nv_bfloat16* dst = p.out + row * p.head_dim;
-  float merged_lse = -INFINITY;
-  for (int d = lane; d < p.head_dim; d += 32) {
-    float acc = 0.f, acc_lse = -INFINITY;
-    for (int s = 0; s < p.num_splits; ++s) {
-      LseMergeWeights w = lse_merge_weights(acc_lse, p.partial_lse[s * rows + row]);
-      float part = p.partial_out[(s * rows + row) * p.head_dim + d];
-      acc = w.second > 0.f ? lse_merge_value(w, acc, part) : w.first * acc;
-      acc_lse = w.lse;
-    }
-    dst[d] = __float2bfloat16(acc);
-    merged_lse = acc_lse;
+  if (max_lse == -INFINITY) {  // no split saw a key
+    for (int d = lane; d < p.head_dim; d += 32) dst[d] = __float2bfloat16(0.f);
+    if (lane == 0) p.lse[row] = -INFINITY;
+    return;
   }
-  if (lane == 0) p.lse[row] = merged_lse;
+  float total = 0.f;
+  for (int s = lane; s < p.num_splits; s += 32) {
+    float w = expf(p.partial_lse[s * rows + row] - max_lse);  // 0 for a split that saw no key
+    weights[s] = w;
+    total += w;
+  }
+  for (int offset = 16; offset > 0; offset >>= 1) total += __shfl_xor_sync(0xffffffffu, total, offset);
+  __syncwarp();
+  const float inv_total = 1.f / total;
+  for (int d = lane; d < p.head_dim; d += 32) {
+    float acc = 0.f;
+    for (int s = 0; s < p.num_splits; ++s)
+      if (weights[s] > 0.f) acc += weights[s] * p.partial_out[(s * rows + row) * p.head_dim + d];
+    dst[d] = __float2bfloat16(acc * inv_total);
+  }
+  if (lane == 0) p.lse[row] = max_lse + logf(total);
 }
 
 template <int D>
@@ -299,7 +312,8 @@ void launch_flash_attention(const FlashAttentionParams& p, cudaStream_t stream) 
   if (p.num_splits > 1) {
     constexpr int warps = 8;
     int64_t rows = p.q_len * p.num_heads;
-    split_combine_kernel<<<unsigned((rows + warps - 1) / warps), warps * 32, 0, stream>>>(p);
+    size_t smem = size_t(warps) * size_t(p.num_splits) * sizeof(float);
+    split_combine_kernel<<<unsigned((rows + warps - 1) / warps), warps * 32, smem, stream>>>(p);
   }
 }
 

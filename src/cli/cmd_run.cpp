@@ -33,6 +33,18 @@ void add_run_command(CLI::App& app) {
   run->add_option("--seed", settings->seed, "Seed of the input tokens")->capture_default_str();
   run->add_option("--output,-o", settings->output, "HDF5 results file (appended; reruns resume)")->capture_default_str();
   run->add_flag("!--no-resume", settings->resume, "Rerun runs the file already holds");
+  run->add_option("--task", settings->tasks,
+                  "Accuracy runs on RULER-style tasks (niah_single_1..3, niah_multikey_1..3, niah_multivalue, "
+                  "niah_multiquery, vt, cwe, fwe, qa_1, qa_2) instead of timing runs")
+      ->delimiter(',');
+  run->add_option("--samples", settings->samples, "Samples per task and length")->capture_default_str();
+  run->add_option("--tokenizer", settings->tokenizer, "tokenizer.json (default: the one in --model DIR)");
+  run->add_option("--task-generate", settings->task_generate, "Answer tokens (0: RULER's per-task budget)")
+      ->capture_default_str();
+  run->add_flag("--chat-template", settings->chat_template, "Wrap prompts in the Llama-3.1 instruct template");
+  run->add_option("--words", settings->words_path, "Word list for essay haystacks and cwe/fwe")->capture_default_str();
+  run->add_option("--squad", settings->squad_path, "SQuAD dev JSON for qa_1");
+  run->add_option("--hotpotqa", settings->hotpot_path, "HotpotQA dev JSON for qa_2");
   run->callback([settings] { run_sweep(*settings); });
 }
 

@@ -130,6 +130,7 @@ std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size) 
 }
 
 int run_sweep(const SweepSettings& settings) {
+  if (!settings.tasks.empty()) return run_task_sweep(settings);
   const bool root = Control::is_root();
   const int world_size = Control::size();
 

@@ -25,6 +25,14 @@ struct SweepSettings {
   uint64_t seed = 1234;
   std::string output = "results.h5";
   bool resume = true;
+  // Accuracy runs (RULER-style tasks) instead of timing runs on random tokens.
+  std::vector<std::string> tasks;
+  int samples = 1;
+  std::string tokenizer;        // tokenizer.json; default <model dir>/tokenizer.json
+  std::string words_path = "/usr/share/dict/words";
+  std::string squad_path, hotpot_path;
+  int64_t task_generate = 0;    // 0: RULER's per-task answer budget
+  bool chat_template = false;   // wrap prompts in the Llama-3.1 instruct template
 };
 
 // The runs of the grid, in execution order; throws sb::Error for a bad setting.
@@ -32,5 +40,8 @@ std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size);
 
 // Collective. Returns the number of runs executed (not counting skipped ones).
 int run_sweep(const SweepSettings& settings);
+// Collective: the task grid (tasks x lengths x samples x methods); called by
+// run_sweep when settings.tasks is not empty.
+int run_task_sweep(const SweepSettings& settings);
 
 }  // namespace sb

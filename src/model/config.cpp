@@ -214,7 +214,7 @@ ModelConfig preset_config(const std::string& name) {
     c.rope_theta = 3580165449.0;
     c.max_position_embeddings = 1048576;
     c.eos_token_ids = {128001, 128009};
-  } else if (name == "tiny") {
+  } else if (name == "tiny" || name == "tiny-llama3-vocab") {
     // CPU tests and benchmarks; matches tests/reference/data/tiny-llama3 except max
     // positions. original_max_position_embeddings=64 makes llama3 scaling matter at
     // short lengths.
@@ -236,6 +236,13 @@ ModelConfig preset_config(const std::string& name) {
     c.bos_token_id = 1;
     c.eos_token_ids = {2};
     c.tie_word_embeddings = false;
+    if (name == "tiny-llama3-vocab") {
+      // The tiny shapes with the real Llama-3 vocabulary and special ids, so
+      // that text tokenized by the real tokenizer runs end to end on a CPU.
+      c.vocab_size = 128256;
+      c.bos_token_id = 128000;
+      c.eos_token_ids = {128001, 128008, 128009};
+    }
   } else {
     std::string known;
     for (const std::string& preset : preset_names()) known += (known.empty() ? "" : ", ") + preset;
@@ -246,7 +253,7 @@ ModelConfig preset_config(const std::string& name) {
 }
 
 std::vector<std::string> preset_names() {
-  return {"llama3-8b", "llama3.1-8b", "llama3.1-70b", "llama3-8b-gradient-1048k", "tiny"};
+  return {"llama3-8b", "llama3.1-8b", "llama3.1-70b", "llama3-8b-gradient-1048k", "tiny", "tiny-llama3-vocab"};
 }
 
 void validate_config(const ModelConfig& c) {

@@ -3,6 +3,7 @@
 // shapes. Usage: bench_attention [seq_lens=16384,32768,65536,131072] [csv]
 #include <cmath>
 #include <cstdio>
+#include <string>
 
 #include "bench_common.h"
 #include "util/error.h"
@@ -11,7 +12,9 @@ using namespace sb;
 
 int main(int argc, char** argv) {
   try {
-    std::vector<int64_t> seqs = bench::parse_list(argc > 1 ? argv[1] : "16384,32768,65536,131072");
+    const bool decode_only = argc > 1 && std::string(argv[1]) == "decode";
+    std::vector<int64_t> seqs =
+        bench::parse_list(argc > 1 && !decode_only ? argv[1] : "16384,32768,65536,131072");
     FILE* csv = argc > 2 ? std::fopen(argv[2], "w") : nullptr;
     const int64_t heads = 32, kv_heads = 8, d = 128;
     CudaBackend backend(0);
@@ -22,7 +25,9 @@ int main(int argc, char** argv) {
     std::printf("| kind | path | q_len | k_len | ms | TFLOP/s | of peak | GB/s |\n|---|---|---|---|---|---|---|---|\n");
     const float scale = float(1.0 / std::sqrt(double(d)));
     // Decode at short contexts too (latency, not bandwidth, decides there).
-    for (int64_t s : {int64_t(1024), int64_t(4096), int64_t(8192)}) {
+    for (int64_t s : {int64_t(1024), int64_t(4096), int64_t(8192), int64_t(16384), int64_t(32768), int64_t(65536),
+                      int64_t(131072)}) {
+      if (!decode_only && s > 8192) break;
       Tensor k = bench::random_device(backend, {s, kv_heads, d}, 5 + s, 2.f);
       Tensor v = bench::random_device(backend, {s, kv_heads, d}, 6 + s);
       Tensor q1 = bench::random_device(backend, {1, heads, d}, 4 + s, 2.f);
@@ -37,6 +42,7 @@ int main(int argc, char** argv) {
       std::printf("| decode 1 token (single / x50) | %s | 1 | %lld | %.4f / %.4f | | | |\n",
                   backend.last_attention_path().c_str(), (long long)s, single, loop);
     }
+    if (decode_only) return 0;
     for (int64_t s : seqs) {
       Tensor q = bench::random_device(backend, {s, heads, d}, 1 + s, 2.f);
       Tensor k = bench::random_device(backend, {s, kv_heads, d}, 2 + s, 2.f);

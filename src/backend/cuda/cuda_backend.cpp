@@ -50,6 +50,17 @@ void require_aligned16(const Tensor& t, const char* op, const char* what) {
              "cuda {}: {} ({}) is not 16-byte aligned (a row view at an odd offset?)", op, what, t.describe());
 }
 
+// Fewest keys one split of the split-KV path attends to (env
+// STARBENCH_SPLIT_MIN_KEYS overrides, for measurements).
+int64_t split_min_keys() {
+  static const int64_t keys = [] {
+    const char* value = std::getenv("STARBENCH_SPLIT_MIN_KEYS");
+    int64_t parsed = value ? std::atoll(value) : 0;
+    return parsed >= 64 ? parsed : int64_t(256);
+  }();
+  return keys;
+}
+
 AttentionPath path_from_env() {
   const char* value = std::getenv("STARBENCH_ATTENTION");
   if (value == nullptr || std::strcmp(value, "auto") == 0 || *value == 0) return AttentionPath::Auto;
@@ -376,11 +387,15 @@ void CudaBackend::attention_flash(const Tensor& q, const Tensor& k, const Tensor
   p.keys_per_split = std::max<int64_t>(p.k_len, 1);
 
   // Split the keys when the (row tiles x KV heads) grid leaves most SMs idle.
+  // Measured on the H100 (docs/PERFORMANCE.md): about one block per SM is best
+  // up to 32K keys, two per SM beyond; never fewer than 256 keys per split.
   const int64_t group = p.num_heads / p.num_kv_heads;
   const int64_t blocks = (p.q_len * group + kernels::kFlashRowsPerBlock - 1) / kernels::kFlashRowsPerBlock * p.num_kv_heads;
   Tensor partial_out, partial_lse;
   if (blocks < sm_count_ && p.k_len >= 1024) {
-    int64_t want = std::min<int64_t>((2 * sm_count_ + blocks - 1) / blocks, p.k_len / 256);
+    const int64_t target_blocks = p.k_len > 32768 ? 2 * sm_count_ : sm_count_;
+    int64_t want = std::min<int64_t>((target_blocks + blocks - 1) / blocks, p.k_len / split_min_keys());
+    want = std::max<int64_t>(want, 1);
     int64_t per_split = (p.k_len + want - 1) / want;
     per_split = (per_split + kernels::kFlashKeysPerTile - 1) / kernels::kFlashKeysPerTile * kernels::kFlashKeysPerTile;
     int64_t splits = (p.k_len + per_split - 1) / per_split;

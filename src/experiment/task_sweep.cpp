@@ -1,0 +1,303 @@
+// Accuracy runs: RULER-style samples sized with the real tokenizer, every
+// method on the same samples, scored as RULER does, with per-task accuracy and
+// its ratio to global stored next to the per-sample records.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <optional>
+
+#include <fmt/core.h>
+
+#include "experiment/fidelity.h"
+#include "experiment/record.h"
+#include "experiment/runner.h"
+#include "experiment/sweep.h"
+#include "io/results_store.h"
+#include "metrics/ruler_score.h"
+#include "tasks/tasks.h"
+#include "tokenizer/tokenizer.h"
+#include "util/control.h"
+#include "util/error.h"
+
+namespace sb {
+namespace {
+
+// RULER's answer budgets (tokens_to_generate in its task configs).
+int64_t ruler_answer_tokens(const std::string& task) {
+  if (task.rfind("niah", 0) == 0) return 128;
+  if (task == "vt") return 30;
+  if (task == "cwe") return 120;
+  if (task == "fwe") return 50;
+  return 32;  // qa_1, qa_2
+}
+
+struct MethodVariant {
+  std::string method;
+  int64_t block_size = 0, anchor_size = 0;
+  std::string label() const {
+    return method == "star" ? fmt::format("star(b={},a={})", block_size, anchor_size) : method;
+  }
+};
+
+std::vector<MethodVariant> method_variants(const SweepSettings& settings) {
+  std::vector<std::string> methods = settings.methods;
+  std::stable_sort(methods.begin(), methods.end(),
+                   [](const std::string& a, const std::string& b) { return a == "global" && b != "global"; });
+  methods.erase(std::unique(methods.begin(), methods.end()), methods.end());
+  std::vector<MethodVariant> variants;
+  for (const std::string& method : methods) {
+    SB_REQUIRE(method == "global" || method == "ring" || method == "star",
+               "unknown attention method '{}' (valid: global, ring, star)", method);
+    if (method != "star") {
+      variants.push_back({method, 0, 0});
+      continue;
+    }
+    for (int64_t block : settings.block_sizes) {
+      for (int64_t anchor : settings.anchor_sizes) variants.push_back({method, block, anchor});
+    }
+  }
+  return variants;
+}
+
+// Tokens of one prompt: context (with BOS) and query, split where Star
+// Attention splits them; with the chat template the split keeps the template
+// header in the context and its tail in the query.
+struct PromptTokens {
+  std::vector<int32_t> context, query;
+};
+
+PromptTokens tokenize_prompt(const Tokenizer& tokenizer, const TaskSample& sample, bool chat_template) {
+  PromptTokens prompt;
+  std::string context_text = sample.context, query_text = sample.query;
+  if (chat_template) {
+    const std::string templated =
+        apply_llama3_chat_template({{"user", sample.context + sample.query}}, /*add_generation_prompt=*/true);
+    const size_t split = templated.find(sample.context);
+    SB_REQUIRE(split != std::string::npos, "chat template lost the context of {} sample {}", sample.task,
+               sample.index);
+    context_text = templated.substr(0, split + sample.context.size());
+    query_text = templated.substr(split + sample.context.size());
+  }
+  // The template already starts with <|begin_of_text|>; plain prompts get it here.
+  if (!chat_template) prompt.context.push_back(tokenizer.bos_id());
+  for (int32_t id : tokenizer.encode(context_text)) prompt.context.push_back(id);
+  prompt.query = tokenizer.encode(query_text);
+  return prompt;
+}
+
+std::vector<int64_t> to_int64(const std::vector<int32_t>& ids) { return {ids.begin(), ids.end()}; }
+std::vector<int32_t> to_int32(const std::vector<int64_t>& ids) { return {ids.begin(), ids.end()}; }
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string text;
+  for (const std::string& item : items) text += (text.empty() ? "" : " | ") + item;
+  return text;
+}
+
+}  // namespace
+
+int run_task_sweep(const SweepSettings& settings) {
+  const bool root = Control::is_root();
+  const int world_size = Control::size();
+  std::vector<MethodVariant> variants;
+  std::string problem;
+  try {
+    const std::vector<std::string> known = task_names();
+    for (const std::string& task : settings.tasks) {
+      SB_REQUIRE(std::find(known.begin(), known.end(), task) != known.end(), "unknown task '{}' (known: {})", task,
+                 joined(known));
+    }
+    SB_REQUIRE(settings.samples >= 1, "--samples must be >= 1 (got {})", settings.samples);
+    SB_REQUIRE(!settings.seq_lens.empty(), "--seq-len lists no length");
+    variants = method_variants(settings);
+    SB_REQUIRE(!variants.empty(), "--method lists no method");
+  } catch (const Error& error) {
+    problem = error.what();
+  }
+  Control::agree(problem.empty(), problem);
+
+  std::optional<ResultsStore> store;
+  std::optional<Tokenizer> tokenizer;
+  problem.clear();
+  if (root) {
+    try {
+      std::string tokenizer_path = settings.tokenizer;
+      if (tokenizer_path.empty()) {
+        SB_REQUIRE(!settings.model.model_dir.empty(),
+                   "--task needs a tokenizer: pass --tokenizer FILE (tokenizer.json) or --model DIR containing one");
+        tokenizer_path = (std::filesystem::path(settings.model.model_dir) / "tokenizer.json").string();
+      }
+      tokenizer.emplace(Tokenizer::load(tokenizer_path));
+      store.emplace(ResultsStore::open(settings.output));
+    } catch (const Error& error) {
+      problem = error.what();
+    }
+  }
+  Control::agree(problem.empty(), problem);
+
+  ModelConfig config = resolve_model_config(settings.model);
+  problem.clear();
+  if (root && tokenizer->vocab_size() > config.vocab_size) {
+    problem = fmt::format("the tokenizer has {} ids but model {} only {}: use a Llama-3 checkpoint or the "
+                          "tiny-llama3-vocab preset",
+                          tokenizer->vocab_size(), config.name, config.vocab_size);
+  }
+  Control::agree(problem.empty(), problem);
+  std::unique_ptr<Backend> backend = create_backend(settings.backend);
+  std::unique_ptr<Transformer> model = load_model(settings.model, config, *backend);
+  std::unique_ptr<Comm> comm = make_comm(*backend);
+  Runner runner(*model, *comm);
+  RunContext context{config.name, backend->name(), backend->device_name(), world_size};
+  TaskOptions options;
+  options.words_path = settings.words_path;
+  options.squad_path = settings.squad_path;
+  options.hotpot_path = settings.hotpot_path;
+
+  struct SummaryRow {
+    std::string task, label;
+    int64_t seq_len;
+    double accuracy, ratio;
+    int samples;
+  };
+  std::vector<SummaryRow> summary_rows;
+  int executed = 0;
+  for (const std::string& task : settings.tasks) {
+    const int64_t answer_tokens = settings.task_generate > 0 ? settings.task_generate : ruler_answer_tokens(task);
+    for (int64_t target_tokens : settings.seq_lens) {
+      std::vector<TaskSample> samples;
+      problem.clear();
+      if (root) {
+        try {
+          samples = generate_task_samples(task, target_tokens, settings.samples, settings.seed, *tokenizer, options);
+        } catch (const Error& error) {
+          problem = error.what();
+        }
+      }
+      Control::agree(problem.empty(), problem);
+      std::map<std::string, std::vector<double>> scores;  // method label -> per-sample scores
+      for (int index = 0; index < settings.samples; ++index) {
+        PromptTokens prompt;
+        problem.clear();
+        if (root) {
+          try {
+            prompt = tokenize_prompt(*tokenizer, samples.at(size_t(index)), settings.chat_template);
+          } catch (const Error& error) {
+            problem = error.what();
+          }
+        }
+        Control::agree(problem.empty(), problem);
+        prompt.context = to_int32(Control::broadcast_ints(to_int64(prompt.context), 0));
+        prompt.query = to_int32(Control::broadcast_ints(to_int64(prompt.query), 0));
+
+        std::optional<RunOutcome> reference;
+        for (const MethodVariant& variant : variants) {
+          RunSpec spec;
+          spec.method = variant.method;
+          spec.context_len = int64_t(prompt.context.size());
+          spec.query_len = int64_t(prompt.query.size());
+          spec.generate = answer_tokens;
+          spec.block_size = variant.block_size;
+          spec.anchor_size = variant.anchor_size;
+          spec.repeats = settings.repeats;
+          spec.warmup = settings.warmup;
+          spec.seed = settings.seed;
+          spec.task = task;
+          spec.sample = index;
+          const std::string key = params_key(spec, context) + fmt::format(";target={}", target_tokens);
+
+          int64_t stored = 0;
+          if (root && settings.resume) {
+            std::vector<std::string> matches = store->find_by_params_key(key);
+            if (!matches.empty()) {
+              RunRecord record = store->read(matches.back());
+              scores[variant.label()].push_back(record.numbers.at("score"));
+              if (variant.method == "global") reference = reference_outputs_from_record(record);
+              stored = 1;
+            }
+          }
+          if (Control::broadcast_ints({stored}, 0).at(0)) continue;
+
+          RunOutcome outcome = runner.run(spec, prompt.context, prompt.query);
+          ++executed;
+          if (!root) continue;
+          const TaskSample& sample = samples.at(size_t(index));
+          std::vector<int32_t> answer;
+          for (int64_t token : outcome.generated) {
+            if (std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), token) !=
+                config.eos_token_ids.end()) {
+              break;
+            }
+            answer.push_back(int32_t(token));
+          }
+          const std::string text = tokenizer->decode(answer);
+          const double score = ruler_sample_score(sample.metric, text, sample.answers);
+          scores[variant.label()].push_back(score);
+          std::optional<Fidelity> fidelity;
+          if (variant.method == "global") {
+            reference = outcome;
+          } else if (reference) {
+            fidelity = compare_outputs(reference->query_logits, outcome.query_logits, outcome.vocab_size,
+                                       reference->query_hidden, outcome.query_hidden, reference->generated,
+                                       outcome.generated);
+          }
+          RunRecord record = make_run_record(outcome, context, fidelity ? &*fidelity : nullptr);
+          record.text["params_key"] = key;
+          record.text["generated_text"] = text;
+          record.text["answers"] = joined(sample.answers);
+          record.text["metric"] = sample.metric;
+          record.numbers["score"] = score;
+          record.numbers["depth"] = sample.depth;
+          record.integers["prompt_tokens"] = spec.context_len + spec.query_len;
+          record.integers["target_tokens"] = target_tokens;
+          store->append(record);
+          fmt::print(stderr, "[{} {} sample {}] {:<18} prompt {} tokens, score {:.0f}: {:?}\n", task, target_tokens,
+                     index, variant.label(), spec.context_len + spec.query_len, score,
+                     text.substr(0, std::min<size_t>(text.size(), 60)));
+        }
+      }
+      if (!root) continue;
+      // Per-task accuracy (RULER: mean score x 100) and its ratio to global.
+      const auto global_scores = scores.find("global");
+      auto mean = [](const std::vector<double>& values) {
+        double total = 0;
+        for (double value : values) total += value;
+        return values.empty() ? NAN : 100.0 * total / double(values.size());
+      };
+      const double global_accuracy = global_scores == scores.end() ? NAN : mean(global_scores->second);
+      for (const MethodVariant& variant : variants) {
+        const std::vector<double>& method_scores = scores[variant.label()];
+        const double accuracy = mean(method_scores);
+        const double ratio = global_accuracy > 0 ? accuracy / global_accuracy : NAN;
+        summary_rows.push_back({task, variant.label(), target_tokens, accuracy, ratio, int(method_scores.size())});
+        RunRecord summary;
+        summary.text = {{"kind", "task_summary"}, {"task", task},           {"method", variant.method},
+                        {"model", config.name},   {"backend", context.backend}};
+        summary.text["params_key"] =
+            fmt::format("summary;model={};backend={};task={};target={};method={};samples={};seed={};ranks={}",
+                        config.name, context.backend, task, target_tokens, variant.label(), settings.samples,
+                        settings.seed, variant.method == "global" ? 1 : world_size);
+        summary.integers = {{"seq_len", target_tokens},
+                            {"samples", int64_t(method_scores.size())},
+                            {"block_size", variant.block_size},
+                            {"anchor_size", variant.anchor_size},
+                            {"world_size", variant.method == "global" ? 1 : world_size}};
+        summary.numbers = {{"accuracy", accuracy}, {"accuracy_ratio_vs_global", ratio}};
+        if (store->find_by_params_key(summary.text["params_key"]).empty()) store->append(summary);
+      }
+    }
+  }
+  if (root) {
+    fmt::print("\n{:<16} {:>8} {:<20} {:>8} {:>9} {:>10}\n", "task", "tokens", "method", "samples", "accuracy",
+               "vs_global");
+    for (const SummaryRow& row : summary_rows) {
+      fmt::print("{:<16} {:>8} {:<20} {:>8} {:>9.1f} {:>10}\n", row.task, row.seq_len, row.label, row.samples,
+                 row.accuracy, std::isnan(row.ratio) ? std::string("-") : fmt::format("{:.2f}", row.ratio));
+    }
+    fmt::print("accuracy = RULER score x 100 per task; with synthetic weights it is expected to be near 0.\n");
+  }
+  Control::barrier();
+  return executed;
+}
+
+}  // namespace sb
