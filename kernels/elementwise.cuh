@@ -34,13 +34,11 @@ void launch_lse_merge(__nv_bfloat16* out, float* lse, const __nv_bfloat16* other
 void launch_argmax_rows(const __nv_bfloat16* logits, int64_t rows, int64_t cols, int64_t* out, cudaStream_t stream);
 void launch_argmax_rows_f32(const float* logits, int64_t rows, int64_t cols, int64_t* out, cudaStream_t stream);
 
+// out[c, r] = in[r, c] for an F32 [rows, cols] matrix (cuDNN's head-major stats -> our [T, H] lse).
+void launch_transpose_f32(const float* in, float* out, int64_t rows, int64_t cols, cudaStream_t stream);
+
 void launch_f32_to_bf16(const float* in, __nv_bfloat16* out, int64_t count, cudaStream_t stream);
 void launch_f16_to_bf16(const __half* in, __nv_bfloat16* out, int64_t count, cudaStream_t stream);
 void launch_bf16_to_f32(const __nv_bfloat16* in, float* out, int64_t count, cudaStream_t stream);
 
-}  // namespace sb::kernels
-
-namespace sb::kernels {
-// out[c, r] = in[r, c] for an F32 [rows, cols] matrix (cuDNN's head-major stats -> our [T, H] lse).
-void launch_transpose_f32(const float* in, float* out, int64_t rows, int64_t cols, cudaStream_t stream);
 }  // namespace sb::kernels

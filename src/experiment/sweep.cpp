@@ -171,21 +171,20 @@ int run_sweep(const SweepSettings& settings) {
                world_size, runs.size(), settings.output);
   }
 
-  std::map<std::pair<int64_t, std::string>, RunOutcome> references;  // (seq_len, key part) -> global outputs
+  std::map<int64_t, RunOutcome> references;  // context length -> global's outputs on that input
   std::vector<TableRow> table;
   int skipped = 0, executed = 0;
   const auto sweep_start = std::chrono::steady_clock::now();
   for (size_t index = 0; index < runs.size(); ++index) {
     const RunSpec& spec = runs[index];
     const std::string key = params_key(spec, context);
-    const auto reference_slot = std::make_pair(spec.context_len, std::string());
 
     int64_t already_done = 0;
     if (root && settings.resume) {
       std::vector<std::string> matches = store->find_by_params_key(key);
       already_done = matches.empty() ? 0 : 1;
       if (already_done && spec.method == "global") {
-        references[reference_slot] = reference_outputs_from_record(store->read(matches.back()));
+        references[spec.context_len] = reference_outputs_from_record(store->read(matches.back()));
       }
     }
     already_done = Control::broadcast_ints({already_done}, 0).at(0);
@@ -205,12 +204,23 @@ int run_sweep(const SweepSettings& settings) {
     if (root) {
       std::optional<Fidelity> fidelity;
       if (spec.method == "global") {
-        references[reference_slot] = outcome;
-      } else if (auto found = references.find(reference_slot); found != references.end()) {
-        const RunOutcome& reference = found->second;
-        fidelity = compare_outputs(reference.query_logits, outcome.query_logits, outcome.vocab_size,
-                                   reference.query_hidden, outcome.query_hidden, reference.generated,
-                                   outcome.generated);
+        references[spec.context_len] = outcome;
+      } else {
+        if (!references.count(spec.context_len)) {
+          // A global run stored by an earlier job (say, on one GPU) is the reference too.
+          RunSpec global_spec = spec;
+          global_spec.method = "global";
+          std::vector<std::string> matches = store->find_by_params_key(params_key(global_spec, context));
+          if (!matches.empty()) {
+            references[spec.context_len] = reference_outputs_from_record(store->read(matches.back()));
+          }
+        }
+        if (auto found = references.find(spec.context_len); found != references.end()) {
+          const RunOutcome& reference = found->second;
+          fidelity = compare_outputs(reference.query_logits, outcome.query_logits, outcome.vocab_size,
+                                     reference.query_hidden, outcome.query_hidden, reference.generated,
+                                     outcome.generated);
+        }
       }
       RunRecord record = make_run_record(outcome, context, fidelity ? &*fidelity : nullptr);
       record.run_id = store->append(record);

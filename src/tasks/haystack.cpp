@@ -46,7 +46,7 @@ void Haystack::grow() {
       boundary_.push_back(true);
       return;
     case HaystackKind::kEssay: {
-      // One sentence of 6-18 words; common words are favoured (u^3 over a fixed
+      // One sentence of 6-18 words; common words are favoured (u^2 over a fixed
       // slice of the list) so the text has prose-like word repetition.
       const size_t vocab = prose_vocab_.size();
       const int64_t length = rng_.between(6, 18);
@@ -54,7 +54,7 @@ void Haystack::grow() {
       sentences_in_paragraph_ = new_paragraph ? 0 : sentences_in_paragraph_ + 1;
       for (int64_t w = 0; w < length; ++w) {
         const double u = rng_.uniform();
-        std::string word = *prose_vocab_[static_cast<size_t>(u * u * u * static_cast<double>(vocab))];
+        std::string word = *prose_vocab_[static_cast<size_t>(u * u * static_cast<double>(vocab))];
         if (w == 0) word[0] = static_cast<char>(word[0] - 'a' + 'A');
         if (w + 1 == length) word += '.';
         else if (w > 1 && rng_.below(12) == 0) word += ',';

@@ -62,7 +62,7 @@ TaskSample make_common_words_sample(const SampleRequest& r) {
   // Short targets cannot hold 10 x 30 common words: like RULER, lower their
   // frequency (never to 2 x the uncommon frequency or below) until they take at
   // most half the budget.
-  while (freq_common > 2 * kFreqUncommon) {
+  while (freq_common > 2 * kFreqUncommon + 1) {
     const BuiltPrompt p = build(0, 0);
     const auto tokens = r.tokenizer.encode(p.context, false).size() + r.tokenizer.encode(p.query, false).size();
     if (static_cast<int64_t>(tokens) * 2 <= r.target_tokens) break;

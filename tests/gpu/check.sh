@@ -3,15 +3,15 @@
 # environment report, Release build for sm_90a, test_cuda, kernel benchmarks
 # (bench_gemm, bench_attention), torch peers (peer_bench.py) in the same call,
 # and the end-to-end `starbench run` when it exists. Logs go to $OUT (default
-# ./gpu-check-out); a short markdown summary is printed last.
+# $BUILD/check-out, inside the ignored build dir); a short markdown summary is printed last.
 #
 #   STAGES=env,build,test,bench,peers,e2e  (default: all)   BUILD=build-gpu
 #   SEQS=16384,32768,65536,131072  PREFILL=8192,16384,32768,65536  E2E_SEQS=8192,16384,32768
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-OUT=${OUT:-$PWD/gpu-check-out}
-mkdir -p "$OUT"
 BUILD=${BUILD:-build-gpu}
+OUT=${OUT:-$PWD/$BUILD/check-out}
+mkdir -p "$OUT"
 STAGES=${STAGES:-env,build,test,bench,peers,e2e}
 SEQS=${SEQS:-16384,32768,65536,131072}
 PREFILL=${PREFILL:-8192,16384,32768,65536}

@@ -75,7 +75,9 @@ s = [socket.socket() for _ in range(2)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*[x.getsockname()[1] for x in s])')
 node=$(hostname -s)
-cpus=$(nproc)
+cpus=$(getconf _NPROCESSORS_ONLN)  # not nproc: it obeys OMP_NUM_THREADS, which ctest sets to 1
+# The job has 2 tasks: a 1-CPU machine is declared with 2 (config_overrides below).
+(( cpus >= 2 )) || cpus=2
 mkdir -p "$work"/state "$work"/spool "$work"/results
 cat >"$work"/slurm.conf <<CONF
 ClusterName=starbench-test
@@ -106,6 +108,8 @@ SelectTypeParameters=CR_Core
 MpiDefault=none
 ReturnToService=2
 MinJobAge=600
+# Trust the CPU count given here over the hardware (a 1-CPU machine still runs 2 tasks).
+SlurmdParameters=config_overrides
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=test Nodes=$node Default=YES MaxTime=30 State=UP
 CONF
@@ -173,7 +177,7 @@ PY
 for launcher in $launchers; do
   output=$work/results/smoke-$launcher.h5
   # The #SBATCH lines ask for GPUs and 4 tasks; the command line overrides them
-  # for this CPU-only node. task/none cannot bind CPUs, and 2 ranks share 2 CPUs.
+  # for this CPU-only node. task/none cannot bind CPUs.
   job=$(STARBENCH_ROOT=$repo STARBENCH_BIN=$bin STARBENCH_CONFIG=configs/smoke.toml \
         STARBENCH_OUTPUT=$output STARBENCH_RESULTS_DIR=$work/results STARBENCH_LAUNCHER=$launcher \
         STARBENCH_SRUN_FLAGS="" STARBENCH_MPIEXEC_FLAGS="--oversubscribe --bind-to none" \
@@ -187,8 +191,9 @@ for launcher in $launchers; do
     sleep 0.5
   done
   if [[ -n $(squeue -h -j "$job" 2>/dev/null) ]]; then
+    squeue -j "$job" -o "%i %T %M %R" >&2 || true
     scancel "$job" || true
-    fail "job $job still running after 120 s"
+    fail "job $job not finished after 120 s"
   fi
   info=$(scontrol show job "$job" 2>/dev/null || true)
   job_state=$(grep -o 'JobState=[A-Z_]*' <<<"$info" | cut -d= -f2)
@@ -217,8 +222,9 @@ for _ in $(seq 240); do
   sleep 0.5
 done
 if [[ -n $(squeue -h -j "$array" 2>/dev/null) ]]; then
+  squeue -j "$array" -o "%i %T %M %R" >&2 || true
   scancel "$array" || true
-  fail "array job $array still running after 120 s"
+  fail "array job $array not finished after 120 s"
 fi
 for task in 0 1; do
   info=$(scontrol show job "${array}_$task" 2>/dev/null || true)
