@@ -120,9 +120,10 @@ def accuracy_figure(tasks: pd.DataFrame, fidelity: pd.DataFrame, points: pd.Data
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
     lengths = []
     chosen = tasks[tasks.method != "global"]
-    for (task, method), group in chosen.groupby(["task", "method"]):
-        left.plot(group.seq_len, group.accuracy_ratio_vs_global, "o-", label=f"{task} ({method})",
-                  color=None if method != "ring" else METHOD_COLORS["ring"])
+    chosen = chosen.assign(layout=pd.Series([_layout_label(row) for _, row in chosen.iterrows()],
+                                            index=chosen.index, dtype=object))
+    for (task, layout), group in chosen.groupby(["task", "layout"], sort=False):
+        left.plot(group.seq_len, group.accuracy_ratio_vs_global, "o-", label=f"{task}: {layout}")
         lengths += list(group.seq_len)
     ratios = paper.accuracy_ratios(points)
     for (model, group), color in zip(ratios.groupby("model"), ["tab:purple", "tab:brown"]):

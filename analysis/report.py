@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import os
 
-import pandas as pd
-
 from . import figures, paper, tables
 from .results import ResultsError, load_runs
 
@@ -66,7 +64,3 @@ def write_report(inputs: list[str], out_dir: str) -> dict:
     with open(os.path.join(out_dir, "report.md"), "w", encoding="utf-8") as handle:
         handle.write("\n".join(text))
     return made
-
-
-def summary_frame(inputs: list[str]) -> pd.DataFrame:
-    return load_runs(inputs)

@@ -3,11 +3,34 @@
 #include "experiment/sweep.h"
 
 namespace sb {
+namespace {
+
+// Files every key of a config file under one subcommand ("seq-len" -> "run.seq-len").
+class SubcommandConfig : public CLI::ConfigTOML {
+ public:
+  explicit SubcommandConfig(std::string subcommand) : subcommand_(std::move(subcommand)) {}
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+    std::vector<CLI::ConfigItem> items = CLI::ConfigTOML::from_config(input);
+    for (CLI::ConfigItem& item : items) item.parents.insert(item.parents.begin(), subcommand_);
+    return items;
+  }
+
+ private:
+  std::string subcommand_;
+};
+
+}  // namespace
 
 void add_run_command(CLI::App& app) {
   auto settings = std::make_shared<SweepSettings>();
+  // CLI11 2.1 reads config files on the main app only (App::_process_config_file):
+  // a --config set on the subcommand is accepted and silently ignored. So the
+  // main app owns --config, files the keys under `run`, and refuses unknown keys.
+  app.set_config("--config", "", "Experiment file for `run` (TOML/INI; every run flag is also a key)");
+  app.config_formatter(std::make_shared<SubcommandConfig>("run"));
+  app.allow_config_extras(CLI::config_extras_mode::error);
   CLI::App* run = app.add_subcommand("run", "Benchmark sweep: methods x context lengths x block/anchor sizes");
-  run->set_config("--config", "", "Experiment file (TOML/INI; every flag is also a key)");
+  run->fallthrough();  // `starbench run --config FILE` hands --config to the main app
   run->add_option("--model", settings->model.model_dir, "HF Llama-3 checkpoint directory (config.json + safetensors)");
   run->add_option("--model-preset", settings->model.preset,
                   "Synthetic weights with a preset's shapes: tiny, llama3-8b, llama3.1-8b, llama3.1-70b, "

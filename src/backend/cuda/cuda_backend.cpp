@@ -334,7 +334,7 @@ void CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, A
   SB_REQUIRE(k.dim(2) == d, "cuda attention: k head dim {} != q head dim {}", k.dim(2), d);
   SB_REQUIRE(kv_heads > 0 && heads % kv_heads == 0, "cuda attention: {} query heads not a multiple of {} KV heads",
              heads, kv_heads);
-  SB_REQUIRE(d == 64 || d == 128, "cuda attention: head dim {} unsupported (64 or 128)", d);
+  SB_REQUIRE(d == 32 || d == 64 || d == 128, "cuda attention: head dim {} unsupported (32, 64 or 128)", d);
   require_shape(out, q.shape(), "attention", "out");
   require_shape(lse, {q_len, heads}, "attention", "lse");
   if (q_len == 0) return;
