@@ -9,12 +9,16 @@ packages=(
   libhdf5-dev hdf5-tools
   libcli11-dev libfmt-dev nlohmann-json3-dev libgtest-dev
   python3 python3-h5py python3-numpy python3-pandas python3-matplotlib python3-pytest
-  nodejs npm wamerican
+  wamerican
 )
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
+# node and npm may come from elsewhere (nodesource, nvm) and then conflict
+# with Debian's packages: install those only when the commands are missing.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   echo "starbench setup: installing ${missing[*]}"
   sudo_cmd=()
