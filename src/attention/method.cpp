@@ -113,9 +113,13 @@ std::unique_ptr<AttentionMethod> make_method(const MethodSettings& settings, Tra
     return std::make_unique<RingMethod>(model, comm, make_zigzag_layout(context_len, comm.size()), max_tail_tokens);
   }
   if (settings.name == "star") {
+    SB_REQUIRE(settings.anchor_source == "first" || settings.anchor_source == "previous",
+               "star: --anchor-source '{}' is not one of first, previous", settings.anchor_source);
+    SB_REQUIRE(settings.anchor_positions == "original" || settings.anchor_positions == "adjacent",
+               "star: --anchor-positions '{}' is not one of original, adjacent", settings.anchor_positions);
     return std::make_unique<StarMethod>(
         model, comm, make_star_layout(context_len, settings.block_size, settings.anchor_size, comm.size()),
-        max_tail_tokens);
+        max_tail_tokens, settings.anchor_source, settings.anchor_positions);
   }
   fail("unknown attention method '{}' (valid: global, ring, star)", settings.name);
 }

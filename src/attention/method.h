@@ -20,6 +20,13 @@ struct MethodSettings {
   std::string name = "global";  // global | ring | star
   int64_t block_size = 0;       // star: 0 -> ceil(context / ranks)
   int64_t anchor_size = -1;     // star: -1 -> block size
+  // Star ablations (the paper's section on the anchor block): which tokens form
+  // the anchor ("first": the context's first tokens; "previous": the tokens just
+  // before the block) and which position ids they get ("original": their own
+  // positions, 0..A-1 for the first tokens; "adjacent": the A positions just
+  // before the block).
+  std::string anchor_source = "first";
+  std::string anchor_positions = "original";
 };
 
 class AttentionMethod {

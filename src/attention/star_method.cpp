@@ -13,12 +13,15 @@ void StarMethod::encode_context(const std::vector<int32_t>& context) {
   for (int64_t block_index = owned.begin; block_index < owned.end; ++block_index) {
     const TokenRange block = layout_.block(block_index);
     const int64_t anchor_tokens = block_index == 0 ? 0 : layout_.anchor_size;
+    // anchor_size <= block_size, so the tokens before a block (index >= 1) exist.
+    const int64_t anchor_begin = anchor_source_ == "previous" ? block.begin - anchor_tokens : 0;
+    const int64_t position_begin = anchor_positions_ == "adjacent" ? block.begin - anchor_tokens : anchor_begin;
     std::vector<int32_t> tokens, positions;
     tokens.reserve(size_t(anchor_tokens + block.size()));
     positions.reserve(tokens.capacity());
     for (int64_t i = 0; i < anchor_tokens; ++i) {
-      tokens.push_back(context[size_t(i)]);
-      positions.push_back(int32_t(i));
+      tokens.push_back(context[size_t(anchor_begin + i)]);
+      positions.push_back(int32_t(position_begin + i));
     }
     for (int64_t i = block.begin; i < block.end; ++i) {
       tokens.push_back(context[size_t(i)]);

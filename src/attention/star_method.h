@@ -9,14 +9,19 @@ namespace sb {
 
 class StarMethod : public AttentionMethod {
  public:
-  StarMethod(Transformer& model, Comm& comm, StarLayout layout, int64_t max_tail_tokens)
-      : AttentionMethod(model, comm, layout.context_len, max_tail_tokens), layout_(layout) {}
+  StarMethod(Transformer& model, Comm& comm, StarLayout layout, int64_t max_tail_tokens,
+             std::string anchor_source = "first", std::string anchor_positions = "original")
+      : AttentionMethod(model, comm, layout.context_len, max_tail_tokens),
+        layout_(layout),
+        anchor_source_(std::move(anchor_source)),
+        anchor_positions_(std::move(anchor_positions)) {}
   std::string name() const override { return "star"; }
   void encode_context(const std::vector<int32_t>& context) override;
   const StarLayout& layout() const { return layout_; }
 
  private:
   StarLayout layout_;
+  std::string anchor_source_, anchor_positions_;
 };
 
 }  // namespace sb

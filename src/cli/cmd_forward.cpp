@@ -24,6 +24,7 @@ struct ForwardSettings {
   std::string method = "global";
   int64_t block_size = 0;
   int64_t anchor_size = -1;
+  std::string anchor_source = "first", anchor_positions = "original";
   int64_t generate = 0;
   std::string output = "forward.h5";
 };
@@ -68,7 +69,9 @@ void run_forward(const ForwardSettings& settings) {
   problem.clear();
   try {
     if (participates) {
-      method = make_method({settings.method, settings.block_size, settings.anchor_size}, *model,
+      method = make_method({settings.method, settings.block_size, settings.anchor_size, settings.anchor_source,
+                            settings.anchor_positions},
+                           *model,
                            is_global ? *comm : *world, settings.context_len, int64_t(query.size()) + settings.generate);
     }
   } catch (const Error& error) {
@@ -110,6 +113,10 @@ void add_forward_command(CLI::App& app) {
   forward->add_option("--block-size", settings->block_size, "Star block size (0: context / ranks)")
       ->capture_default_str();
   forward->add_option("--anchor-size", settings->anchor_size, "Star anchor size (-1: the block size)")
+      ->capture_default_str();
+  forward->add_option("--anchor-source", settings->anchor_source, "Star ablation: first | previous")
+      ->capture_default_str();
+  forward->add_option("--anchor-positions", settings->anchor_positions, "Star ablation: original | adjacent")
       ->capture_default_str();
   forward->add_option("--generate", settings->generate, "Greedy tokens after the query -> /generated")
       ->capture_default_str();

@@ -51,6 +51,16 @@ void add_run_command(CLI::App& app) {
   run->add_option("--anchor-size", settings->anchor_sizes, "Star anchor sizes (-1: the block size)")
       ->delimiter(',')
       ->capture_default_str();
+  run->add_option("--anchor-source", settings->anchor_sources,
+                  "Star ablation: anchor tokens are the context's first tokens (first) or those just before "
+                  "each block (previous)")
+      ->delimiter(',')
+      ->capture_default_str();
+  run->add_option("--anchor-positions", settings->anchor_positions,
+                  "Star ablation: anchor position ids are its own (original) or the ones just before the block "
+                  "(adjacent)")
+      ->delimiter(',')
+      ->capture_default_str();
   run->add_option("--repeats", settings->repeats, "Timed repeats per run (every one is stored)")->capture_default_str();
   run->add_option("--warmup", settings->warmup, "Untimed repeats before them")->capture_default_str();
   run->add_option("--seed", settings->seed, "Seed of the input tokens")->capture_default_str();

@@ -44,10 +44,13 @@ std::string params_key(const RunSpec& spec, const RunContext& context) {
   const int ranks = spec.method == "global" ? 1 : context.job_world_size;
   return fmt::format(
       "model={};backend={};method={};seq_len={};query_len={};generate={};world_size={};block_size={};"
-      "anchor_size={};repeats={};warmup={};seed={};task={};sample={}",
+      "anchor_size={};repeats={};warmup={};seed={};task={};sample={}{}",
       context.model_name, context.backend, spec.method, spec.context_len, spec.query_len, spec.generate, ranks,
       spec.method == "star" ? spec.block_size : 0, spec.method == "star" ? spec.anchor_size : 0, spec.repeats,
-      spec.warmup, spec.seed, spec.task, spec.sample);
+      spec.warmup, spec.seed, spec.task, spec.sample,
+      spec.method == "star" ? fmt::format(";anchor_source={};anchor_positions={}", spec.anchor_source,
+                                          spec.anchor_positions)
+                            : std::string());
 }
 
 double median_of_slowest(const std::vector<std::vector<double>>& per_repeat_per_rank) {
@@ -74,6 +77,10 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
                  {"git_commit", STARBENCH_GIT_COMMIT},
                  {"date", utc_now()},
                  {"params_key", params_key(spec, context)}};
+  if (spec.method == "star") {
+    record.text["anchor_source"] = spec.anchor_source;
+    record.text["anchor_positions"] = spec.anchor_positions;
+  }
   record.integers = {{"seq_len", spec.context_len},
                      {"query_len", spec.query_len},
                      {"generate", spec.generate},

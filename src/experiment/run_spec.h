@@ -13,6 +13,8 @@ struct RunSpec {
   int64_t generate = 0;
   int64_t block_size = 0;    // star: 0 -> ceil(context / ranks)
   int64_t anchor_size = -1;  // star: -1 -> block size
+  std::string anchor_source = "first";       // star ablations, see MethodSettings
+  std::string anchor_positions = "original";
   int repeats = 3;
   int warmup = 1;
   uint64_t seed = 1234;

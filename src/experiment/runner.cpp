@@ -132,7 +132,8 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
     const bool measured = iteration >= spec.warmup;
     const bool keep_outputs = iteration == spec.warmup;
     std::unique_ptr<AttentionMethod> method;
-    if (participates) method = make_method({spec.method, spec.block_size, spec.anchor_size}, model_, *comm,
+    if (participates) method = make_method({spec.method, spec.block_size, spec.anchor_size, spec.anchor_source, spec.anchor_positions},
+                                           model_, *comm,
                                            spec.context_len, tail_tokens);
 
     // Phase 1: context encoding.

@@ -46,7 +46,7 @@ void print_table(const std::vector<TableRow>& rows, int skipped, const std::stri
   for (const TableRow& row : rows) {
     if (row.spec.method == "ring") ring_context_ms[row.spec.context_len] = row.record.numbers.at("context_ms");
   }
-  fmt::print("\n{:<7} {:>8} {:>5} {:>7} {:>7} {:>11} {:>10} {:>10} {:>12} {:>8} {:>9} {:>6} {:>9}\n", "method",
+  fmt::print("\n{:<22} {:>8} {:>5} {:>7} {:>7} {:>11} {:>10} {:>10} {:>12} {:>8} {:>9} {:>6} {:>9}\n", "method",
              "seq_len", "ranks", "block", "anchor", "context_ms", "query_ms", "decode_ms", "ctx_tok/s", "vs_ring",
              "KL", "top1", "peak_MiB");
   for (const TableRow& row : rows) {
@@ -58,8 +58,11 @@ void print_table(const std::vector<TableRow>& rows, int skipped, const std::stri
                               : "-";
     std::string kl = n.count("kl_vs_global") ? fmt::format("{:.2e}", n.at("kl_vs_global")) : "-";
     std::string top1 = n.count("top1_vs_global") ? fmt::format("{:.2f}", n.at("top1_vs_global")) : "-";
-    fmt::print("{:<7} {:>8} {:>5} {:>7} {:>7} {:>11.2f} {:>10.2f} {:>10.2f} {:>12.0f} {:>8} {:>9} {:>6} {:>9.1f}\n",
-               row.spec.method, row.spec.context_len, i.at("world_size"), i.at("block_size"), i.at("anchor_size"),
+    std::string label = row.spec.method;
+    if (row.spec.method == "star" && row.spec.anchor_source != "first") label += "+" + row.spec.anchor_source;
+    if (row.spec.method == "star" && row.spec.anchor_positions != "original") label += "+" + row.spec.anchor_positions;
+    fmt::print("{:<22} {:>8} {:>5} {:>7} {:>7} {:>11.2f} {:>10.2f} {:>10.2f} {:>12.0f} {:>8} {:>9} {:>6} {:>9.1f}\n",
+               label, row.spec.context_len, i.at("world_size"), i.at("block_size"), i.at("anchor_size"),
                n.at("context_ms"), n.at("query_ms"), n.at("decode_ms_per_token"), n.at("context_tokens_per_s"),
                speedup, kl, top1, n.at("peak_mem_bytes") / double(1 << 20));
   }
@@ -107,11 +110,22 @@ std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size) 
             StarLayout layout = make_star_layout(seq_len, block, anchor, world_size);
             spec.block_size = layout.block_size;
             spec.anchor_size = layout.anchor_size;
-            bool duplicate = std::any_of(runs.begin(), runs.end(), [&](const RunSpec& other) {
-              return other.method == "star" && other.context_len == seq_len &&
-                     other.block_size == spec.block_size && other.anchor_size == spec.anchor_size;
-            });
-            if (!duplicate) runs.push_back(spec);
+            for (const std::string& source : settings.anchor_sources) {
+              for (const std::string& positions : settings.anchor_positions) {
+                SB_REQUIRE(source == "first" || source == "previous",
+                           "star: --anchor-source '{}' is not one of first, previous", source);
+                SB_REQUIRE(positions == "original" || positions == "adjacent",
+                           "star: --anchor-positions '{}' is not one of original, adjacent", positions);
+                spec.anchor_source = source;
+                spec.anchor_positions = positions;
+                bool duplicate = std::any_of(runs.begin(), runs.end(), [&](const RunSpec& other) {
+                  return other.method == "star" && other.context_len == seq_len &&
+                         other.block_size == spec.block_size && other.anchor_size == spec.anchor_size &&
+                         other.anchor_source == source && other.anchor_positions == positions;
+                });
+                if (!duplicate) runs.push_back(spec);
+              }
+            }
           }
         }
       } else {

@@ -20,6 +20,8 @@ struct SweepSettings {
   int64_t generate = 4;
   std::vector<int64_t> block_sizes = {0};
   std::vector<int64_t> anchor_sizes = {-1};
+  std::vector<std::string> anchor_sources = {"first"};        // star ablations
+  std::vector<std::string> anchor_positions = {"original"};
   int repeats = 3;
   int warmup = 1;
   uint64_t seed = 1234;

@@ -35,8 +35,13 @@ int64_t ruler_answer_tokens(const std::string& task) {
 struct MethodVariant {
   std::string method;
   int64_t block_size = 0, anchor_size = 0;
+  std::string anchor_source = "first", anchor_positions = "original";
   std::string label() const {
-    return method == "star" ? fmt::format("star(b={},a={})", block_size, anchor_size) : method;
+    if (method != "star") return method;
+    std::string ablation;
+    if (anchor_source != "first") ablation += "," + anchor_source;
+    if (anchor_positions != "original") ablation += "," + anchor_positions;
+    return fmt::format("star(b={},a={}{})", block_size, anchor_size, ablation);
   }
 };
 
@@ -54,7 +59,13 @@ std::vector<MethodVariant> method_variants(const SweepSettings& settings) {
       continue;
     }
     for (int64_t block : settings.block_sizes) {
-      for (int64_t anchor : settings.anchor_sizes) variants.push_back({method, block, anchor});
+      for (int64_t anchor : settings.anchor_sizes) {
+        for (const std::string& source : settings.anchor_sources) {
+          for (const std::string& positions : settings.anchor_positions) {
+            variants.push_back({method, block, anchor, source, positions});
+          }
+        }
+      }
     }
   }
   return variants;
@@ -199,6 +210,8 @@ int run_task_sweep(const SweepSettings& settings) {
           spec.generate = answer_tokens;
           spec.block_size = variant.block_size;
           spec.anchor_size = variant.anchor_size;
+          spec.anchor_source = variant.anchor_source;
+          spec.anchor_positions = variant.anchor_positions;
           spec.repeats = settings.repeats;
           spec.warmup = settings.warmup;
           spec.seed = settings.seed;

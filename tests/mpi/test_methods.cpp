@@ -145,3 +145,33 @@ TEST(Methods, BadSettingsEndEveryRankWithOneMessage) {
 
 }  // namespace
 }  // namespace sb
+
+namespace sb {
+namespace {
+
+TEST(Methods, StarAnchorAblationsAreWiredThrough) {
+  TinySetup& s = setup();
+  auto context = random_tokens(41, 64, s.config.vocab_size);
+  auto query = random_tokens(42, 4, s.config.vocab_size);
+  auto star = [&](int64_t block, const char* source, const char* positions) {
+    return run({"star", block, block, source, positions}, *s.local, context, query, 0).logits;
+  };
+  // Two blocks, anchor = block: the previous block is the first block, and its
+  // adjacent positions are its own, so every variant is global attention.
+  ForwardOutputs global = run({"global"}, *s.local, context, query, 0);
+  for (const char* source : {"first", "previous"}) {
+    for (const char* positions : {"original", "adjacent"}) {
+      EXPECT_LT(relative_error(global.logits, star(32, source, positions)), 1e-6) << source << " " << positions;
+    }
+  }
+  // Four blocks: each ablation changes what blocks 2 and 3 see.
+  const std::vector<float> baseline = star(16, "first", "original");
+  EXPECT_GT(relative_error(baseline, star(16, "previous", "original")), 1e-4);
+  EXPECT_GT(relative_error(baseline, star(16, "first", "adjacent")), 1e-4);
+  // "previous" anchors keep their true positions, so "adjacent" changes nothing there.
+  EXPECT_LT(relative_error(star(16, "previous", "original"), star(16, "previous", "adjacent")), 1e-7);
+  EXPECT_THROW(make_method({"star", 16, 16, "random"}, *s.model, *s.local, 64, 4), Error);
+}
+
+}  // namespace
+}  // namespace sb
