@@ -73,6 +73,15 @@ void print_table(const std::vector<TableRow>& rows, int skipped, const std::stri
 
 }  // namespace
 
+std::vector<std::string> methods_global_first(const std::vector<std::string>& methods) {
+  std::vector<std::string> ordered;
+  if (std::find(methods.begin(), methods.end(), "global") != methods.end()) ordered.push_back("global");
+  for (const std::string& method : methods) {
+    if (std::find(ordered.begin(), ordered.end(), method) == ordered.end()) ordered.push_back(method);
+  }
+  return ordered;
+}
+
 std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size) {
   SB_REQUIRE(!settings.methods.empty(), "--method lists no method");
   SB_REQUIRE(!settings.seq_lens.empty(), "--seq-len lists no length");
@@ -86,11 +95,7 @@ std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size) 
   SB_REQUIRE(settings.generate >= 0, "--generate must be >= 0 (got {})", settings.generate);
   SB_REQUIRE(settings.repeats >= 1, "--repeats must be >= 1 (got {})", settings.repeats);
   SB_REQUIRE(settings.warmup >= 0, "--warmup must be >= 0 (got {})", settings.warmup);
-  // Global first at each length: it is the fidelity reference of the others.
-  std::vector<std::string> methods = settings.methods;
-  std::stable_sort(methods.begin(), methods.end(),
-                   [](const std::string& a, const std::string& b) { return a == "global" && b != "global"; });
-  methods.erase(std::unique(methods.begin(), methods.end()), methods.end());
+  const std::vector<std::string> methods = methods_global_first(settings.methods);
 
   std::vector<RunSpec> runs;
   for (int64_t seq_len : settings.seq_lens) {

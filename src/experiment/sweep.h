@@ -37,6 +37,9 @@ struct SweepSettings {
   bool chat_template = false;   // wrap prompts in the Llama-3.1 instruct template
 };
 
+// The methods without repeats, global first: it is the fidelity reference of the others.
+std::vector<std::string> methods_global_first(const std::vector<std::string>& methods);
+
 // The runs of the grid, in execution order; throws sb::Error for a bad setting.
 std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size);
 

@@ -46,12 +46,8 @@ struct MethodVariant {
 };
 
 std::vector<MethodVariant> method_variants(const SweepSettings& settings) {
-  std::vector<std::string> methods = settings.methods;
-  std::stable_sort(methods.begin(), methods.end(),
-                   [](const std::string& a, const std::string& b) { return a == "global" && b != "global"; });
-  methods.erase(std::unique(methods.begin(), methods.end()), methods.end());
   std::vector<MethodVariant> variants;
-  for (const std::string& method : methods) {
+  for (const std::string& method : methods_global_first(settings.methods)) {
     SB_REQUIRE(method == "global" || method == "ring" || method == "star",
                "unknown attention method '{}' (valid: global, ring, star)", method);
     if (method != "star") {

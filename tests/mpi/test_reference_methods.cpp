@@ -17,21 +17,9 @@ namespace {
 using testing::load_reference;
 using testing::max_abs_difference;
 
-struct Loaded {
-  Loaded() {
-    checkpoint = Checkpoint::open(testing::reference_checkpoint());
-    backend = make_backend("cpu", 0);
-    model = std::make_unique<Transformer>(checkpoint->config(), *backend, checkpoint_weight_specs(checkpoint));
-    world = make_comm(*backend);
-  }
-  std::shared_ptr<Checkpoint> checkpoint;
-  std::unique_ptr<Backend> backend;
-  std::unique_ptr<Transformer> model;
-  std::unique_ptr<Comm> world;
-};
 
-Loaded& loaded() {
-  static Loaded instance;
+testing::ReferenceModel& loaded() {
+  static testing::ReferenceModel instance;
   return instance;
 }
 
@@ -39,7 +27,7 @@ ForwardOutputs run(const MethodSettings& settings, const testing::ReferenceCase&
   const int64_t context_len = reference.context_len;
   std::vector<int32_t> context(reference.tokens.begin(), reference.tokens.begin() + context_len);
   std::vector<int32_t> query(reference.tokens.begin() + context_len, reference.tokens.end());
-  auto method = make_method(settings, *loaded().model, *loaded().world, context_len,
+  auto method = make_method(settings, *loaded().model, loaded().world(), context_len,
                             int64_t(query.size() + reference.generated.size()));
   return run_forward_pass(*method, *loaded().model, context, query, int64_t(reference.generated.size()));
 }

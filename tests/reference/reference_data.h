@@ -5,7 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "attention/method.h"
+#include "model/checkpoint.h"
 #include "model/safetensors.h"
+#include "model/weights.h"
 
 namespace sb::testing {
 
@@ -34,6 +37,24 @@ inline ReferenceCase load_reference(const std::string& file, const std::string& 
   result.anchor_size = number("anchor_len");
   return result;
 }
+
+// The reference checkpoint on the cpu backend, with a world and a local communicator.
+struct ReferenceModel {
+  ReferenceModel() {
+    checkpoint = Checkpoint::open(reference_checkpoint());
+    backend = make_backend("cpu", 0);
+    model = std::make_unique<Transformer>(checkpoint->config(), *backend, checkpoint_weight_specs(checkpoint));
+    local = make_local_comm(*backend);
+  }
+  Comm& world() {
+    if (!world_comm) world_comm = make_comm(*backend);
+    return *world_comm;
+  }
+  std::shared_ptr<Checkpoint> checkpoint;
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<Transformer> model;
+  std::unique_ptr<Comm> local, world_comm;
+};
 
 inline double max_abs_difference(const std::vector<float>& a, const std::vector<float>& b) {
   double most = 0;

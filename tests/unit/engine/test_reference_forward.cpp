@@ -14,24 +14,12 @@ namespace {
 using testing::load_reference;
 using testing::max_abs_difference;
 
-struct Loaded {
-  Loaded() {
-    checkpoint = Checkpoint::open(testing::reference_checkpoint());
-    backend = make_backend("cpu", 0);
-    model = std::make_unique<Transformer>(checkpoint->config(), *backend, checkpoint_weight_specs(checkpoint));
-    comm = make_local_comm(*backend);
-  }
-  std::shared_ptr<Checkpoint> checkpoint;
-  std::unique_ptr<Backend> backend;
-  std::unique_ptr<Transformer> model;
-  std::unique_ptr<Comm> comm;
-};
 
 TEST(ReferenceForward, EveryPositionMatchesFloat64Transformers) {
-  Loaded loaded;
+  testing::ReferenceModel loaded;
   testing::ReferenceCase reference = load_reference("global_reference.safetensors");
   ASSERT_EQ(reference.tokens.size(), 96u);
-  auto method = make_method({"global"}, *loaded.model, *loaded.comm, 0, 96);
+  auto method = make_method({"global"}, *loaded.model, *loaded.local, 0, 96);
   ForwardOutputs outputs = run_forward_pass(*method, *loaded.model, {}, reference.tokens, 0);
   const double difference = max_abs_difference(outputs.logits, reference.logits);
   EXPECT_LT(difference, 2e-3) << "max |logit difference| vs float64 transformers";
@@ -39,13 +27,13 @@ TEST(ReferenceForward, EveryPositionMatchesFloat64Transformers) {
 }
 
 TEST(ReferenceForward, QueryAfterContextAndGreedyTokensMatch) {
-  Loaded loaded;
+  testing::ReferenceModel loaded;
   testing::ReferenceCase reference = load_reference("global_reference.safetensors", "query_logits");
   const int64_t context_len = reference.context_len;
   ASSERT_EQ(context_len, 80);
   std::vector<int32_t> context(reference.tokens.begin(), reference.tokens.begin() + context_len);
   std::vector<int32_t> query(reference.tokens.begin() + context_len, reference.tokens.end());
-  auto method = make_method({"global"}, *loaded.model, *loaded.comm, context_len,
+  auto method = make_method({"global"}, *loaded.model, *loaded.local, context_len,
                             int64_t(query.size() + reference.generated.size()));
   ForwardOutputs outputs =
       run_forward_pass(*method, *loaded.model, context, query, int64_t(reference.generated.size()));
