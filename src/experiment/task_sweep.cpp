@@ -176,7 +176,14 @@ int run_task_sweep(const SweepSettings& settings) {
       problem.clear();
       if (root) {
         try {
-          samples = generate_task_samples(task, target_tokens, settings.samples, settings.seed, *tokenizer, options);
+          // The generator sizes the task text; BOS or the chat template's
+          // scaffolding come on top, so they are taken off the target.
+          const PromptTokens scaffold = tokenize_prompt(*tokenizer, TaskSample{}, settings.chat_template);
+          const int64_t scaffold_tokens = int64_t(scaffold.context.size() + scaffold.query.size());
+          SB_REQUIRE(target_tokens > 2 * scaffold_tokens, "--seq-len {} is too short for a {} prompt", target_tokens,
+                     task);
+          samples = generate_task_samples(task, target_tokens - scaffold_tokens, settings.samples, settings.seed,
+                                          *tokenizer, options);
         } catch (const Error& error) {
           problem = error.what();
         }
