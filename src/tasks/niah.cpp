@@ -126,15 +126,7 @@ TaskSample make_niah_sample(const SampleRequest& r) {
   const SizeLimits limits{int64_t{1} << 40, cfg.haystack == HaystackKind::kNeedle ? 64 : 0};
   const SizedPrompt sized = fit_to_target(build, limits, r.target_tokens, r.options.tolerance, r.tokenizer,
                                           r.task + " sample " + std::to_string(r.index));
-  TaskSample s;
-  s.context = sized.prompt.context;
-  s.query = sized.prompt.query;
-  s.answers = answers;
-  s.depth = sized.prompt.depth;
-  s.context_tokens = sized.context_tokens;
-  s.query_tokens = sized.query_tokens;
-  s.metric = "all";
-  return s;
+  return make_task_sample(sized, answers, "all");
 }
 
 }  // namespace sb

@@ -134,15 +134,7 @@ TaskSample make_qa_sample(const SampleRequest& r) {
   const int64_t partial_words = static_cast<int64_t>(std::count(partial.begin(), partial.end(), ' ')) + 1;
   const SizedPrompt sized = fit_to_target(build, SizeLimits{usable, partial_words}, r.target_tokens,
                                           r.options.tolerance, r.tokenizer, r.task + " sample " + std::to_string(r.index));
-  TaskSample s;
-  s.context = sized.prompt.context;
-  s.query = sized.prompt.query;
-  s.answers = item.answers;
-  s.depth = sized.prompt.depth;
-  s.context_tokens = sized.context_tokens;
-  s.query_tokens = sized.query_tokens;
-  s.metric = "part";
-  return s;
+  return make_task_sample(sized, item.answers, "part");
 }
 
 }  // namespace sb

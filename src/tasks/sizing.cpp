@@ -69,4 +69,16 @@ SizedPrompt fit_to_target(const PromptBuilder& build, SizeLimits limits, int64_t
        total(coarse.best));
 }
 
+TaskSample make_task_sample(const SizedPrompt& sized, std::vector<std::string> answers, std::string metric) {
+  TaskSample sample;
+  sample.context = sized.prompt.context;
+  sample.query = sized.prompt.query;
+  sample.answers = std::move(answers);
+  sample.depth = sized.prompt.depth;
+  sample.context_tokens = sized.context_tokens;
+  sample.query_tokens = sized.query_tokens;
+  sample.metric = std::move(metric);
+  return sample;
+}
+
 }  // namespace sb

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
+#include "tasks/task_sample.h"
 #include "tokenizer/tokenizer.h"
 
 namespace sb {
@@ -36,5 +38,9 @@ struct SizeLimits {
 // template alone exceeds the target or the limits cannot reach it.
 SizedPrompt fit_to_target(const PromptBuilder& build, SizeLimits limits, int64_t target_tokens, double tolerance,
                           const Tokenizer& tokenizer, const std::string& what);
+
+// The sample a generator returns: the fitted prompt, its answers and RULER's
+// metric ("all" = string_match_all, "part" = string_match_part).
+TaskSample make_task_sample(const SizedPrompt& sized, std::vector<std::string> answers, std::string metric);
 
 }  // namespace sb

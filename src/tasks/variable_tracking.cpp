@@ -63,15 +63,7 @@ TaskSample make_variable_tracking_sample(const SampleRequest& r) {
   };
   const SizedPrompt sized = fit_to_target(build, SizeLimits{}, r.target_tokens, r.options.tolerance, r.tokenizer,
                                           "vt sample " + std::to_string(r.index));
-  TaskSample s;
-  s.context = sized.prompt.context;
-  s.query = sized.prompt.query;
-  s.answers = answers;
-  s.depth = sized.prompt.depth;
-  s.context_tokens = sized.context_tokens;
-  s.query_tokens = sized.query_tokens;
-  s.metric = "all";
-  return s;
+  return make_task_sample(sized, answers, "all");
 }
 
 }  // namespace sb

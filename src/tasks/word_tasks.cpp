@@ -22,16 +22,6 @@ constexpr int kFreqUncommon = 3;
 constexpr double kZipfAlpha = 2.0;  // RULER fwe: alpha 2.0
 constexpr int kFweAnswers = 3;
 
-TaskSample finish(const SizedPrompt& sized, std::vector<std::string> answers) {
-  TaskSample s;
-  s.context = sized.prompt.context;
-  s.query = sized.prompt.query;
-  s.answers = std::move(answers);
-  s.context_tokens = sized.context_tokens;
-  s.query_tokens = sized.query_tokens;
-  s.metric = "all";
-  return s;
-}
 }  // namespace
 
 TaskSample make_common_words_sample(const SampleRequest& r) {
@@ -74,7 +64,7 @@ TaskSample make_common_words_sample(const SampleRequest& r) {
   const SizeLimits limits{static_cast<int64_t>(uncommon.size()) * repeats, 0};
   const SizedPrompt sized = fit_to_target(build, limits, r.target_tokens, r.options.tolerance, r.tokenizer,
                                           "cwe sample " + std::to_string(r.index));
-  return finish(sized, common);
+  return make_task_sample(sized, common, "all");
 }
 
 TaskSample make_frequent_words_sample(const SampleRequest& r) {
@@ -159,7 +149,7 @@ TaskSample make_frequent_words_sample(const SampleRequest& r) {
              "fwe sample {}: the three most frequent words are not unique at {} tokens (target too small)", r.index,
              r.target_tokens);
   for (int k = 0; k < kFweAnswers; ++k) answers.push_back(ranked[k].second);
-  return finish(sized, answers);
+  return make_task_sample(sized, answers, "all");
 }
 
 }  // namespace sb

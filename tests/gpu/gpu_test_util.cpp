@@ -6,6 +6,11 @@
 
 namespace sb::test {
 
+CudaBackend& gpu() {
+  static CudaBackend backend(0);
+  return backend;
+}
+
 uint64_t fresh_seed() {
   static uint64_t counter = 0;
   return uint64_t(std::chrono::steady_clock::now().time_since_epoch().count()) + 7919 * ++counter;

@@ -6,8 +6,12 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cuda/cuda_backend.h"
 
 namespace sb::test {
+
+// One backend on GPU 0 for the whole test binary (one cuBLASLt handle, one cuDNN plan cache).
+CudaBackend& gpu();
 
 // A fresh seed per call (the tests must hold on any input), printed on failure by the caller.
 uint64_t fresh_seed();

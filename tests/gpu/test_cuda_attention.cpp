@@ -14,15 +14,11 @@ namespace sb {
 namespace {
 
 using test::fresh_seed;
+using test::gpu;
 using test::poisoned;
 using test::random_bf16;
 using test::relative_error;
 using test::upload_bf16;
-
-CudaBackend& gpu() {
-  static CudaBackend backend(0);
-  return backend;
-}
 
 struct Case {
   int64_t q_len, k_len, heads, kv_heads, d;

@@ -15,15 +15,11 @@ namespace sb {
 namespace {
 
 using test::fresh_seed;
+using test::gpu;
 using test::poisoned;
 using test::random_bf16;
 using test::relative_error;
 using test::upload_bf16;
-
-CudaBackend& gpu() {
-  static CudaBackend backend(0);
-  return backend;
-}
 
 TEST(CudaKernels, SyntheticWeightsEqualCpuValuesUpToBf16Rounding) {
   WeightSpec spec;
