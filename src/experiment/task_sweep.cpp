@@ -13,6 +13,7 @@
 #include "experiment/record.h"
 #include "experiment/runner.h"
 #include "experiment/sweep.h"
+#include "io/paced_appender.h"
 #include "io/results_store.h"
 #include "metrics/ruler_score.h"
 #include "tasks/tasks.h"
@@ -169,6 +170,16 @@ int run_task_sweep(const SweepSettings& settings) {
   };
   std::vector<SummaryRow> summary_rows;
   int executed = 0;
+  // Runs already in the file, read once (resume and summaries); new records go
+  // out in paced batches (a RULER study is thousands of small records).
+  std::map<std::string, std::string> stored_runs;  // params_key -> run id (the last)
+  std::optional<PacedAppender> appender;
+  if (root) {
+    for (const auto& [key, ids] : store->runs_by_params_key()) stored_runs[key] = ids.back();
+    appender.emplace(*store);
+  }
+  const bool has_global = std::any_of(variants.begin(), variants.end(),
+                                      [](const MethodVariant& variant) { return variant.method == "global"; });
   for (const std::string& task : settings.tasks) {
     const int64_t answer_tokens = settings.task_generate > 0 ? settings.task_generate : ruler_answer_tokens(task);
     for (int64_t target_tokens : settings.seq_lens) {
@@ -204,8 +215,7 @@ int run_task_sweep(const SweepSettings& settings) {
         prompt.context = to_int32(Control::broadcast_ints(to_int64(prompt.context), 0));
         prompt.query = to_int32(Control::broadcast_ints(to_int64(prompt.query), 0));
 
-        std::optional<RunOutcome> reference;
-        for (const MethodVariant& variant : variants) {
+        auto make_spec = [&](const MethodVariant& variant) {
           RunSpec spec;
           spec.method = variant.method;
           spec.context_len = int64_t(prompt.context.size());
@@ -220,19 +230,38 @@ int run_task_sweep(const SweepSettings& settings) {
           spec.seed = settings.seed;
           spec.task = task;
           spec.sample = index;
+          return spec;
+        };
+        std::optional<RunOutcome> reference;
+        for (const MethodVariant& variant : variants) {
+          const RunSpec spec = make_spec(variant);
           const std::string key = params_key(spec, context) + fmt::format(";target={}", target_tokens);
 
           int64_t stored = 0;
           if (root && settings.resume) {
-            std::vector<std::string> matches = store->find_by_params_key(key);
-            if (!matches.empty()) {
-              RunRecord record = store->read(matches.back());
-              scores[variant.label()].push_back(record.numbers.at("score"));
-              if (variant.method == "global") reference = reference_outputs_from_record(record);
+            const auto found = stored_runs.find(key);
+            if (found != stored_runs.end()) {
+              scores[variant.label()].push_back(store->read(found->second).numbers.at("score"));
               stored = 1;
             }
           }
           if (Control::broadcast_ints({stored}, 0).at(0)) continue;
+
+          // Task records do not keep global's logits (megabytes per sample with
+          // a 128K vocabulary); a resumed sample whose global run is stored
+          // runs global once more, unrecorded, for the fidelity of the others.
+          const int64_t rerun_reference = root && has_global && variant.method != "global" && !reference;
+          if (Control::broadcast_ints({rerun_reference}, 0).at(0)) {
+            RunSpec global_spec = make_spec(MethodVariant{"global"});
+            global_spec.repeats = 1;
+            global_spec.warmup = 0;
+            RunOutcome global_outcome = runner.run(global_spec, prompt.context, prompt.query);
+            if (root) {
+              reference = std::move(global_outcome);
+              fmt::print(stderr, "[{} {} sample {}] global re-run (unrecorded) as the reference of a resumed sample\n",
+                         task, target_tokens, index);
+            }
+          }
 
           RunOutcome outcome = runner.run(spec, prompt.context, prompt.query);
           ++executed;
@@ -258,6 +287,8 @@ int run_task_sweep(const SweepSettings& settings) {
                                        outcome.generated);
           }
           RunRecord record = make_run_record(outcome, context, fidelity ? &*fidelity : nullptr);
+          std::erase_if(record.arrays,
+                        [](const RunRecord::Array& array) { return array.path.rfind("reference/", 0) == 0; });
           record.text["params_key"] = key;
           record.text["generated_text"] = text;
           record.text["answers"] = joined(sample.answers);
@@ -266,7 +297,7 @@ int run_task_sweep(const SweepSettings& settings) {
           record.numbers["depth"] = sample.depth;
           record.integers["prompt_tokens"] = spec.context_len + spec.query_len;
           record.integers["target_tokens"] = target_tokens;
-          store->append(record);
+          appender->add(std::move(record));
           fmt::print(stderr, "[{} {} sample {}] {:<18} prompt {} tokens, score {:.0f}: {:?}\n", task, target_tokens,
                      index, variant.label(), spec.context_len + spec.query_len, score,
                      text.substr(0, std::min<size_t>(text.size(), 60)));
@@ -299,8 +330,9 @@ int run_task_sweep(const SweepSettings& settings) {
                             {"anchor_size", variant.anchor_size},
                             {"world_size", variant.method == "global" ? 1 : world_size}};
         summary.numbers = {{"accuracy", accuracy}, {"accuracy_ratio_vs_global", ratio}};
-        if (store->find_by_params_key(summary.text["params_key"]).empty()) store->append(summary);
+        if (!stored_runs.count(summary.text["params_key"])) appender->add(std::move(summary));
       }
+      appender->flush();  // a task and length done: its records and summaries are in the file
     }
   }
   if (root) {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -431,35 +432,150 @@ std::string next_run_id(const std::vector<std::string>& existing) {
 
 enum class Kind { text, integer, number };
 
-// Rewrites /index from every complete run's attributes: one row per run, columns
-// run_id + the union of attribute names (missing: "" / -1 / NaN).
-void rebuild_index(hid_t file, const std::string& path) {
-  const std::vector<std::string> ids = list_runs(file, path);
-  std::vector<RunRecord> rows;
+// The index's text columns: fixed-length, NUL-padded.
+Type fixed_string_type(size_t size, H5T_cset_t cset) {
+  Type type(H5Tcopy(H5T_C_S1));
+  H5Tset_size(type, size);
+  H5Tset_strpad(type, H5T_STR_NULLPAD);
+  H5Tset_cset(type, cset);
+  return type;
+}
+
+// The rows of /index: one per complete run, columns run_id + the union of
+// attribute names (missing: "" / -1 / NaN).
+struct IndexRows {
+  std::vector<RunRecord> rows;  // run_id + attributes; no arrays
   std::map<std::string, Kind> columns;
-  std::map<std::string, std::string> first_seen;
-  size_t id_width = 1;
-  std::map<std::string, size_t> text_width;
-  for (const std::string& id : ids) {
+  std::map<std::string, std::string> first_seen;  // column -> the run that brought it
+};
+
+void add_index_row(IndexRows& index, RunRecord row, const std::string& path) {
+  auto add = [&](const std::string& key, Kind kind) {
+    auto [it, inserted] = index.columns.emplace(key, kind);
+    if (inserted) index.first_seen[key] = row.run_id;
+    SB_REQUIRE(it->second == kind,
+               "{}: attribute '{}' of run {} has a different type (text/integer/number) than in run {}", path, key,
+               row.run_id, index.first_seen[key]);
+  };
+  for (const auto& [key, value] : row.text) add(key, Kind::text);
+  for (const auto& [key, value] : row.integers) add(key, Kind::integer);
+  for (const auto& [key, value] : row.numbers) add(key, Kind::number);
+  row.arrays.clear();
+  index.rows.push_back(std::move(row));
+}
+
+// From every complete run's attributes: what the index must hold. Reading
+// ~40 attributes of every run is the slow part of a commit (seconds at a few
+// thousand runs), so appends take the rows from /index itself when it is there.
+IndexRows index_rows_from_runs(hid_t file, const std::string& path) {
+  IndexRows index;
+  for (const std::string& id : list_runs(file, path)) {
     RunRecord row;
+    row.run_id = id;
     Group group(H5_CHECK(H5Gopen2(file, ("runs/" + id).c_str(), H5P_DEFAULT), path + ":/runs/" + id));
     read_attributes(group, row, path + ":/runs/" + id);
-    auto add = [&](const std::string& key, Kind kind) {
-      auto [it, inserted] = columns.emplace(key, kind);
-      if (inserted) first_seen[key] = id;
-      SB_REQUIRE(it->second == kind,
-                 "{}: attribute '{}' of run {} has a different type (text/integer/number) than in run {}", path, key,
-                 id, first_seen[key]);
-    };
-    for (const auto& [key, value] : row.text) {
-      add(key, Kind::text);
-      text_width[key] = std::max(text_width[key], std::max<size_t>(1, value.size()));
+    add_index_row(index, std::move(row), path);
+  }
+  return index;
+}
+
+std::string member_name(hid_t type, unsigned member) {
+  char* raw = H5Tget_member_name(type, member);
+  std::string name = raw ? raw : "";
+  H5free_memory(raw);
+  return name;
+}
+
+// The rows as /index stores them (one dataset read). Missing values come back as
+// the placeholders ("" / -1 / NaN) and are written back the same, so the table
+// round-trips exactly. Empty when there is no usable /index.
+std::optional<IndexRows> index_rows_from_table(hid_t file, const std::string& path) {
+  if (H5Lexists(file, "index", H5P_DEFAULT) <= 0) return std::nullopt;
+  Dataset dataset(H5Dopen2(file, "index", H5P_DEFAULT));
+  if (dataset.get() < 0) return std::nullopt;
+  Type type(H5Dget_type(dataset));
+  if (type.get() < 0 || H5Tget_class(type) != H5T_COMPOUND) return std::nullopt;
+  Space space(H5_CHECK(H5Dget_space(dataset), path + ":/index"));
+  hsize_t count = 0;
+  if (H5Sget_simple_extent_ndims(space) != 1) return std::nullopt;
+  H5_CHECK(H5Sget_simple_extent_dims(space, &count, nullptr), path + ":/index");
+  struct Member {
+    std::string name;
+    Kind kind;
+    size_t offset, size;
+    H5T_cset_t cset = H5T_CSET_ASCII;
+  };
+  std::vector<Member> members;
+  int run_id_member = -1;
+  const int member_count = H5Tget_nmembers(type);
+  for (int m = 0; m < member_count; ++m) {
+    const H5T_class_t member_class = H5Tget_member_class(type, unsigned(m));
+    Type member_type(H5_CHECK(H5Tget_member_type(type, unsigned(m)), path + ":/index"));
+    const size_t size = H5Tget_size(member_type);
+    Kind kind;
+    if (member_class == H5T_STRING && H5Tis_variable_str(member_type) <= 0) {
+      kind = Kind::text;
+    } else if (member_class == H5T_INTEGER && size == 8) {
+      kind = Kind::integer;
+    } else if (member_class == H5T_FLOAT && size == 8) {
+      kind = Kind::number;
+    } else {
+      return std::nullopt;  // not a table this store wrote
     }
-    for (const auto& [key, value] : row.integers) add(key, Kind::integer);
-    for (const auto& [key, value] : row.numbers) add(key, Kind::number);
-    id_width = std::max(id_width, id.size());
-    row.run_id = id;
-    rows.push_back(std::move(row));
+    members.push_back({member_name(type, unsigned(m)), kind, H5Tget_member_offset(type, unsigned(m)), size,
+                       kind == Kind::text ? H5Tget_cset(member_type) : H5T_CSET_ASCII});
+    if (members.back().name == "run_id") run_id_member = m;
+  }
+  if (run_id_member < 0) return std::nullopt;
+  // Read into a native layout: same members, native numbers.
+  const size_t row_size = H5Tget_size(type);
+  Type memory(H5_CHECK(H5Tcreate(H5T_COMPOUND, row_size), path + ":/index"));
+  std::vector<Type> string_types;
+  for (const Member& member : members) {
+    hid_t member_type = member.kind == Kind::integer ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE;
+    if (member.kind == Kind::text) {
+      string_types.push_back(fixed_string_type(member.size, member.cset));
+      member_type = string_types.back();
+    }
+    H5_CHECK(H5Tinsert(memory, member.name.c_str(), member.offset, member_type), path + ":/index." + member.name);
+  }
+  std::vector<char> buffer(size_t(count) * row_size);
+  if (count) H5_CHECK(H5Dread(dataset, memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()), path + ":/index");
+  IndexRows index;
+  for (hsize_t r = 0; r < count; ++r) {
+    const char* row_bytes = buffer.data() + size_t(r) * row_size;
+    RunRecord row;
+    for (const Member& member : members) {
+      const char* cell = row_bytes + member.offset;
+      if (member.kind == Kind::text) {
+        std::string value(cell, strnlen(cell, member.size));
+        if (member.name == "run_id") {
+          row.run_id = std::move(value);
+        } else {
+          row.text[member.name] = std::move(value);
+        }
+      } else if (member.kind == Kind::integer) {
+        std::memcpy(&row.integers[member.name], cell, 8);
+      } else {
+        std::memcpy(&row.numbers[member.name], cell, 8);
+      }
+    }
+    add_index_row(index, std::move(row), path);
+  }
+  for (const Member& member : members)
+    if (member.name != "run_id") index.columns.emplace(member.name, member.kind);  // columns of an empty table
+  return index;
+}
+
+// Writes /index from the rows, replacing the old table.
+void write_index(hid_t file, const std::string& path, const IndexRows& index) {
+  const std::vector<RunRecord>& rows = index.rows;
+  const std::map<std::string, Kind>& columns = index.columns;
+  size_t id_width = 1;
+  std::map<std::string, size_t> text_width;
+  for (const RunRecord& row : rows) {
+    id_width = std::max(id_width, row.run_id.size());
+    for (const auto& [key, value] : row.text) text_width[key] = std::max(text_width[key], std::max<size_t>(1, value.size()));
   }
 
   // Row layout: run_id, then the columns by name.
@@ -471,7 +587,7 @@ void rebuild_index(hid_t file, const std::string& path) {
   std::vector<Field> fields{{"run_id", Kind::text, 0, id_width}};
   size_t row_size = id_width;
   for (const auto& [name, kind] : columns) {
-    const size_t size = kind == Kind::text ? text_width[name] : 8;
+    const size_t size = kind == Kind::text ? std::max<size_t>(1, text_width[name]) : 8;
     fields.push_back({name, kind, row_size, size});
     row_size += size;
   }
@@ -480,10 +596,7 @@ void rebuild_index(hid_t file, const std::string& path) {
   for (const Field& field : fields) {
     hid_t member = field.kind == Kind::integer ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE;
     if (field.kind == Kind::text) {
-      string_types.emplace_back(H5Tcopy(H5T_C_S1));
-      H5Tset_size(string_types.back(), field.size);
-      H5Tset_strpad(string_types.back(), H5T_STR_NULLPAD);
-      H5Tset_cset(string_types.back(), H5T_CSET_UTF8);
+      string_types.push_back(fixed_string_type(field.size, H5T_CSET_UTF8));
       member = string_types.back();
     }
     H5_CHECK(H5Tinsert(row_type, field.name.c_str(), field.offset, member), path + ":/index." + field.name);
@@ -518,9 +631,9 @@ void rebuild_index(hid_t file, const std::string& path) {
   Plist layout(H5_CHECK(H5Pcreate(H5P_DATASET_CREATE), path + ":/index"));
   const hsize_t chunk_rows = 128;
   H5_CHECK(H5Pset_chunk(layout, 1, &chunk_rows), path + ":/index");
-  Dataset index(H5_CHECK(H5Dcreate2(file, "index", row_type, space, H5P_DEFAULT, layout, H5P_DEFAULT),
+  Dataset table(H5_CHECK(H5Dcreate2(file, "index", row_type, space, H5P_DEFAULT, layout, H5P_DEFAULT),
                          path + ":/index"));
-  if (count) H5_CHECK(H5Dwrite(index, row_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()), path + ":/index");
+  if (count) H5_CHECK(H5Dwrite(table, row_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()), path + ":/index");
 }
 
 // --- opening -----------------------------------------------------------------------------
@@ -539,7 +652,7 @@ void create_store(const std::string& path) {
     Plist group_creation(H5Pcreate(H5P_GROUP_CREATE));
     H5_CHECK(H5Pset_link_creation_order(group_creation, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED), path);
     Group runs(H5_CHECK(H5Gcreate2(file, "runs", H5P_DEFAULT, group_creation, H5P_DEFAULT), path + ":/runs"));
-    rebuild_index(file, path);
+    write_index(file, path, IndexRows{});
     runs.close();
     H5_CHECK(file.close(), path);
   }
@@ -589,8 +702,21 @@ ResultsStore ResultsStore::open(const std::string& path) {
 }
 
 std::string ResultsStore::append(RunRecord record) {
+  std::vector<RunRecord> one;
+  one.push_back(std::move(record));
+  return append(std::move(one)).at(0);
+}
+
+std::vector<std::string> ResultsStore::append(std::vector<RunRecord> records) {
   silence_hdf5_errors();
-  validate(record, path_);
+  for (const RunRecord& record : records) validate(record, path_);
+  std::set<std::string> batch_ids;
+  for (const RunRecord& record : records) {
+    SB_REQUIRE(record.run_id.empty() || batch_ids.insert(record.run_id).second,
+               "{}: run id {} appears twice in one append", path_, record.run_id);
+  }
+  std::vector<std::string> ids;
+  if (records.empty()) return ids;
   TemporaryGuard temporary{temporary_path(path_)};
   std::error_code error;
   fs::copy_file(path_, temporary.path, fs::copy_options::overwrite_existing, error);
@@ -600,34 +726,43 @@ std::string ResultsStore::append(RunRecord record) {
     Plist access(file_access());
     File file(H5Fopen(temporary.path.c_str(), H5F_ACC_RDWR, access));
     SB_REQUIRE(file.get() >= 0, "cannot open {} (copy of {}) for writing", temporary.path, path_);
-    const std::vector<std::string> existing = list_runs(file, path_);
-    if (record.run_id.empty()) {
-      record.run_id = next_run_id(existing);
-    } else {
-      SB_REQUIRE(H5Lexists(file, ("runs/" + record.run_id).c_str(), H5P_DEFAULT) <= 0,
-                 "{} already holds a run {}", path_, record.run_id);
+    std::optional<IndexRows> table = index_rows_from_table(file, path_);
+    IndexRows index = table ? std::move(*table) : index_rows_from_runs(file, path_);
+    std::vector<std::string> existing;
+    for (const RunRecord& row : index.rows) existing.push_back(row.run_id);
+    for (RunRecord& record : records) {
+      if (record.run_id.empty()) {
+        record.run_id = next_run_id(existing);
+      } else {
+        SB_REQUIRE(H5Lexists(file, ("runs/" + record.run_id).c_str(), H5P_DEFAULT) <= 0,
+                   "{} already holds a run {}", path_, record.run_id);
+      }
+      existing.push_back(record.run_id);
+      ids.push_back(record.run_id);
+      const std::string what = path_ + ":/runs/" + record.run_id;
+      Group run(H5_CHECK(H5Gcreate2(file, ("runs/" + record.run_id).c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                         what));
+      for (const auto& [key, value] : record.text) write_text_attribute(run, key, value, what);
+      for (const auto& [key, value] : record.integers)
+        write_scalar_attribute(run, key, H5T_STD_I64LE, H5T_NATIVE_INT64, value, what);
+      for (const auto& [key, value] : record.numbers)
+        write_scalar_attribute(run, key, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, value, what);
+      for (size_t i = 0; i < record.arrays.size(); ++i) {
+        write_array(run, record.arrays[i], what);
+        stage("array:" + std::to_string(i));
+      }
+      write_scalar_attribute(run, kCompleteAttribute, H5T_STD_I64LE, H5T_NATIVE_INT64, int64_t(1), what);
+      run.close();
+      add_index_row(index, record, path_);
+      stage("run:" + record.run_id);
     }
-    const std::string what = path_ + ":/runs/" + record.run_id;
-    Group run(H5_CHECK(H5Gcreate2(file, ("runs/" + record.run_id).c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                       what));
-    for (const auto& [key, value] : record.text) write_text_attribute(run, key, value, what);
-    for (const auto& [key, value] : record.integers)
-      write_scalar_attribute(run, key, H5T_STD_I64LE, H5T_NATIVE_INT64, value, what);
-    for (const auto& [key, value] : record.numbers)
-      write_scalar_attribute(run, key, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, value, what);
-    for (size_t i = 0; i < record.arrays.size(); ++i) {
-      write_array(run, record.arrays[i], what);
-      stage("array:" + std::to_string(i));
-    }
-    write_scalar_attribute(run, kCompleteAttribute, H5T_STD_I64LE, H5T_NATIVE_INT64, int64_t(1), what);
-    run.close();
-    rebuild_index(file, path_);
+    write_index(file, path_, index);
     stage("index");
     H5_CHECK(file.close(), temporary.path);
   }
   stage("closed");
   commit_temporary(temporary, path_);
-  return record.run_id;
+  return ids;
 }
 
 std::vector<std::string> ResultsStore::run_ids() const {
@@ -650,17 +785,23 @@ RunRecord ResultsStore::read(const std::string& run_id) const {
 }
 
 std::vector<std::string> ResultsStore::find_by_params_key(const std::string& key) const {
+  const auto runs = runs_by_params_key();
+  const auto found = runs.find(key);
+  return found == runs.end() ? std::vector<std::string>{} : found->second;
+}
+
+std::map<std::string, std::vector<std::string>> ResultsStore::runs_by_params_key() const {
   File file = open_for_reading(path_);
-  std::vector<std::string> matches;
+  std::map<std::string, std::vector<std::string>> runs;
   for (const std::string& id : list_runs(file, path_)) {
     const std::string group = "runs/" + id;
     if (H5Aexists_by_name(file, group.c_str(), "params_key", H5P_DEFAULT) <= 0) continue;
     Attribute attribute(H5_CHECK(H5Aopen_by_name(file, group.c_str(), "params_key", H5P_DEFAULT, H5P_DEFAULT),
                                  path_ + ":/" + group));
     Type type(H5_CHECK(H5Aget_type(attribute), path_));
-    if (H5Tget_class(type) == H5T_STRING && read_text_attribute(attribute, type, path_) == key) matches.push_back(id);
+    if (H5Tget_class(type) == H5T_STRING) runs[read_text_attribute(attribute, type, path_)].push_back(id);
   }
-  return matches;
+  return runs;
 }
 
 }  // namespace sb

@@ -42,11 +42,18 @@ class ResultsStore {
   // Stores the run atomically and returns its id (record.run_id, or the next free
   // "run_NNNNNN" when empty).
   std::string append(RunRecord record);
+  // Stores all the runs atomically (all or none) with one copy of the file, and
+  // returns their ids in order. Long sweeps batch their small records through
+  // this: a copy per record makes a sweep of N runs copy O(N^2) bytes.
+  std::vector<std::string> append(std::vector<RunRecord> records);
   // Complete runs, in the order they were appended.
   std::vector<std::string> run_ids() const;
   RunRecord read(const std::string& run_id) const;
   // Resume: the runs whose text attribute "params_key" equals key.
   std::vector<std::string> find_by_params_key(const std::string& key) const;
+  // Resume over many runs: params_key -> run ids, from one pass over the file
+  // (find_by_params_key per run would read every run's key for every run).
+  std::map<std::string, std::vector<std::string>> runs_by_params_key() const;
 
   const std::string& path() const { return path_; }
 

@@ -29,7 +29,7 @@ struct QaData {
 };
 
 nlohmann::json read_json(const std::string& path, const std::string& flag, const std::string& task) {
-  if (path.empty()) fail("{}: no data file given (set {} to the JSON file; it is not shipped)", task, flag);
+  if (path.empty()) fail("{}: no data file given: pass {}; it is not shipped", task, flag);
   std::ifstream in(path);
   if (!in) fail("{}: cannot open {} ({})", task, path, flag);
   try {
@@ -87,7 +87,7 @@ const QaData& load_qa(const std::string& task, const TaskOptions& options) {
   const std::string& path = squad ? options.squad_path : options.hotpot_path;
   std::lock_guard<std::mutex> lock(mutex);
   if (auto it = cache.find(task + "\n" + path); it != cache.end()) return it->second;
-  const auto root = read_json(path, squad ? "the SQuAD path (TaskOptions::squad_path)" : "the HotpotQA path (TaskOptions::hotpot_path)", task);
+  const auto root = read_json(path, squad ? "--squad FILE (SQuAD dev JSON)" : "--hotpotqa FILE (HotpotQA dev JSON)", task);
   QaData data = squad ? parse_squad(root, path) : parse_hotpot(root, path);
   if (data.items.empty()) fail("{}: {} holds no answerable questions", task, path);
   return cache.emplace(task + "\n" + path, std::move(data)).first->second;

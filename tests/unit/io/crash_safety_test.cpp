@@ -139,6 +139,32 @@ TEST_P(KilledAtStage, EarlierRunsIntactAndNewRunWholeOrAbsent) {
   EXPECT_EQ(ResultsStore::open(path).append(seeded_run(4, 10)), stage == "renamed" ? "run_000005" : "run_000004");
 }
 
+// A batch is one commit: killed after its second run is written into the copy,
+// none of the batch is stored.
+TEST(CrashSafety, KilledInsideABatchStoresNoneOfIt) {
+  ScratchDir dir;
+  const std::string path = dir.file("results.h5");
+  ResultsStore::open(path).append(seeded_run(1, 1000));
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t child = fork_child([&] {
+    close(ready[0]);
+    set_append_stage_hook([&](const std::string& reached) {
+      if (reached != "run:run_000003") return;
+      const char byte = 'x';
+      (void)!write(ready[1], &byte, 1);
+      for (;;) pause();
+    });
+    ResultsStore::open(path).append(std::vector<RunRecord>{seeded_run(2, 1000), seeded_run(3, 1000), seeded_run(4, 1000)});
+  });
+  close(ready[1]);
+  char byte = 0;
+  ASSERT_EQ(read(ready[0], &byte, 1), 1) << "child never wrote the batch's second run";
+  close(ready[0]);
+  kill_and_reap(child);
+  EXPECT_EQ(verify_store(path), (std::vector<std::string>{"run_000001"}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Stages, KilledAtStage,
                          ::testing::Values("copied", "array:0", "array:1", "index", "closed", "synced", "renamed"),
                          [](const auto& info) {

@@ -68,6 +68,16 @@ void expect_same_run(const RunRecord& expected, const RunRecord& actual) {
   }
 }
 
+template <typename F>
+std::string error_of(F&& call) {
+  try {
+    call();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "(no sb::Error)";
+}
+
 TEST(ResultsStore, CreatesEmptyStore) {
   ScratchDir dir;
   const std::string path = dir.file("results.h5");
@@ -160,6 +170,52 @@ TEST(ResultsStore, IndexTableMatchesRuns) {
   EXPECT_EQ(index.columns.size(), 1u + 4 + 4 + 3 + 2);
 }
 
+// Appends take the index rows from /index itself; a store without /index
+// rebuilds them from every run's attributes. Both must give the same table.
+TEST(ResultsStore, IndexFromTheTableEqualsIndexFromTheRuns) {
+  ScratchDir dir;
+  const std::string from_table = dir.file("table.h5"), from_runs = dir.file("runs.h5");
+  RunRecord b;
+  b.text = {{"method", "a-much-longer-method-name"}, {"only_b", "yes"}};
+  b.integers = {{"seq_len", -1}};
+  b.numbers = {{"only_b_number", 2.5}};
+  RunRecord c;
+  c.text = {{"method", "x"}, {"only_c", ""}};
+  c.integers = {{"only_c_integer", 3}};
+  for (const std::string& path : {from_table, from_runs}) {
+    ResultsStore store = ResultsStore::open(path);
+    store.append(sample_record("star", 100, "pa"));
+    store.append(b);
+  }
+  {
+    hid_t file = H5Fopen(from_runs.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(file, 0);
+    ASSERT_GE(H5Ldelete(file, "index", H5P_DEFAULT), 0);
+    H5Fclose(file);
+  }
+  for (const std::string& path : {from_table, from_runs}) ResultsStore::open(path).append(c);
+  const test::IndexTable expected = test::read_index(from_runs), actual = test::read_index(from_table);
+  ASSERT_EQ(actual.rows, 3u);
+  EXPECT_EQ(actual.columns, expected.columns);
+  EXPECT_EQ(actual.run_id, expected.run_id);
+  EXPECT_EQ(actual.text, expected.text);
+  EXPECT_EQ(actual.integers, expected.integers);
+  ASSERT_EQ(actual.numbers.size(), expected.numbers.size());
+  for (const auto& [name, values] : expected.numbers) {
+    for (size_t r = 0; r < values.size(); ++r) {
+      const double got = actual.numbers.at(name).at(r);
+      EXPECT_TRUE(got == values[r] || (std::isnan(got) && std::isnan(values[r]))) << name << " row " << r;
+    }
+  }
+  EXPECT_EQ(actual.integers.at("only_c_integer"), (std::vector<int64_t>{-1, -1, 3}));
+  EXPECT_EQ(actual.text.at("method"), (std::vector<std::string>{"star", "a-much-longer-method-name", "x"}));
+  // A key whose kind differs from the column's is refused and stores nothing.
+  RunRecord clash;
+  clash.text = {{"seq_len", "long"}};
+  EXPECT_NE(error_of([&] { ResultsStore::open(from_table).append(clash); }).find("'seq_len'"), std::string::npos);
+  EXPECT_EQ(ResultsStore::open(from_table).run_ids().size(), 3u);
+}
+
 bool python_has_h5py() {
   return access("/usr/bin/python3", X_OK) == 0 &&
          std::system("/usr/bin/python3 -c 'import h5py, pandas' >/dev/null 2>&1") == 0;
@@ -219,17 +275,48 @@ TEST(ResultsStore, FindByParamsKey) {
   EXPECT_EQ(store.find_by_params_key("beta"), (std::vector<std::string>{"run_000002"}));
   EXPECT_TRUE(store.find_by_params_key("gamma").empty());
   EXPECT_TRUE(store.find_by_params_key("").empty());
+  // All keys in one pass: what a resumed sweep reads once.
+  const auto runs = store.runs_by_params_key();
+  EXPECT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs.at("alpha"), (std::vector<std::string>{"run_000001", "run_000003"}));
+  EXPECT_EQ(runs.at("beta"), (std::vector<std::string>{"run_000002"}));
 }
 
-template <typename F>
-std::string error_of(F&& call) {
-  try {
-    call();
-  } catch (const Error& error) {
-    return error.what();
+TEST(ResultsStore, BatchAppendStoresEveryRunInOrderAcrossReopen) {
+  ScratchDir dir;
+  const std::string path = dir.file("results.h5");
+  ResultsStore::open(path).append(sample_record("global", 1, "first"));
+  std::vector<RunRecord> batch{sample_record("ring", 2, "a"), sample_record("star", 3, "b"),
+                               sample_record("star", 4, "c")};
+  batch[1].run_id = "named_run";
+  const std::vector<std::string> ids = ResultsStore::open(path).append(batch);
+  EXPECT_EQ(ids, (std::vector<std::string>{"run_000002", "named_run", "run_000003"}));
+  ResultsStore reopened = ResultsStore::open(path);
+  EXPECT_EQ(reopened.run_ids(), (std::vector<std::string>{"run_000001", "run_000002", "named_run", "run_000003"}));
+  for (size_t i = 0; i < batch.size(); ++i) {
+    RunRecord expected = batch[i];
+    expected.run_id = ids[i];
+    expect_same_run(expected, reopened.read(ids[i]));
   }
-  return "(no sb::Error)";
+  const test::IndexTable index = test::read_index(path);
+  EXPECT_EQ(index.run_id, reopened.run_ids());
+  EXPECT_EQ(index.integers.at("seq_len"), (std::vector<int64_t>{1, 2, 3, 4}));
+  EXPECT_TRUE(ResultsStore::open(path).append(std::vector<RunRecord>{}).empty());
 }
+
+TEST(ResultsStore, BatchWithOneBadRecordStoresNothing) {
+  ScratchDir dir;
+  const std::string path = dir.file("results.h5");
+  ResultsStore::open(path).append(sample_record("global", 1, "first"));
+  std::vector<RunRecord> batch{sample_record("ring", 2, "a"), sample_record("star", 3, "b")};
+  batch[1].arrays[0].f64.pop_back();  // shape and data disagree
+  EXPECT_THROW(ResultsStore::open(path).append(batch), Error);
+  std::vector<RunRecord> twice{sample_record("ring", 2, "a"), sample_record("star", 3, "b")};
+  twice[0].run_id = twice[1].run_id = "same";
+  EXPECT_NE(error_of([&] { ResultsStore::open(path).append(twice); }).find("appears twice"), std::string::npos);
+  EXPECT_EQ(ResultsStore::open(path).run_ids(), (std::vector<std::string>{"run_000001"}));
+}
+
 
 TEST(ResultsStore, UnwritablePathIsAnError) {
   EXPECT_NE(error_of([] { ResultsStore::open("/proc/starbench_x.h5"); }).find("/proc/starbench_x.h5"),
