@@ -37,6 +37,9 @@ struct SweepSettings {
   bool chat_template = false;   // wrap prompts in the Llama-3.1 instruct template
 };
 
+// "42s", "3m07s", "2h05m": progress lines' ETA.
+std::string format_duration(double seconds);
+
 // The methods without repeats, global first: it is the fidelity reference of the others.
 std::vector<std::string> methods_global_first(const std::vector<std::string>& methods);
 

@@ -2,6 +2,7 @@
 // method on the same samples, scored as RULER does, with per-task accuracy and
 // its ratio to global stored next to the per-sample records.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -178,6 +179,9 @@ int run_task_sweep(const SweepSettings& settings) {
     for (const auto& [key, ids] : store->runs_by_params_key()) stored_runs[key] = ids.back();
     appender.emplace(*store);
   }
+  const size_t total_runs = settings.tasks.size() * settings.seq_lens.size() * size_t(settings.samples) * variants.size();
+  size_t runs_done = 0;  // executed or found in the file
+  const auto sweep_start = std::chrono::steady_clock::now();
   const bool has_global = std::any_of(variants.begin(), variants.end(),
                                       [](const MethodVariant& variant) { return variant.method == "global"; });
   for (const std::string& task : settings.tasks) {
@@ -245,6 +249,7 @@ int run_task_sweep(const SweepSettings& settings) {
               stored = 1;
             }
           }
+          ++runs_done;
           if (Control::broadcast_ints({stored}, 0).at(0)) continue;
 
           // Task records do not keep global's logits (megabytes per sample with
@@ -298,9 +303,12 @@ int run_task_sweep(const SweepSettings& settings) {
           record.integers["prompt_tokens"] = spec.context_len + spec.query_len;
           record.integers["target_tokens"] = target_tokens;
           appender->add(std::move(record));
-          fmt::print(stderr, "[{} {} sample {}] {:<18} prompt {} tokens, score {:.0f}: {:?}\n", task, target_tokens,
-                     index, variant.label(), spec.context_len + spec.query_len, score,
-                     text.substr(0, std::min<size_t>(text.size(), 60)));
+          const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep_start).count();
+          const double eta = elapsed / double(executed) * double(total_runs - runs_done);
+          fmt::print(stderr, "[{}/{}] [{} {} sample {}] {:<18} prompt {} tokens, score {:.0f}: {:?}  (ETA {})\n",
+                     runs_done, total_runs, task, target_tokens, index, variant.label(),
+                     spec.context_len + spec.query_len, score, text.substr(0, std::min<size_t>(text.size(), 60)),
+                     format_duration(eta));
         }
       }
       if (!root) continue;
