@@ -127,7 +127,7 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
     generated.i64 = outcome.generated;
     record.arrays.push_back(generated);
   }
-  if (spec.method == "global" && !outcome.query_logits.empty()) {
+  if (spec.method == "global" && spec.task.empty() && !outcome.query_logits.empty()) {
     RunRecord::Array logits;
     logits.path = "reference/query_logits";
     logits.shape = {spec.query_len, outcome.vocab_size};

@@ -23,8 +23,10 @@ double median_of_slowest(const std::vector<std::vector<double>>& per_repeat_per_
 
 RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, const Fidelity* fidelity);
 
-// Global runs store their query outputs so that a resumed sweep can still
-// compare later methods against them.
+// Global timing runs store their query outputs (reference/query_logits and
+// reference/query_hidden) so that a resumed sweep can still compare later
+// methods against them. Task samples do not: with a 128K vocabulary that is
+// megabytes per sample, and a resumed task sweep re-runs global instead.
 RunOutcome reference_outputs_from_record(const RunRecord& record);
 
 }  // namespace sb

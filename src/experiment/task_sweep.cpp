@@ -171,6 +171,13 @@ int run_task_sweep(const SweepSettings& settings) {
   };
   std::vector<SummaryRow> summary_rows;
   int executed = 0;
+  // The generator sizes the task text; BOS or the chat template's scaffolding
+  // come on top, so they are taken off each target.
+  int64_t scaffold_tokens = 0;
+  if (root) {
+    const PromptTokens scaffold = tokenize_prompt(*tokenizer, TaskSample{}, settings.chat_template);
+    scaffold_tokens = int64_t(scaffold.context.size() + scaffold.query.size());
+  }
   // Runs already in the file, read once (resume and summaries); new records go
   // out in paced batches (a RULER study is thousands of small records).
   std::map<std::string, std::string> stored_runs;  // params_key -> run id (the last)
@@ -191,10 +198,6 @@ int run_task_sweep(const SweepSettings& settings) {
       problem.clear();
       if (root) {
         try {
-          // The generator sizes the task text; BOS or the chat template's
-          // scaffolding come on top, so they are taken off the target.
-          const PromptTokens scaffold = tokenize_prompt(*tokenizer, TaskSample{}, settings.chat_template);
-          const int64_t scaffold_tokens = int64_t(scaffold.context.size() + scaffold.query.size());
           SB_REQUIRE(target_tokens > 2 * scaffold_tokens, "--seq-len {} is too short for a {} prompt", target_tokens,
                      task);
           samples = generate_task_samples(task, target_tokens - scaffold_tokens, settings.samples, settings.seed,
@@ -292,8 +295,6 @@ int run_task_sweep(const SweepSettings& settings) {
                                        outcome.generated);
           }
           RunRecord record = make_run_record(outcome, context, fidelity ? &*fidelity : nullptr);
-          std::erase_if(record.arrays,
-                        [](const RunRecord::Array& array) { return array.path.rfind("reference/", 0) == 0; });
           record.text["params_key"] = key;
           record.text["generated_text"] = text;
           record.text["answers"] = joined(sample.answers);

@@ -460,7 +460,6 @@ void add_index_row(IndexRows& index, RunRecord row, const std::string& path) {
   for (const auto& [key, value] : row.text) add(key, Kind::text);
   for (const auto& [key, value] : row.integers) add(key, Kind::integer);
   for (const auto& [key, value] : row.numbers) add(key, Kind::number);
-  row.arrays.clear();
   index.rows.push_back(std::move(row));
 }
 
@@ -506,7 +505,7 @@ std::optional<IndexRows> index_rows_from_table(hid_t file, const std::string& pa
     H5T_cset_t cset = H5T_CSET_ASCII;
   };
   std::vector<Member> members;
-  int run_id_member = -1;
+  bool has_run_id = false;
   const int member_count = H5Tget_nmembers(type);
   for (int m = 0; m < member_count; ++m) {
     const H5T_class_t member_class = H5Tget_member_class(type, unsigned(m));
@@ -524,9 +523,9 @@ std::optional<IndexRows> index_rows_from_table(hid_t file, const std::string& pa
     }
     members.push_back({member_name(type, unsigned(m)), kind, H5Tget_member_offset(type, unsigned(m)), size,
                        kind == Kind::text ? H5Tget_cset(member_type) : H5T_CSET_ASCII});
-    if (members.back().name == "run_id") run_id_member = m;
+    has_run_id = has_run_id || members.back().name == "run_id";
   }
-  if (run_id_member < 0) return std::nullopt;
+  if (!has_run_id) return std::nullopt;
   // Read into a native layout: same members, native numbers.
   const size_t row_size = H5Tget_size(type);
   Type memory(H5_CHECK(H5Tcreate(H5T_COMPOUND, row_size), path + ":/index"));
@@ -753,7 +752,7 @@ std::vector<std::string> ResultsStore::append(std::vector<RunRecord> records) {
       }
       write_scalar_attribute(run, kCompleteAttribute, H5T_STD_I64LE, H5T_NATIVE_INT64, int64_t(1), what);
       run.close();
-      add_index_row(index, record, path_);
+      add_index_row(index, RunRecord{record.run_id, record.text, record.integers, record.numbers, {}}, path_);
       stage("run:" + record.run_id);
     }
     write_index(file, path_, index);
