@@ -83,6 +83,24 @@ std::vector<std::string> methods_global_first(const std::vector<std::string>& me
   return ordered;
 }
 
+std::vector<StarSetting> star_settings(const SweepSettings& settings) {
+  std::vector<StarSetting> grid;
+  for (int64_t block : settings.block_sizes) {
+    for (int64_t anchor : settings.anchor_sizes) {
+      for (const std::string& source : settings.anchor_sources) {
+        for (const std::string& positions : settings.anchor_positions) {
+          SB_REQUIRE(source == "first" || source == "previous",
+                     "star: --anchor-source '{}' is not one of first, previous", source);
+          SB_REQUIRE(positions == "original" || positions == "adjacent",
+                     "star: --anchor-positions '{}' is not one of original, adjacent", positions);
+          grid.push_back({block, anchor, source, positions});
+        }
+      }
+    }
+  }
+  return grid;
+}
+
 std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size) {
   SB_REQUIRE(!settings.methods.empty(), "--method lists no method");
   SB_REQUIRE(!settings.seq_lens.empty(), "--seq-len lists no length");
@@ -111,28 +129,18 @@ std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size) 
       spec.warmup = settings.warmup;
       spec.seed = settings.seed;
       if (method == "star") {
-        for (int64_t block : settings.block_sizes) {
-          for (int64_t anchor : settings.anchor_sizes) {
-            StarLayout layout = make_star_layout(seq_len, block, anchor, world_size);
-            spec.block_size = layout.block_size;
-            spec.anchor_size = layout.anchor_size;
-            for (const std::string& source : settings.anchor_sources) {
-              for (const std::string& positions : settings.anchor_positions) {
-                SB_REQUIRE(source == "first" || source == "previous",
-                           "star: --anchor-source '{}' is not one of first, previous", source);
-                SB_REQUIRE(positions == "original" || positions == "adjacent",
-                           "star: --anchor-positions '{}' is not one of original, adjacent", positions);
-                spec.anchor_source = source;
-                spec.anchor_positions = positions;
-                bool duplicate = std::any_of(runs.begin(), runs.end(), [&](const RunSpec& other) {
-                  return other.method == "star" && other.context_len == seq_len &&
-                         other.block_size == spec.block_size && other.anchor_size == spec.anchor_size &&
-                         other.anchor_source == source && other.anchor_positions == positions;
-                });
-                if (!duplicate) runs.push_back(spec);
-              }
-            }
-          }
+        for (const StarSetting& setting : star_settings(settings)) {
+          StarLayout layout = make_star_layout(seq_len, setting.block_size, setting.anchor_size, world_size);
+          spec.block_size = layout.block_size;
+          spec.anchor_size = layout.anchor_size;
+          spec.anchor_source = setting.anchor_source;
+          spec.anchor_positions = setting.anchor_positions;
+          bool duplicate = std::any_of(runs.begin(), runs.end(), [&](const RunSpec& other) {
+            return other.method == "star" && other.context_len == seq_len && other.block_size == spec.block_size &&
+                   other.anchor_size == spec.anchor_size && other.anchor_source == spec.anchor_source &&
+                   other.anchor_positions == spec.anchor_positions;
+          });
+          if (!duplicate) runs.push_back(spec);
         }
       } else {
         if (method == "ring") {

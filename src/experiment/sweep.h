@@ -43,6 +43,15 @@ std::string format_duration(double seconds);
 // The methods without repeats, global first: it is the fidelity reference of the others.
 std::vector<std::string> methods_global_first(const std::vector<std::string>& methods);
 
+// Star's own grid (block x anchor x anchor source x anchor positions), in sweep
+// order and unresolved (block 0 = context / ranks, anchor -1 = block); throws
+// sb::Error for an unknown anchor source or positions name.
+struct StarSetting {
+  int64_t block_size = 0, anchor_size = -1;
+  std::string anchor_source, anchor_positions;
+};
+std::vector<StarSetting> star_settings(const SweepSettings& settings);
+
 // The runs of the grid, in execution order; throws sb::Error for a bad setting.
 std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size);
 

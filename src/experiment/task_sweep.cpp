@@ -56,14 +56,9 @@ std::vector<MethodVariant> method_variants(const SweepSettings& settings) {
       variants.push_back({method, 0, 0});
       continue;
     }
-    for (int64_t block : settings.block_sizes) {
-      for (int64_t anchor : settings.anchor_sizes) {
-        for (const std::string& source : settings.anchor_sources) {
-          for (const std::string& positions : settings.anchor_positions) {
-            variants.push_back({method, block, anchor, source, positions});
-          }
-        }
-      }
+    for (const StarSetting& setting : star_settings(settings)) {
+      variants.push_back(
+          {method, setting.block_size, setting.anchor_size, setting.anchor_source, setting.anchor_positions});
     }
   }
   return variants;

@@ -30,6 +30,10 @@ expect_error 3 "ranks but only" run --backend cpu --method star --seq-len 64 --b
 expect_error 2 "larger than the context" run --backend cpu --method star --seq-len 64 --block-size 128 -o "$WORK/r.h5"
 expect_error 2 "query is empty" run --backend cpu --query-len 0 -o "$WORK/r.h5"
 expect_error 2 "unknown attention method" run --backend cpu --method stra -o "$WORK/r.h5"
+expect_error 2 "--anchor-source 'foo' is not one of" run --backend cpu --method star --anchor-source foo -o "$WORK/r.h5"
+# Accuracy runs check star's settings before any tokenizer, model or run.
+expect_error 2 "--anchor-positions 'far' is not one of" run --backend cpu --method global,star --task niah_single_1 \
+  --anchor-positions far -o "$WORK/r.h5"
 expect_error 2 "not writable\|cannot create\|cannot open\|unwritable" run --backend cpu -o /proc/starbench.h5
 
 if [[ -d "$reference" ]]; then
