@@ -45,7 +45,8 @@ void add_run_command(CLI::App& app) {
   run->add_option("--seq-len", settings->seq_lens, "Context lengths in tokens")->delimiter(',')->capture_default_str();
   run->add_option("--query-len", settings->query_len, "Query tokens after the context")->capture_default_str();
   run->add_option("--generate", settings->generate, "Greedy tokens generated after the query")->capture_default_str();
-  run->add_option("--block-size", settings->block_sizes, "Star block sizes (0: context / ranks)")
+  run->add_option("--block-size", settings->block_sizes,
+                  "Star block sizes: tokens, 0 (context / ranks) or C/k (context / k, e.g. C/4 as in the paper)")
       ->delimiter(',')
       ->capture_default_str();
   run->add_option("--anchor-size", settings->anchor_sizes, "Star anchor sizes (-1: the block size)")
@@ -59,6 +60,15 @@ void add_run_command(CLI::App& app) {
   run->add_option("--anchor-positions", settings->anchor_positions,
                   "Star ablation: anchor position ids are its own (original) or the ones just before the block "
                   "(adjacent)")
+      ->delimiter(',')
+      ->capture_default_str();
+  run->add_option("--anchor-mode", settings->anchor_modes,
+                  "Star: how a rank gets the anchor: recompute (per block, as the paper's code), once (per rank), "
+                  "sent (rank 0 broadcasts its KV per layer), auto (sent; recompute for the ablations)")
+      ->delimiter(',')
+      ->capture_default_str();
+  run->add_option("--ring-layout", settings->ring_layouts,
+                  "Ring: zigzag (load-balanced) and/or contiguous (the Star Attention paper's baseline)")
       ->delimiter(',')
       ->capture_default_str();
   run->add_option("--repeats", settings->repeats, "Timed repeats per run (every one is stored)")->capture_default_str();

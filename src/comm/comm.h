@@ -25,6 +25,13 @@ class Comm {
   virtual void ring_wait() = 0;
 
   virtual void broadcast(Tensor& buffer, int root) = 0;
+  // Broadcast that returns at once (star's anchor KV, posted a layer ahead);
+  // broadcast_wait() completes every pending one. On the cuda backend the wait
+  // is device-side: the compute stream waits, the host goes on. Every rank
+  // posts the same broadcasts in the same order; buffers stay untouched until
+  // broadcast_wait().
+  virtual void broadcast_start(Tensor& buffer, int root) = 0;
+  virtual void broadcast_wait() = 0;
   // recv on root holds size() blocks of send.nbytes() in rank order; ignored elsewhere.
   virtual void gather(const Tensor& send, Tensor& recv, int root) = 0;
 

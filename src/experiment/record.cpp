@@ -40,6 +40,16 @@ RunRecord::Array vector_array(const std::string& path, const std::vector<double>
 
 }  // namespace
 
+// What distinguishes runs of one method beyond the common fields.
+static std::string method_key_suffix(const RunSpec& spec) {
+  if (spec.method == "star") {
+    return fmt::format(";anchor_source={};anchor_positions={};anchor_mode={}", spec.anchor_source,
+                       spec.anchor_positions, spec.anchor_mode);
+  }
+  if (spec.method == "ring") return fmt::format(";ring_layout={}", spec.ring_layout);
+  return {};
+}
+
 std::string params_key(const RunSpec& spec, const RunContext& context) {
   const int ranks = spec.method == "global" ? 1 : context.job_world_size;
   return fmt::format(
@@ -48,9 +58,7 @@ std::string params_key(const RunSpec& spec, const RunContext& context) {
       context.model_name, context.backend, spec.method, spec.context_len, spec.query_len, spec.generate, ranks,
       spec.method == "star" ? spec.block_size : 0, spec.method == "star" ? spec.anchor_size : 0, spec.repeats,
       spec.warmup, spec.seed, spec.task, spec.sample,
-      spec.method == "star" ? fmt::format(";anchor_source={};anchor_positions={}", spec.anchor_source,
-                                          spec.anchor_positions)
-                            : std::string());
+      method_key_suffix(spec));
 }
 
 double median_of_slowest(const std::vector<std::vector<double>>& per_repeat_per_rank) {
@@ -80,7 +88,10 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
   if (spec.method == "star") {
     record.text["anchor_source"] = spec.anchor_source;
     record.text["anchor_positions"] = spec.anchor_positions;
+    record.text["anchor_mode"] = outcome.anchor_mode.empty() ? spec.anchor_mode : outcome.anchor_mode;
+    if (!spec.block_rule.empty()) record.text["block_rule"] = spec.block_rule;
   }
+  if (spec.method == "ring") record.text["ring_layout"] = spec.ring_layout;
   record.integers = {{"seq_len", spec.context_len},
                      {"query_len", spec.query_len},
                      {"generate", spec.generate},
