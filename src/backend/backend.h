@@ -35,6 +35,17 @@ struct AttentionMask {
   bool visible(int64_t query_row, int64_t key_row) const {
     return kind == Kind::None || key_row <= query_row + causal_offset;
   }
+  // (query, key) pairs the mask leaves visible: the work an exact kernel that
+  // skips hidden keys must do.
+  double visible_pairs(int64_t q_len, int64_t k_len) const;
+};
+
+// Arithmetic a backend was asked for, counted where it is issued, the same on
+// every backend: the per-rank work behind a phase's time (what makes star win
+// or lose against a ring in a given setting).
+struct WorkCount {
+  double matmul_flops = 0;     // 2 x tokens x out x in per matmul
+  double attention_flops = 0;  // 4 x visible (query, key) pairs x head_dim x query heads
 };
 
 // Measures device time between start() and stop(): CUDA events on the cuda
@@ -92,6 +103,21 @@ class Backend {
 
   virtual void synchronize() = 0;
   virtual std::unique_ptr<PhaseTimer> make_timer() = 0;
+
+  const WorkCount& work() const { return work_; }
+  void reset_work() { work_ = {}; }
+
+ protected:
+  // Implementations call these from matmul() and attention().
+  void count_matmul(int64_t tokens, int64_t out_features, int64_t in_features) {
+    work_.matmul_flops += 2.0 * double(tokens) * double(out_features) * double(in_features);
+  }
+  void count_attention(const AttentionMask& mask, int64_t q_len, int64_t k_len, int64_t q_heads, int64_t head_dim) {
+    work_.attention_flops += 4.0 * mask.visible_pairs(q_len, k_len) * double(q_heads) * double(head_dim);
+  }
+
+ private:
+  WorkCount work_;
 };
 
 // "cpu" or "cuda"; "auto" picks cuda when built with it and a GPU is visible.

@@ -2,6 +2,7 @@
 // itself links starbench_backend; CMakeLists.txt closes that cycle (a pair of
 // mutually dependent static libraries, which CMake repeats on the link line)
 // and defines STARBENCH_WITH_CUDA for this file when the cuda backend is built.
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -14,6 +15,19 @@
 #endif
 
 namespace sb {
+
+double AttentionMask::visible_pairs(int64_t q_len, int64_t k_len) const {
+  if (q_len <= 0 || k_len <= 0) return 0.0;
+  if (kind == Kind::None) return double(q_len) * double(k_len);
+  // Row i sees clamp(i + offset + 1, 0, k_len) keys: zero, then a ramp, then all.
+  const int64_t shift = causal_offset + 1;
+  const int64_t ramp_begin = std::clamp<int64_t>(1 - shift, 0, q_len);     // first row seeing a key
+  const int64_t full_begin = std::clamp<int64_t>(k_len - shift, ramp_begin, q_len);  // first row seeing all
+  const double ramp_rows = double(full_begin - ramp_begin);
+  const double ramp = ramp_rows * double(shift) + (double(ramp_begin) + double(full_begin - 1)) * ramp_rows / 2.0;
+  return ramp + double(q_len - full_begin) * double(k_len);
+}
+
 
 bool cuda_backend_available() {
 #ifdef STARBENCH_WITH_CUDA

@@ -129,6 +129,20 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
   record.arrays.push_back(vector_array("memory/peak_bytes", outcome.peak_bytes));
   record.arrays.push_back(vector_array("comm/context_bytes", outcome.context_comm_bytes));
   record.arrays.push_back(vector_array("comm/query_bytes", outcome.query_comm_bytes));
+  if (!outcome.context_attention_flops.empty()) {
+    record.arrays.push_back(vector_array("work/context_attention_flops", outcome.context_attention_flops));
+    record.arrays.push_back(vector_array("work/context_matmul_flops", outcome.context_matmul_flops));
+    record.arrays.push_back(vector_array("work/context_forward_tokens", outcome.context_forward_tokens));
+    // The busiest rank (most attention + matmul work) sets the phase's time.
+    size_t busiest = 0;
+    for (size_t rank = 1; rank < outcome.context_attention_flops.size(); ++rank) {
+      auto work = [&](size_t r) { return outcome.context_attention_flops[r] + outcome.context_matmul_flops[r]; };
+      if (work(rank) > work(busiest)) busiest = rank;
+    }
+    record.numbers["busiest_rank_attention_tflop"] = outcome.context_attention_flops[busiest] / 1e12;
+    record.numbers["busiest_rank_matmul_tflop"] = outcome.context_matmul_flops[busiest] / 1e12;
+    record.numbers["busiest_rank_forward_tokens"] = outcome.context_forward_tokens[busiest];
+  }
   std::vector<double> local_tokens(outcome.local_context_tokens.begin(), outcome.local_context_tokens.end());
   record.arrays.push_back(vector_array("layout/local_context_tokens", local_tokens));
   if (!outcome.generated.empty()) {

@@ -34,6 +34,8 @@ struct RunOutcome {
   std::vector<std::vector<double>> context_ms, query_ms, decode_ms;  // [repeat][rank]; decode per token
   std::vector<double> context_comm_bytes, query_comm_bytes;        // [rank], one repeat
   std::vector<double> peak_bytes;                                   // [rank]
+  // Phase 1 work each rank issued (one repeat): what explains its time.
+  std::vector<double> context_attention_flops, context_matmul_flops, context_forward_tokens;  // [rank]
   std::vector<int64_t> local_context_tokens;                        // [rank]
   // Outputs of the first measured repeat, identical on all ranks (held on rank 0).
   std::vector<float> query_logits;  // [query_len, vocab]

@@ -158,6 +158,8 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
 
     // Phase 1: context encoding.
     comm->reset_bytes_sent();
+    backend.reset_work();
+    model_.reset_forwarded_tokens();
     Control::barrier();
     double context_ms = 0;
     if (participates) {
@@ -167,6 +169,8 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
       context_ms = timer->elapsed_ms();
     }
     const double context_bytes = double(comm->bytes_sent());
+    const WorkCount context_work = backend.work();
+    const double context_tokens = double(model_.forwarded_tokens());
 
     // Phase 2: the query, then greedy decoding token by token.
     comm->reset_bytes_sent();
@@ -202,6 +206,9 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
     if (keep_outputs) {
       outcome.context_comm_bytes = gather(context_bytes);
       outcome.query_comm_bytes = gather(query_bytes);
+      outcome.context_attention_flops = gather(context_work.attention_flops);
+      outcome.context_matmul_flops = gather(context_work.matmul_flops);
+      outcome.context_forward_tokens = gather(context_tokens);
       for (double tokens : gather(participates ? double(method->local_context_tokens()) : 0.0)) {
         outcome.local_context_tokens.push_back(int64_t(tokens));
       }

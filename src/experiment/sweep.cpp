@@ -132,6 +132,21 @@ std::vector<std::string> ring_layouts(const SweepSettings& settings) {
   return layouts;
 }
 
+namespace {
+
+// A fixed block size fits a length when it gives every rank a block.
+bool fixed_block_fits(const BlockRule& rule, int64_t seq_len, int world_size) {
+  if (rule.label() != "fixed") return true;
+  return rule.tokens <= seq_len && (seq_len + rule.tokens - 1) / rule.tokens >= world_size;
+}
+
+bool fixed_block_fits_some_length(const BlockRule& rule, const std::vector<int64_t>& seq_lens, int world_size) {
+  return std::any_of(seq_lens.begin(), seq_lens.end(),
+                     [&](int64_t seq_len) { return fixed_block_fits(rule, seq_len, world_size); });
+}
+
+}  // namespace
+
 std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size) {
   SB_REQUIRE(!settings.methods.empty(), "--method lists no method");
   SB_REQUIRE(!settings.seq_lens.empty(), "--seq-len lists no length");
@@ -164,6 +179,10 @@ std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size) 
       if (method == "star") {
         for (const StarSetting& setting : star_grid) {
           const int64_t block = setting.block_rule.resolve(seq_len, world_size);
+          if (!fixed_block_fits(setting.block_rule, seq_len, world_size) &&
+              fixed_block_fits_some_length(setting.block_rule, settings.seq_lens, world_size)) {
+            continue;  // a fixed block too large for this length, not for the sweep: skipped here (documented)
+          }
           StarLayout layout = make_star_layout(seq_len, block, setting.anchor_size, world_size);
           spec.block_size = layout.block_size;
           spec.anchor_size = layout.anchor_size;

@@ -61,6 +61,10 @@ std::vector<StarSetting> star_settings(const SweepSettings& settings);
 std::vector<std::string> ring_layouts(const SweepSettings& settings);
 
 // The runs of the grid, in execution order; throws sb::Error for a bad setting.
+// A fixed star block size that leaves some rank without a block at one length
+// is skipped at that length when it fits another length of the sweep (scaling
+// studies list blocks up to the longest context); one that fits no length is
+// an error.
 std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size);
 
 // Collective. Returns the number of runs executed (not counting skipped ones).
