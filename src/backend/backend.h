@@ -12,8 +12,10 @@
 // Ops enqueue on the backend's stream; results are ready for the host after
 // synchronize() (to_host_* synchronises).
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backend/tensor.h"
@@ -64,6 +66,12 @@ class Backend {
   virtual std::string name() const = 0;       // "cpu" or "cuda"
   virtual DType act_dtype() const = 0;        // F32 on cpu, BF16 on cuda
   virtual std::string device_name() const = 0;
+  // False for the simulator's backend: shapes and costs only, no values (its
+  // outputs are zeros, so fidelity against global means nothing there).
+  virtual bool computes_values() const { return true; }
+  // Text attributes every run record made on this backend carries (the
+  // simulator's platform and hardware profile), also part of the resume key.
+  virtual std::vector<std::pair<std::string, std::string>> provenance() const { return {}; }
 
   // --- memory -------------------------------------------------------------
   virtual Tensor empty(DType dtype, std::vector<int64_t> shape) = 0;
@@ -121,8 +129,11 @@ class Backend {
 };
 
 // "cpu" or "cuda"; "auto" picks cuda when built with it and a GPU is visible.
-// local_rank selects the GPU.
+// local_rank selects the GPU. A registered name (the simulator's "sim", while a
+// simulation runs) is built by its factory.
 std::unique_ptr<Backend> make_backend(const std::string& name, int local_rank);
+using BackendFactory = std::function<std::unique_ptr<Backend>(int local_rank)>;
+void register_backend(const std::string& name, BackendFactory factory);  // an empty factory unregisters
 bool cuda_backend_available();
 
 }  // namespace sb

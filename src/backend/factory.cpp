@@ -3,6 +3,7 @@
 // mutually dependent static libraries, which CMake repeats on the link line)
 // and defines STARBENCH_WITH_CUDA for this file when the cuda backend is built.
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -37,7 +38,26 @@ bool cuda_backend_available() {
 #endif
 }
 
+namespace {
+std::map<std::string, BackendFactory>& registered_backends() {
+  static std::map<std::string, BackendFactory> factories;
+  return factories;
+}
+}  // namespace
+
+void register_backend(const std::string& name, BackendFactory factory) {
+  if (factory) {
+    registered_backends()[name] = std::move(factory);
+  } else {
+    registered_backends().erase(name);
+  }
+}
+
 std::unique_ptr<Backend> make_backend(const std::string& name, int local_rank) {
+  if (auto found = registered_backends().find(name); found != registered_backends().end()) {
+    return found->second(local_rank);
+  }
+  SB_REQUIRE(name != "sim", "backend 'sim' runs only inside `starbench simulate`");
   if (name == "cpu") return std::make_unique<CpuBackend>();
   if (name == "cuda" || name == "auto") {
 #ifdef STARBENCH_WITH_CUDA

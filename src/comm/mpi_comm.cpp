@@ -2,6 +2,7 @@
 #include <mpi.h>
 
 #include <climits>
+#include <map>
 #include <vector>
 
 #include "backend/backend.h"
@@ -88,7 +89,25 @@ class MpiComm : public Comm {
 
 }  // namespace
 
+namespace {
+std::map<std::string, CommFactory>& registered_comms() {
+  static std::map<std::string, CommFactory> factories;
+  return factories;
+}
+}  // namespace
+
+void register_comm(const std::string& backend_name, CommFactory factory) {
+  if (factory) {
+    registered_comms()[backend_name] = std::move(factory);
+  } else {
+    registered_comms().erase(backend_name);
+  }
+}
+
 std::unique_ptr<Comm> make_comm(Backend& backend) {
+  if (auto found = registered_comms().find(backend.name()); found != registered_comms().end()) {
+    return found->second(backend);
+  }
 #ifdef STARBENCH_WITH_CUDA
   if (backend.name() == "cuda") return make_nccl_comm(backend);
 #endif

@@ -41,6 +41,12 @@ RunRecord::Array vector_array(const std::string& path, const std::vector<double>
 }  // namespace
 
 // What distinguishes runs of one method beyond the common fields.
+static std::string provenance_key_suffix(const RunContext& context) {
+  std::string suffix;
+  for (const auto& [key, value] : context.provenance) suffix += fmt::format(";{}={}", key, value);
+  return suffix;
+}
+
 static std::string method_key_suffix(const RunSpec& spec) {
   if (spec.method == "star") {
     return fmt::format(";anchor_source={};anchor_positions={};anchor_mode={}", spec.anchor_source,
@@ -58,7 +64,7 @@ std::string params_key(const RunSpec& spec, const RunContext& context) {
       context.model_name, context.backend, spec.method, spec.context_len, spec.query_len, spec.generate, ranks,
       spec.method == "star" ? spec.block_size : 0, spec.method == "star" ? spec.anchor_size : 0, spec.repeats,
       spec.warmup, spec.seed, spec.task, spec.sample,
-      method_key_suffix(spec));
+      method_key_suffix(spec)) + provenance_key_suffix(context);
 }
 
 double median_of_slowest(const std::vector<std::vector<double>>& per_repeat_per_rank) {
@@ -92,6 +98,7 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
     if (!spec.block_rule.empty()) record.text["block_rule"] = spec.block_rule;
   }
   if (spec.method == "ring") record.text["ring_layout"] = spec.ring_layout;
+  for (const auto& [key, value] : context.provenance) record.text[key] = value;
   record.integers = {{"seq_len", spec.context_len},
                      {"query_len", spec.query_len},
                      {"generate", spec.generate},
@@ -102,6 +109,7 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
                      {"repeats", spec.repeats},
                      {"warmup", spec.warmup},
                      {"sample", spec.sample}};
+  if (context.simulated) record.integers["simulated"] = 1;
   const double context_ms = median_of_slowest(outcome.context_ms);
   const double query_ms = median_of_slowest(outcome.query_ms);
   const double decode_ms = median_of_slowest(outcome.decode_ms);

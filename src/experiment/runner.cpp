@@ -212,7 +212,7 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
       for (double tokens : gather(participates ? double(method->local_context_tokens()) : 0.0)) {
         outcome.local_context_tokens.push_back(int64_t(tokens));
       }
-      if (rank == 0) {
+      if (rank == 0 && backend.computes_values()) {
         Tensor normed = model_.final_norm(query_hidden);
         outcome.query_hidden = backend.to_host_f32(normed);
         outcome.query_logits = backend.to_host_f32(model_.logits(normed));

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
 #include <optional>
 #include <random>
 
@@ -34,6 +37,22 @@ std::vector<int32_t> synthetic_tokens(uint64_t seed, int64_t count, int64_t voca
   std::uniform_int_distribution<int32_t> pick(0, int32_t(vocab_size - 1));
   std::vector<int32_t> tokens(static_cast<size_t>(count));
   for (int32_t& token : tokens) token = pick(generator);
+  return tokens;
+}
+
+// The same tokens for every rank of this process: the simulator runs all ranks
+// in one process, and a 4M-token context per rank would not fit. Keeps the
+// last few inputs (a sweep moves through lengths in order).
+std::shared_ptr<const std::vector<int32_t>> shared_synthetic_tokens(uint64_t seed, int64_t count, int64_t vocab_size,
+                                                                    uint64_t stream) {
+  static std::mutex mutex;
+  static std::map<std::tuple<uint64_t, int64_t, int64_t, uint64_t>, std::shared_ptr<const std::vector<int32_t>>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  const auto key = std::make_tuple(seed, count, vocab_size, stream);
+  if (auto found = cache.find(key); found != cache.end()) return found->second;
+  if (cache.size() >= 4) cache.clear();
+  auto tokens = std::make_shared<const std::vector<int32_t>>(synthetic_tokens(seed, count, vocab_size, stream));
+  cache[key] = tokens;
   return tokens;
 }
 
@@ -245,7 +264,8 @@ int run_sweep(const SweepSettings& settings) {
   std::unique_ptr<Transformer> model = load_model(settings.model, config, *backend);
   std::unique_ptr<Comm> comm = make_comm(*backend);
   Runner runner(*model, *comm);
-  RunContext context{config.name, backend->name(), backend->device_name(), world_size};
+  RunContext context{config.name, backend->name(), backend->device_name(), world_size, backend->provenance(),
+                     !backend->computes_values()};
 
   if (root) {
     fmt::print(stderr, "starbench run: {} ({} layers, hidden {}), backend {} on {}, {} rank(s), {} run(s) -> {}\n",
@@ -265,7 +285,7 @@ int run_sweep(const SweepSettings& settings) {
     if (root && settings.resume) {
       std::vector<std::string> matches = store->find_by_params_key(key);
       already_done = matches.empty() ? 0 : 1;
-      if (already_done && spec.method == "global") {
+      if (already_done && spec.method == "global" && backend->computes_values()) {
         references[spec.context_len] = reference_outputs_from_record(store->read(matches.back()));
       }
     }
@@ -277,15 +297,18 @@ int run_sweep(const SweepSettings& settings) {
       continue;
     }
 
-    const std::vector<int32_t> context_tokens = synthetic_tokens(spec.seed, spec.context_len, config.vocab_size, 1);
-    const std::vector<int32_t> query_tokens = synthetic_tokens(spec.seed + uint64_t(spec.context_len),
-                                                               spec.query_len, config.vocab_size, 2);
-    RunOutcome outcome = runner.run(spec, context_tokens, query_tokens);
+    const std::shared_ptr<const std::vector<int32_t>> context_tokens =
+        shared_synthetic_tokens(spec.seed, spec.context_len, config.vocab_size, 1);
+    const std::shared_ptr<const std::vector<int32_t>> query_tokens = shared_synthetic_tokens(
+        spec.seed + uint64_t(spec.context_len), spec.query_len, config.vocab_size, 2);
+    RunOutcome outcome = runner.run(spec, *context_tokens, *query_tokens);
     ++executed;
 
     if (root) {
       std::optional<Fidelity> fidelity;
-      if (spec.method == "global") {
+      if (!backend->computes_values()) {
+        // Simulated: no values, so no fidelity to compute.
+      } else if (spec.method == "global") {
         references[spec.context_len] = outcome;
       } else {
         if (!references.count(spec.context_len)) {
