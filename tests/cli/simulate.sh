@@ -133,3 +133,11 @@ sim 4 "$WORK/resume.h5" --method global,ring,star --seq-len 256,512 >"$WORK/firs
 sim 4 "$WORK/resume.h5" --method global,ring,star --seq-len 256,512 >"$WORK/second.log" 2>&1 || fail "rerun failed"
 grep -q "6 run(s) already there were skipped" "$WORK/second.log" || { cat "$WORK/second.log"; fail "rerun did not resume"; }
 echo "resume: the rerun skipped all 6 runs"
+
+# 6. Measured and simulated twins pair up in `python3 -m analysis validate` (the table of docs/SIMULATOR.md).
+mpirun 2 run --backend cpu --model-preset tiny --method ring,star --seq-len 512 --query-len 8 --generate 3 \
+  --repeats 1 --warmup 0 -o "$WORK/pair.h5" >"$WORK/pair_measured.log" 2>&1 || fail "measured run failed"
+sim 2 "$WORK/pair.h5" --method ring,star --seq-len 512 >"$WORK/pair_sim.log" 2>&1 || fail "simulated twin failed"
+PYTHONPATH="$SOURCE_DIR" "$PYTHON" -m analysis validate "$WORK/pair.h5" >"$WORK/validate.md" || fail "validate failed"
+grep -q "^2 rows. Context phase" "$WORK/validate.md" || { cat "$WORK/validate.md"; fail "no measured/simulated pairs"; }
+echo "validate: $(tail -1 "$WORK/validate.md")"
