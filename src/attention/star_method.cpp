@@ -29,7 +29,10 @@ void StarMethod::encode_context(const std::vector<int32_t>& context) {
     }
     // The anchor's KV is recomputed per block and dropped: only the block's
     // rows are kept (the paper's memory saving).
-    CausalPrefillAttention attention(model_.backend(), context_kv_, anchor_tokens);
+    CausalPrefillAttention attention(model_.backend(), context_kv_, anchor_tokens,
+                                     [&](int layer, const Tensor& k, const Tensor& v) {
+                                       observe_phase1_kv(layer, k, v, anchor_tokens, block);
+                                     });
     model_.forward(tokens, positions, attention);
   }
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "attention/duo_method.h"
 #include "attention/method.h"
 #include "util/control.h"
 #include "util/error.h"
@@ -16,6 +17,16 @@ struct RankShare {
   int64_t kept_tokens = 0;
   int64_t ring_buffer_rows = 0;
 };
+
+// Per-kind KV (duo, star + duo) or every head's.
+size_t kv_bytes_planned(const ModelConfig& config, const RunSpec& spec, const RankShare& share, int64_t tail,
+                        DType dtype) {
+  if (spec.duo && (spec.method == "duo" || spec.method == "star")) {
+    return duo_kv_bytes(*spec.duo, share.kept_tokens + tail, /*holds_streaming=*/true, config.head_dim, dtype);
+  }
+  return KvCache::bytes_needed(config.num_layers, share.kept_tokens + tail, config.num_kv_heads, config.head_dim,
+                               dtype);
+}
 
 RankShare largest_share(const RunSpec& spec, int world_size) {
   if (spec.method == "ring") {
@@ -40,17 +51,21 @@ int64_t next_token_after(Transformer& model, const Tensor& hidden) {
 
 size_t Runner::planned_bytes_per_rank(const ModelConfig& config, const RunSpec& spec, int world_size, DType dtype,
                                       int64_t mlp_chunk_tokens) {
-  const int ranks = spec.method == "global" ? 1 : world_size;
+  const int ranks = runs_on_one_rank(spec.method) ? 1 : world_size;
   const RankShare share = largest_share(spec, ranks);
   const int64_t tail = spec.query_len + spec.generate;
   const int64_t kv_row = config.num_kv_heads * config.head_dim;
+  const int64_t forward_tokens = std::max(share.forward_tokens, tail);
   size_t bytes = Transformer::weight_bytes(config, dtype);
-  bytes += KvCache::bytes_needed(config.num_layers, share.kept_tokens + tail, config.num_kv_heads, config.head_dim,
-                                 dtype);
-  bytes += Transformer::activation_bytes(config, std::max(share.forward_tokens, tail), mlp_chunk_tokens, dtype);
+  bytes += kv_bytes_planned(config, spec, share, tail, dtype);
+  bytes += Transformer::activation_bytes(config, forward_tokens, mlp_chunk_tokens, dtype);
+  if (spec.duo) {
+    // Heads packed by kind: q and out of one kind, its K/V, the streaming keys' copy.
+    bytes += size_t(forward_tokens * (2 * config.num_heads * config.head_dim + 4 * kv_row)) * dtype_size(dtype);
+  }
   bytes += size_t(share.ring_buffer_rows * kv_row) * dtype_size(dtype);
   // Attention partials (out + lse, twice for merges) and the query's logits.
-  bytes += size_t(2 * std::max(share.forward_tokens, tail) * config.num_heads * (config.head_dim + 1)) * 4;
+  bytes += size_t(2 * forward_tokens * config.num_heads * (config.head_dim + 1)) * 4;
   bytes += size_t(spec.query_len * config.vocab_size) * 4;
   return bytes;
 }
@@ -66,7 +81,7 @@ void check_memory_plan(const ModelConfig& config, const RunSpec& spec, int world
       problem = fmt::format(
           "{} with a {}-token context on {} rank(s) of {} needs about {:.1f} GiB per rank but {} has {:.1f} GiB "
           "available: use more ranks, a smaller --seq-len or (star) a smaller --block-size",
-          spec.method, spec.context_len, spec.method == "global" ? 1 : world_size, config.name,
+          spec.method, spec.context_len, runs_on_one_rank(spec.method) ? 1 : world_size, config.name,
           double(planned) / double(1ull << 30), backend.device_name(), double(capacity) / double(1ull << 30));
     }
   } catch (const Error& error) {
@@ -78,15 +93,15 @@ void check_memory_plan(const ModelConfig& config, const RunSpec& spec, int world
 RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context, const std::vector<int32_t>& query) {
   Backend& backend = model_.backend();
   const int rank = world_comm_.rank();
-  const bool is_global = spec.method == "global";
-  const bool participates = !is_global || rank == 0;
+  const bool one_rank = runs_on_one_rank(spec.method);
+  const bool participates = !one_rank || rank == 0;
   std::unique_ptr<Comm> local_comm;
   Comm* comm = &world_comm_;
-  if (is_global) {
+  if (one_rank) {
     local_comm = make_local_comm(backend);
     comm = local_comm.get();
   }
-  const int participants = is_global ? 1 : world_comm_.size();
+  const int participants = one_rank ? 1 : world_comm_.size();
 
   RunOutcome outcome;
   outcome.spec = spec;
@@ -109,8 +124,11 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
       SB_REQUIRE(spec.context_len >= 2 * participants,
                  "ring: a {}-token context cannot be cut into 2 x {} ranks = {} non-empty chunks", spec.context_len,
                  participants, 2 * participants);
+    } else if (spec.method == "duo") {
+      SB_REQUIRE(spec.duo, "duo needs a head pattern (--duo-pattern DIR, FILE.tsv or random:SEED)");
     } else {
-      SB_REQUIRE(is_global, "unknown attention method '{}' (valid: global, ring, star)", spec.method);
+      SB_REQUIRE(spec.method == "global", "unknown attention method '{}' (valid: global, ring, star, duo)",
+                 spec.method);
     }
   } catch (const Error& error) {
     problem = error.what();
@@ -126,15 +144,18 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
   };
   backend.synchronize();
   backend.reset_peak();
+  size_t run_peak = 0, decode_peak = 0;  // over every repeat
   auto timer = backend.make_timer();
 
   for (int iteration = 0; iteration < spec.warmup + spec.repeats; ++iteration) {
     const bool measured = iteration >= spec.warmup;
     const bool keep_outputs = iteration == spec.warmup;
     std::unique_ptr<AttentionMethod> method;
-    if (participates) method = make_method({spec.method, spec.block_size, spec.anchor_size, spec.anchor_source, spec.anchor_positions},
-                                           model_, *comm,
-                                           spec.context_len, tail_tokens);
+    if (participates) {
+      method = make_method({spec.method, spec.block_size, spec.anchor_size, spec.anchor_source,
+                            spec.anchor_positions, spec.duo},
+                           model_, *comm, spec.context_len, tail_tokens);
+    }
 
     // Phase 1: context encoding.
     comm->reset_bytes_sent();
@@ -148,9 +169,12 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
     }
     const double context_bytes = double(comm->bytes_sent());
 
-    // Phase 2: the query, then greedy decoding token by token.
+    // Phase 2: the query, then greedy decoding token by token. Its own peak
+    // (what DuoAttention reports as decoding memory) is taken apart.
     comm->reset_bytes_sent();
     Control::barrier();
+    run_peak = std::max(run_peak, backend.peak_bytes());
+    backend.reset_peak();
     double query_ms = 0, decode_ms_total = 0;
     std::vector<int64_t> generated;
     Tensor query_hidden;
@@ -172,6 +196,8 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
       }
     }
     const double query_bytes = double(comm->bytes_sent());
+    decode_peak = std::max(decode_peak, backend.peak_bytes());
+    run_peak = std::max(run_peak, decode_peak);
     const double decode_ms = spec.generate > 1 ? decode_ms_total / double(spec.generate - 1) : 0.0;
 
     if (measured) {
@@ -182,6 +208,7 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
     if (keep_outputs) {
       outcome.context_comm_bytes = gather(context_bytes);
       outcome.query_comm_bytes = gather(query_bytes);
+      outcome.kv_bytes = gather(participates ? double(method->kv_cache_bytes()) : 0.0);
       for (double tokens : gather(participates ? double(method->local_context_tokens()) : 0.0)) {
         outcome.local_context_tokens.push_back(int64_t(tokens));
       }
@@ -194,7 +221,8 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
     }
   }
   backend.synchronize();
-  outcome.peak_bytes = gather(double(backend.peak_bytes()));
+  outcome.peak_bytes = gather(double(std::max(run_peak, backend.peak_bytes())));
+  outcome.decode_peak_bytes = gather(double(decode_peak));
   return outcome;
 }
 

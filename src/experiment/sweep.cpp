@@ -9,6 +9,7 @@
 #include <fmt/core.h>
 
 #include "attention/layout.h"
+#include "attention/method.h"
 #include "comm/comm.h"
 #include "experiment/fidelity.h"
 #include "experiment/record.h"
@@ -62,6 +63,7 @@ void print_table(const std::vector<TableRow>& rows, int skipped, const std::stri
     std::string label = row.spec.method;
     if (row.spec.method == "star" && row.spec.anchor_source != "first") label += "+" + row.spec.anchor_source;
     if (row.spec.method == "star" && row.spec.anchor_positions != "original") label += "+" + row.spec.anchor_positions;
+    if (row.spec.method == "star" && row.spec.duo) label += "+duo";
     fmt::print("{:<22} {:>8} {:>5} {:>7} {:>7} {:>11.2f} {:>10.2f} {:>10.2f} {:>12.0f} {:>8} {:>9} {:>6} {:>9.1f}\n",
                label, row.spec.context_len, i.at("world_size"), i.at("block_size"), i.at("anchor_size"),
                n.at("context_ms"), n.at("query_ms"), n.at("decode_ms_per_token"), n.at("context_tokens_per_s"),
@@ -101,13 +103,16 @@ std::vector<StarSetting> star_settings(const SweepSettings& settings) {
   return grid;
 }
 
+bool is_known_method(const std::string& method) {
+  const std::vector<std::string> known = method_names();
+  return std::find(known.begin(), known.end(), method) != known.end();
+}
+
 std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size) {
   SB_REQUIRE(!settings.methods.empty(), "--method lists no method");
   SB_REQUIRE(!settings.seq_lens.empty(), "--seq-len lists no length");
   for (const std::string& method : settings.methods) {
-    const std::vector<std::string> valid = {"global", "ring", "star"};
-    SB_REQUIRE(std::find(valid.begin(), valid.end(), method) != valid.end(),
-               "unknown attention method '{}' (valid: global, ring, star)", method);
+    SB_REQUIRE(is_known_method(method), "unknown attention method '{}' (valid: global, ring, star, duo)", method);
   }
   SB_REQUIRE(settings.query_len >= 1, "the query is empty: --query-len must be at least 1 (got {})",
              settings.query_len);
@@ -185,6 +190,10 @@ int run_sweep(const SweepSettings& settings) {
   Control::agree(problem.empty(), problem);
 
   ModelConfig config = resolve_model_config(settings.model);
+  const std::shared_ptr<const DuoPattern> duo = resolve_duo_pattern(settings.duo, config, settings.methods);
+  for (RunSpec& spec : runs) {
+    if (spec.method == "duo" || spec.method == "star") spec.duo = duo;
+  }
   std::unique_ptr<Backend> backend = create_backend(settings.backend);
   // Refuse a grid that cannot fit before the weights are allocated.
   for (const RunSpec& spec : runs) check_memory_plan(config, spec, world_size, *backend, 8192);
@@ -238,6 +247,7 @@ int run_sweep(const SweepSettings& settings) {
           // A global run stored by an earlier job (say, on one GPU) is the reference too.
           RunSpec global_spec = spec;
           global_spec.method = "global";
+          global_spec.duo.reset();
           std::vector<std::string> matches = store->find_by_params_key(params_key(global_spec, context));
           if (!matches.empty()) {
             references[spec.context_len] = reference_outputs_from_record(store->read(matches.back()));

@@ -22,6 +22,7 @@ struct SweepSettings {
   std::vector<int64_t> anchor_sizes = {-1};
   std::vector<std::string> anchor_sources = {"first"};        // star ablations
   std::vector<std::string> anchor_positions = {"original"};
+  DuoOptions duo;  // DuoAttention pattern for duo and star (star + duo)
   int repeats = 3;
   int warmup = 1;
   uint64_t seed = 1234;
@@ -52,7 +53,10 @@ struct StarSetting {
 };
 std::vector<StarSetting> star_settings(const SweepSettings& settings);
 
+// The methods a sweep accepts.
+bool is_known_method(const std::string& method);
 // The runs of the grid, in execution order; throws sb::Error for a bad setting.
+// Their duo pattern is not set (it needs the model's shape: run_sweep sets it).
 std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size);
 
 // Collective. Returns the number of runs executed (not counting skipped ones).

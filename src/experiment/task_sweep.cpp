@@ -10,8 +10,10 @@
 
 #include <fmt/core.h>
 
+#include "attention/method.h"
 #include "experiment/fidelity.h"
 #include "experiment/record.h"
+#include "experiment/model_loader.h"
 #include "experiment/runner.h"
 #include "experiment/sweep.h"
 #include "io/paced_appender.h"
@@ -38,20 +40,20 @@ struct MethodVariant {
   std::string method;
   int64_t block_size = 0, anchor_size = 0;
   std::string anchor_source = "first", anchor_positions = "original";
+  std::shared_ptr<const DuoPattern> duo = nullptr;  // duo and star + duo
   std::string label() const {
     if (method != "star") return method;
     std::string ablation;
     if (anchor_source != "first") ablation += "," + anchor_source;
     if (anchor_positions != "original") ablation += "," + anchor_positions;
-    return fmt::format("star(b={},a={}{})", block_size, anchor_size, ablation);
+    return fmt::format("star{}(b={},a={}{})", duo ? "+duo" : "", block_size, anchor_size, ablation);
   }
 };
 
 std::vector<MethodVariant> method_variants(const SweepSettings& settings) {
   std::vector<MethodVariant> variants;
   for (const std::string& method : methods_global_first(settings.methods)) {
-    SB_REQUIRE(method == "global" || method == "ring" || method == "star",
-               "unknown attention method '{}' (valid: global, ring, star)", method);
+    SB_REQUIRE(is_known_method(method), "unknown attention method '{}' (valid: global, ring, star, duo)", method);
     if (method != "star") {
       variants.push_back({method, 0, 0});
       continue;
@@ -141,6 +143,10 @@ int run_task_sweep(const SweepSettings& settings) {
   Control::agree(problem.empty(), problem);
 
   ModelConfig config = resolve_model_config(settings.model);
+  const std::shared_ptr<const DuoPattern> duo = resolve_duo_pattern(settings.duo, config, settings.methods);
+  for (MethodVariant& variant : variants) {
+    if (variant.method == "duo" || variant.method == "star") variant.duo = duo;
+  }
   problem.clear();
   if (root && tokenizer->vocab_size() > config.vocab_size) {
     problem = fmt::format("the tokenizer has {} ids but model {} only {}: use a Llama-3 checkpoint or the "
@@ -227,6 +233,7 @@ int run_task_sweep(const SweepSettings& settings) {
           spec.anchor_size = variant.anchor_size;
           spec.anchor_source = variant.anchor_source;
           spec.anchor_positions = variant.anchor_positions;
+          spec.duo = variant.duo;
           spec.repeats = settings.repeats;
           spec.warmup = settings.warmup;
           spec.seed = settings.seed;
@@ -327,12 +334,13 @@ int run_task_sweep(const SweepSettings& settings) {
         summary.text["params_key"] =
             fmt::format("summary;model={};backend={};task={};target={};method={};samples={};seed={};ranks={}",
                         config.name, context.backend, task, target_tokens, variant.label(), settings.samples,
-                        settings.seed, variant.method == "global" ? 1 : world_size);
+                        settings.seed, runs_on_one_rank(variant.method) ? 1 : world_size) +
+            duo_params_key(variant.duo.get());
         summary.integers = {{"seq_len", target_tokens},
                             {"samples", int64_t(method_scores.size())},
                             {"block_size", variant.block_size},
                             {"anchor_size", variant.anchor_size},
-                            {"world_size", variant.method == "global" ? 1 : world_size}};
+                            {"world_size", runs_on_one_rank(variant.method) ? 1 : world_size}};
         summary.numbers = {{"accuracy", accuracy}, {"accuracy_ratio_vs_global", ratio}};
         if (!stored_runs.count(summary.text["params_key"])) appender->add(std::move(summary));
       }
