@@ -25,6 +25,9 @@ class StreamingKvCache {
   int64_t window_rows(int layer) const { return layers_.at(layer).window_rows; }
   int64_t rows(int layer) const { return sink_rows(layer) + window_rows(layer); }
   const HeadSelection& heads(int layer) const { return layers_.at(layer).heads; }
+  // The rows held, [rows(layer), heads, d].
+  Tensor keys(int layer) const { return layers_.at(layer).k.rows(0, rows(layer)); }
+  Tensor values(int layer) const { return layers_.at(layer).v.rows(0, rows(layer)); }
   size_t bytes() const;
 
   // What the T tokens of a forward that follow every position seen so far
