@@ -103,7 +103,6 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
     record.text["anchor_source"] = spec.anchor_source;
     record.text["anchor_positions"] = spec.anchor_positions;
   }
-  add_duo_attributes(spec, record);
   record.integers = {{"seq_len", spec.context_len},
                      {"query_len", spec.query_len},
                      {"generate", spec.generate},
@@ -133,6 +132,7 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
                     {"peak_mem_bytes", peak},
                     {"decode_peak_mem_bytes", decode_peak},
                     {"kv_cache_bytes", kv}};
+  add_duo_attributes(spec, record);
   if (fidelity) {
     record.numbers["kl_vs_global"] = fidelity->kl_divergence;
     record.numbers["top1_vs_global"] = fidelity->top1_agreement;
