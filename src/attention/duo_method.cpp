@@ -30,9 +30,7 @@ void attend_streaming(Backend& backend, DuoState& duo, int layer, const Tensor& 
                       Tensor& out) {
   const HeadSelection& q_heads = duo.heads.streaming_q[size_t(layer)];
   if (q_heads.empty()) return;
-  const HeadSelection& kv_heads = duo.heads.streaming_kv[size_t(layer)];
-  const StreamingKvCache::Keys keys =
-      duo.streaming.extend(layer, kv_heads.packed(backend, k), kv_heads.packed(backend, v));
+  const StreamingKvCache::Keys keys = duo.streaming.extend(layer, k, v);
   KindOutput streaming(backend, q_heads, q, out);
   backend.attention(streaming.q, keys.k, keys.v, keys.mask, attention_scale(q), streaming.out, streaming.lse);
   streaming.unpack(backend, q_heads, out);

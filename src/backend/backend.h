@@ -81,6 +81,13 @@ class Backend {
   // (DuoAttention) are not contiguous in q/k/v, so this packs and unpacks them.
   virtual void copy_heads(Tensor& dst, int64_t dst_row, int64_t dst_head, const Tensor& src, int64_t src_row,
                           int64_t src_head, int64_t num_rows, int64_t num_heads) = 0;
+  // Head src_heads[i] of src's rows [src_row, +num_rows) into head dst_heads[i]
+  // of dst's rows [dst_row, ...), for every i: a whole head selection in one
+  // call. The default issues one copy_heads per run of heads consecutive on
+  // both sides; cuda copies the whole list in one kernel (decoding packs heads
+  // every layer of every token, where launches, not bytes, are the cost).
+  virtual void copy_head_list(Tensor& dst, int64_t dst_row, const Tensor& src, int64_t src_row, int64_t num_rows,
+                              const std::vector<int64_t>& dst_heads, const std::vector<int64_t>& src_heads);
   virtual size_t bytes_in_use() const = 0;
   virtual size_t peak_bytes() const = 0;
   virtual void reset_peak() = 0;

@@ -1,5 +1,6 @@
 #include "backend/head_copy.h"
 
+#include "backend/backend.h"
 #include "util/error.h"
 
 namespace sb {
@@ -25,6 +26,32 @@ HeadCopy plan_head_copy(const char* who, const Tensor& dst, int64_t dst_row, int
   copy.width = size_t(num_heads) * head_bytes;
   copy.height = size_t(num_rows);
   return copy;
+}
+
+void check_head_list(const char* who, const Tensor& dst, const Tensor& src, const std::vector<int64_t>& dst_heads,
+                     const std::vector<int64_t>& src_heads) {
+  SB_REQUIRE(dst_heads.size() == src_heads.size(), "{}: {} destination heads for {} source heads", who,
+             dst_heads.size(), src_heads.size());
+  for (size_t i = 0; i < dst_heads.size(); ++i) {
+    SB_REQUIRE(dst.rank() == 3 && src.rank() == 3 && dst_heads[i] >= 0 && dst_heads[i] < dst.dim(1) &&
+                   src_heads[i] >= 0 && src_heads[i] < src.dim(1),
+               "{}: head {} -> {} is outside {} -> {}", who, src_heads[i], dst_heads[i], src.describe(),
+               dst.describe());
+  }
+}
+
+void Backend::copy_head_list(Tensor& dst, int64_t dst_row, const Tensor& src, int64_t src_row, int64_t num_rows,
+                             const std::vector<int64_t>& dst_heads, const std::vector<int64_t>& src_heads) {
+  check_head_list("copy_head_list", dst, src, dst_heads, src_heads);
+  for (size_t first = 0; first < dst_heads.size();) {
+    size_t end = first + 1;
+    while (end < dst_heads.size() && dst_heads[end] == dst_heads[end - 1] + 1 &&
+           src_heads[end] == src_heads[end - 1] + 1) {
+      ++end;
+    }
+    copy_heads(dst, dst_row, dst_heads[first], src, src_row, src_heads[first], num_rows, int64_t(end - first));
+    first = end;
+  }
 }
 
 }  // namespace sb

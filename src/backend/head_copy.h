@@ -4,6 +4,7 @@
 // after the previous one (a cudaMemcpy2D, or a loop of memcpy on the host).
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "backend/tensor.h"
 
@@ -20,5 +21,10 @@ struct HeadCopy {
 // dtypes or ranges do not fit.
 HeadCopy plan_head_copy(const char* who, const Tensor& dst, int64_t dst_row, int64_t dst_head, const Tensor& src,
                         int64_t src_row, int64_t src_head, int64_t num_rows, int64_t num_heads);
+
+// Throws sb::Error unless the two head lists have one length and every head
+// exists in its [T, H, d] tensor.
+void check_head_list(const char* who, const Tensor& dst, const Tensor& src, const std::vector<int64_t>& dst_heads,
+                     const std::vector<int64_t>& src_heads);
 
 }  // namespace sb

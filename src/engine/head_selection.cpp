@@ -10,11 +10,7 @@ HeadSelection::HeadSelection(std::vector<int64_t> heads, int64_t total_heads)
   for (size_t i = 0; i < heads_.size(); ++i) {
     SB_REQUIRE(heads_[i] >= 0 && heads_[i] < total_ && (i == 0 || heads_[i] > heads_[i - 1]),
                "head selection: head {} is out of [0, {}) or out of order", heads_[i], total_);
-    if (!runs_.empty() && runs_.back().full_head + runs_.back().count == heads_[i]) {
-      ++runs_.back().count;
-    } else {
-      runs_.push_back({heads_[i], int64_t(i), 1});
-    }
+    packed_.push_back(int64_t(i));
   }
 }
 
@@ -38,9 +34,7 @@ void HeadSelection::gather(Backend& backend, Tensor& packed, int64_t packed_row,
   SB_REQUIRE(full.rank() == 3 && full.dim(1) == total_ && packed.rank() == 3 && packed.dim(1) == size(),
              "head selection of {} of {} heads: cannot pack {} into {}", size(), total_, full.describe(),
              packed.describe());
-  for (const Run& run : runs_) {
-    backend.copy_heads(packed, packed_row, run.packed_head, full, full_row, run.full_head, rows, run.count);
-  }
+  backend.copy_head_list(packed, packed_row, full, full_row, rows, packed_, heads_);
 }
 
 void HeadSelection::scatter(Backend& backend, Tensor& full, int64_t full_row, const Tensor& packed,
@@ -48,9 +42,7 @@ void HeadSelection::scatter(Backend& backend, Tensor& full, int64_t full_row, co
   SB_REQUIRE(full.rank() == 3 && full.dim(1) == total_ && packed.rank() == 3 && packed.dim(1) == size(),
              "head selection of {} of {} heads: cannot unpack {} into {}", size(), total_, packed.describe(),
              full.describe());
-  for (const Run& run : runs_) {
-    backend.copy_heads(full, full_row, run.full_head, packed, packed_row, run.packed_head, rows, run.count);
-  }
+  backend.copy_head_list(full, full_row, packed, packed_row, rows, heads_, packed_);
 }
 
 Tensor HeadSelection::packed(Backend& backend, const Tensor& full) const {

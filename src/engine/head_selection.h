@@ -1,8 +1,7 @@
 #pragma once
 // A subset of the heads of [T, H, d] tensors (DuoAttention's retrieval or
-// streaming heads of one layer), kept as runs of consecutive heads, and the
-// copies between a full tensor and a packed [T, size(), d] one (one
-// Backend::copy_heads per run).
+// streaming heads of one layer), and the copies between a full tensor and a
+// packed [T, size(), d] one (one Backend::copy_head_list each).
 #include <cstdint>
 #include <vector>
 
@@ -37,12 +36,9 @@ class HeadSelection {
   Tensor packed(Backend& backend, const Tensor& full) const;
 
  private:
-  struct Run {
-    int64_t full_head, packed_head, count;
-  };
-  std::vector<int64_t> heads_;
+  std::vector<int64_t> heads_;   // full-tensor index of packed head i
+  std::vector<int64_t> packed_;  // 0, 1, ..., size() - 1
   int64_t total_ = 0;
-  std::vector<Run> runs_;
 };
 
 }  // namespace sb

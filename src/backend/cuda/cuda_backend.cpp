@@ -14,6 +14,7 @@
 #include "backend/head_copy.h"
 #include "kernels/elementwise.cuh"
 #include "kernels/flash_attention.cuh"
+#include "kernels/head_copy.cuh"
 #include "kernels/synthetic.cuh"
 
 namespace sb {
@@ -265,6 +266,28 @@ void CudaBackend::copy_heads(Tensor& dst, int64_t dst_row, int64_t dst_head, con
   CUDA_CHECK(cudaMemcpy2DAsync(static_cast<char*>(dst.data()) + copy.dst_offset, copy.dst_pitch,
                                static_cast<const char*>(src.data()) + copy.src_offset, copy.src_pitch, copy.width,
                                copy.height, cudaMemcpyDeviceToDevice, stream_));
+}
+
+void CudaBackend::copy_head_list(Tensor& dst, int64_t dst_row, const Tensor& src, int64_t src_row, int64_t num_rows,
+                                 const std::vector<int64_t>& dst_heads, const std::vector<int64_t>& src_heads) {
+  if (dst_heads.size() > size_t(kernels::kMaxHeadList)) {
+    Backend::copy_head_list(dst, dst_row, src, src_row, num_rows, dst_heads, src_heads);
+    return;
+  }
+  check_head_list("cuda copy_head_list", dst, src, dst_heads, src_heads);
+  if (dst_heads.empty()) return;
+  // The whole rows' range, checked as one head of each side.
+  const HeadCopy rows = plan_head_copy("cuda copy_head_list", dst, dst_row, 0, src, src_row, 0, num_rows, 1);
+  kernels::HeadList list;
+  list.count = int(dst_heads.size());
+  for (size_t i = 0; i < dst_heads.size(); ++i) {
+    list.dst[i] = int32_t(dst_heads[i]);
+    list.src[i] = int32_t(src_heads[i]);
+  }
+  kernels::launch_copy_head_list(static_cast<char*>(dst.data()) + rows.dst_offset, int64_t(rows.dst_pitch),
+                                 static_cast<const char*>(src.data()) + rows.src_offset, int64_t(rows.src_pitch),
+                                 num_rows, int64_t(rows.width), list, stream_);
+  CUDA_CHECK_LAUNCH("copy_head_list");
 }
 
 size_t CudaBackend::bytes_in_use() const { return allocator_->bytes_in_use(); }

@@ -2,6 +2,7 @@
 // heads, and the streaming cache (sink + recent window), on the cpu backend.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <numeric>
 
 #include "backend/backend.h"
@@ -77,13 +78,14 @@ TEST(KvCache, PerKindStorageKeepsOnlyItsHeads) {
   EXPECT_THROW(cache.append(0, k, v, 0, 7), Error);  // 4 + 7 rows > 10
 }
 
-// The positions a streaming cache holds, in row order.
+// The positions a streaming cache holds (the window is a ring: sorted here).
 std::vector<int64_t> positions_held(Backend& backend, const StreamingKvCache& cache, int layer) {
   std::vector<int64_t> positions;
   for (int64_t row = 0; row < cache.rows(layer); ++row) {
     positions.push_back(origin(backend, cache.keys(layer), row, 0).first);
     EXPECT_EQ(origin(backend, cache.values(layer), row, 0).first, positions.back());
   }
+  std::sort(positions.begin(), positions.end());
   return positions;
 }
 
@@ -93,21 +95,26 @@ std::vector<int64_t> range(int64_t begin, int64_t end) {
   return values;
 }
 
-// extend() returns [held rows; new rows] with the streaming mask on those rows:
+// extend() returns the keys new tokens attend to and a mask on their rows:
 // checked against the rule on absolute positions, j <= i and (j < sink or i - j < recent),
-// as tokens arrive in chunks of several sizes; the cache never holds more than sink + recent.
+// as tokens arrive in chunks of several sizes (chunks of one: the decoding
+// path, straight into the ring); the cache never holds more than sink + recent.
 TEST(StreamingKvCache, ExtendFollowsThePositionRuleAndStaysBounded) {
   auto backend = make_backend("cpu", 0);
   for (auto [sink, recent] : {std::pair<int64_t, int64_t>{3, 5}, {0, 4}, {6, 1}, {2, 40}}) {
     SCOPED_TRACE(testing::Message() << "sink " << sink << " recent " << recent);
-    StreamingKvCache cache(*backend, {HeadSelection({0, 1}, 2)}, 2, sink, recent);
+    StreamingKvCache cache(*backend, {HeadSelection({0, 2}, 3)}, 2, sink, recent);  // heads 0 and 2 of 3
     int64_t seen = 0;
-    for (int64_t chunk : {1, 2, 7, 1, 1, 13, 4, 1, 1, 1}) {
-      Tensor k = labelled(*backend, chunk, 2, 2, seen), v = labelled(*backend, chunk, 2, 2, seen);
+    for (int64_t chunk : {1, 2, 7, 1, 1, 13, 4, 1, 1, 1, 1, 1, 1, 1, 1, 3, 1, 1}) {
+      Tensor k = labelled(*backend, chunk, 3, 2, seen), v = labelled(*backend, chunk, 3, 2, seen);
       const StreamingKvCache::Keys keys = cache.extend(0, k, v);
-      // Row r of the returned keys is position p[r]; query i is position seen + i.
+      // Row r of the returned keys is position p[r] (head 1 of the keys is the input's head 2); query i is position seen + i.
       std::vector<int64_t> p;
-      for (int64_t r = 0; r < keys.k.dim(0); ++r) p.push_back(origin(*backend, keys.k, r, 1).first);
+      for (int64_t r = 0; r < keys.k.dim(0); ++r) {
+        p.push_back(origin(*backend, keys.k, r, 1).first);
+        EXPECT_EQ(origin(*backend, keys.k, r, 1).second, 2);
+        EXPECT_EQ(origin(*backend, keys.v, r, 0), std::make_pair(p.back(), int64_t(0)));
+      }
       for (int64_t i = 0; i < chunk; ++i) {
         const int64_t position = seen + i;
         // Every position the rule shows is among the rows, and the mask agrees with the rule on each row.
@@ -128,7 +135,7 @@ TEST(StreamingKvCache, ExtendFollowsThePositionRuleAndStaysBounded) {
       for (int64_t position : range(std::max(sink, seen - recent), seen)) want.push_back(position);
       EXPECT_EQ(positions_held(*backend, cache, 0), want);
     }
-    EXPECT_EQ(cache.bytes(), size_t((sink + recent) * 2 * 2 * 2 * 4));
+    EXPECT_EQ(cache.bytes(), size_t((sink + recent) * 2 * 2 * 2 * 4));  // [sink + recent, 2 heads, 2] x (K, V) floats
   }
 }
 
@@ -145,7 +152,7 @@ TEST(StreamingKvCache, TakeKeepsTheSinkAndTheLastRecentPositions) {
   EXPECT_EQ(cache.window_rows(0), 6);
   EXPECT_EQ(positions_held(*backend, cache, 0), (std::vector<int64_t>{0, 1, 2, 3, 24, 25, 26, 27, 28, 29}));
   // The next forward (positions 30, 31) sees the sink and positions > position - 6.
-  Tensor k = labelled(*backend, 2, 1, 2, 30);
+  Tensor k = labelled(*backend, 2, 3, 2, 30);
   const StreamingKvCache::Keys keys = cache.extend(0, k, k);
   std::vector<int64_t> p;
   for (int64_t r = 0; r < keys.k.dim(0); ++r) p.push_back(origin(*backend, keys.k, r, 0).first);
@@ -153,6 +160,11 @@ TEST(StreamingKvCache, TakeKeepsTheSinkAndTheLastRecentPositions) {
   EXPECT_TRUE(keys.mask.visible(0, 0) && keys.mask.visible(0, 5) && !keys.mask.visible(0, 4));
   // A gap in the window's positions is refused.
   EXPECT_THROW(cache.take(0, block, block, 8, 2, 40), Error);
+  // Decoding (one token) writes into the ring and sees every held row.
+  const StreamingKvCache::Keys one = cache.extend(0, labelled(*backend, 1, 3, 2, 32), labelled(*backend, 1, 3, 2, 32));
+  EXPECT_EQ(one.mask.kind, AttentionMask::Kind::None);
+  EXPECT_EQ(one.k.dim(0), 10);
+  EXPECT_EQ(positions_held(*backend, cache, 0), (std::vector<int64_t>{0, 1, 2, 3, 27, 28, 29, 30, 31, 32}));
 }
 
 }  // namespace
