@@ -18,11 +18,13 @@ RUNS = "runs"
 
 # Columns every loaded frame has, so that analysis code can rely on them even
 # when a file holds only some kinds of runs.
-TEXT_COLUMNS = ["method", "backend", "model", "task", "kind", "device", "params_key"]
-INT_COLUMNS = ["seq_len", "query_len", "generate", "world_size", "block_size", "anchor_size", "repeats", "sample"]
+TEXT_COLUMNS = ["method", "backend", "model", "task", "kind", "device", "params_key", "duo_pattern"]
+INT_COLUMNS = ["seq_len", "query_len", "generate", "world_size", "block_size", "anchor_size", "repeats", "sample",
+               "duo_sink", "duo_recent"]
 NUMBER_COLUMNS = ["context_ms", "query_ms", "decode_ms_per_token", "total_ms", "comm_bytes_context",
-                  "peak_mem_bytes", "kl_vs_global", "top1_vs_global", "gen_agree_vs_global",
-                  "hidden_rel_err_vs_global", "score", "accuracy", "accuracy_ratio_vs_global"]
+                  "comm_bytes_query", "peak_mem_bytes", "decode_peak_mem_bytes", "kv_cache_bytes",
+                  "kl_vs_global", "top1_vs_global", "gen_agree_vs_global", "hidden_rel_err_vs_global", "score",
+                  "accuracy", "accuracy_ratio_vs_global", "duo_sparsity"]
 
 
 class ResultsError(Exception):
@@ -94,6 +96,8 @@ def load_runs(paths) -> pd.DataFrame:
         if column not in frame:
             frame[column] = np.nan
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    # Star runs with a DuoAttention pattern are star + duo: a method of their own here.
+    frame.loc[(frame.method == "star") & (frame.duo_pattern != ""), "method"] = "star+duo"
     return frame
 
 
