@@ -12,49 +12,26 @@
 #include "comm/comm.h"
 #include "experiment/forward_pass.h"
 #include "model/weights.h"
+#include "tests/mpi/collective_error.h"
+#include "tests/support/tiny_model.h"
 #include "util/control.h"
 #include "util/error.h"
 
 namespace sb {
 namespace {
 
-struct TinyDuo {
-  TinyDuo() : config(preset_config("tiny")), backend(make_backend("cpu", 0)) {
-    model = std::make_unique<Transformer>(config, *backend, synthetic_weight_specs(config, 11));
-    world = make_comm(*backend);
-    local = make_local_comm(*backend);
-  }
-  ModelConfig config;
-  std::unique_ptr<Backend> backend;
-  std::unique_ptr<Transformer> model;
-  std::unique_ptr<Comm> world, local;
-};
-
-TinyDuo& setup() {
-  static TinyDuo instance;
+testing::TinyModel& setup() {
+  static testing::TinyModel instance(11, /*with_world=*/true);
   return instance;
 }
 
 std::vector<int32_t> tokens(uint64_t seed, int64_t count) {
-  std::mt19937_64 generator(seed);
-  std::uniform_int_distribution<int32_t> pick(0, int32_t(setup().config.vocab_size - 1));
-  std::vector<int32_t> values(static_cast<size_t>(count));
-  for (int32_t& value : values) value = pick(generator);
-  return values;
+  return testing::random_tokens(seed, count, setup().config.vocab_size);
 }
 
-std::shared_ptr<const DuoPattern> pattern(std::vector<int> retrieval, int64_t sink, int64_t recent) {
-  auto p = std::make_shared<DuoPattern>();
-  p->source = "test";
-  p->num_layers = 2;
-  p->num_kv_heads = 2;
-  p->sink = sink;
-  p->recent = recent;
-  for (int kind : retrieval) {
-    p->retrieval.push_back(uint8_t(kind));
-    p->alphas.push_back(kind);
-  }
-  return p;
+// Retrieval (1) or streaming (0) for the tiny model's 2 layers x 2 KV heads, layer by layer.
+std::shared_ptr<const DuoPattern> pattern(std::vector<int> kinds, int64_t sink, int64_t recent) {
+  return testing::duo_test_pattern({{kinds[0], kinds[1]}, {kinds[2], kinds[3]}}, sink, recent);
 }
 
 MethodSettings star_duo(int64_t block, int64_t anchor, std::shared_ptr<const DuoPattern> duo) {
@@ -70,7 +47,7 @@ struct Outcome {
 
 Outcome run(const MethodSettings& settings, Comm& comm, const std::vector<int32_t>& context,
         const std::vector<int32_t>& query, int64_t generate) {
-  TinyDuo& s = setup();
+  testing::TinyModel& s = setup();
   auto method = make_method(settings, *s.model, comm, int64_t(context.size()), int64_t(query.size()) + generate);
   comm.reset_bytes_sent();
   Outcome result;
@@ -79,14 +56,7 @@ Outcome run(const MethodSettings& settings, Comm& comm, const std::vector<int32_
   return result;
 }
 
-double relative_error(const std::vector<float>& reference, const std::vector<float>& value) {
-  double difference = 0, norm = 0;
-  for (size_t i = 0; i < reference.size(); ++i) {
-    difference += std::pow(double(value[i]) - double(reference[i]), 2);
-    norm += std::pow(double(reference[i]), 2);
-  }
-  return std::sqrt(difference / norm);
-}
+using testing::relative_error;
 
 TEST(StarDuo, NoStreamingHeadIsStar) {
   const int world = Control::size();
@@ -143,19 +113,8 @@ TEST(StarDuo, OnlyRetrievalHeadsPartialsTravelInPhaseTwo) {
 }
 
 void expect_refused(const MethodSettings& settings, int64_t context_len, const std::string& fragment) {
-  TinyDuo& s = setup();
-  std::string problem;
-  try {
-    make_method(settings, *s.model, *s.world, context_len, 4);
-  } catch (const Error& error) {
-    problem = error.what();
-  }
-  try {
-    Control::agree(problem.empty(), problem);
-    ADD_FAILURE() << "expected an error containing '" << fragment << "'";
-  } catch (const CollectiveError& error) {
-    EXPECT_NE(std::string(error.what()).find(fragment), std::string::npos) << error.what();
-  }
+  testing::TinyModel& s = setup();
+  testing::expect_collective_error([&] { make_method(settings, *s.model, *s.world, context_len, 4); }, fragment);
 }
 
 TEST(StarDuo, RefusesWhatItCannotHonour) {

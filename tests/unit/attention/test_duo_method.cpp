@@ -14,50 +14,23 @@
 #include "experiment/forward_pass.h"
 #include "model/config.h"
 #include "model/weights.h"
+#include "tests/support/tiny_model.h"
 #include "util/error.h"
 
 namespace sb {
 namespace {
 
-struct Tiny {
-  Tiny() : config(preset_config("tiny")), backend(make_backend("cpu", 0)) {
-    model = std::make_unique<Transformer>(config, *backend, synthetic_weight_specs(config, 7));
-    comm = make_local_comm(*backend);
-  }
-  ModelConfig config;
-  std::unique_ptr<Backend> backend;
-  std::unique_ptr<Transformer> model;
-  std::unique_ptr<Comm> comm;
-};
-
-Tiny& tiny() {
-  static Tiny instance;
+testing::TinyModel& tiny() {
+  static testing::TinyModel instance(7, /*with_world=*/false);
   return instance;
 }
 
 std::vector<int32_t> random_tokens(uint64_t seed, int64_t count) {
-  std::mt19937_64 generator(seed);
-  std::uniform_int_distribution<int32_t> pick(0, int32_t(tiny().config.vocab_size - 1));
-  std::vector<int32_t> tokens(static_cast<size_t>(count));
-  for (int32_t& token : tokens) token = pick(generator);
-  return tokens;
+  return testing::random_tokens(seed, count, tiny().config.vocab_size);
 }
 
-// A pattern over the tiny model: retrieval[layer][kv head].
 std::shared_ptr<const DuoPattern> pattern(std::vector<std::vector<int>> retrieval, int64_t sink, int64_t recent) {
-  auto p = std::make_shared<DuoPattern>();
-  p->source = "test";
-  p->num_layers = int64_t(retrieval.size());
-  p->num_kv_heads = int64_t(retrieval[0].size());
-  p->sink = sink;
-  p->recent = recent;
-  for (const auto& layer : retrieval) {
-    for (int kind : layer) {
-      p->retrieval.push_back(uint8_t(kind));
-      p->alphas.push_back(kind);
-    }
-  }
-  return p;
+  return testing::duo_test_pattern(retrieval, sink, recent);
 }
 
 // Every head of one forward over the whole sequence, causal or sink + window
@@ -84,7 +57,7 @@ class DirectDuoAttention : public LayerAttention {
 
 // Logits of every position of `tokens` under the direct rule.
 std::vector<float> direct_logits(const DuoPattern& pattern, const std::vector<int32_t>& tokens) {
-  Tiny& t = tiny();
+  testing::TinyModel& t = tiny();
   std::vector<int32_t> positions(tokens.size());
   std::iota(positions.begin(), positions.end(), 0);
   DirectDuoAttention attention(*t.backend, pattern);
@@ -93,8 +66,8 @@ std::vector<float> direct_logits(const DuoPattern& pattern, const std::vector<in
 
 ForwardOutputs run(const MethodSettings& settings, const std::vector<int32_t>& context,
                    const std::vector<int32_t>& query, int64_t generate) {
-  Tiny& t = tiny();
-  auto method = make_method(settings, *t.model, *t.comm, int64_t(context.size()), int64_t(query.size()) + generate);
+  testing::TinyModel& t = tiny();
+  auto method = make_method(settings, *t.model, *t.local, int64_t(context.size()), int64_t(query.size()) + generate);
   return run_forward_pass(*method, *t.model, context, query, generate);
 }
 
@@ -139,7 +112,7 @@ TEST(DuoMethod, NoStreamingHeadIsGlobalAttention) {
 TEST(DuoMethod, EveryHeadStreamingIsSinkAndWindowAttention) {
   auto context = random_tokens(3, 61), query = random_tokens(4, 9);
   for (auto [sink, recent] : {std::pair<int64_t, int64_t>{3, 5}, {0, 7}, {4, 1}, {2, 100}}) {
-    SCOPED_TRACE(testing::Message() << "sink " << sink << " recent " << recent);
+    SCOPED_TRACE(::testing::Message() << "sink " << sink << " recent " << recent);
     MethodSettings settings{"duo"};
     settings.duo = pattern({{0, 0}, {0, 0}}, sink, recent);
     ForwardOutputs duo = run(settings, context, query, 12);
@@ -165,11 +138,11 @@ TEST(DuoMethod, MixedPatternFollowsTheRulePerHead) {
 }
 
 TEST(DuoMethod, StreamingCacheNeverGrowsPastSinkPlusRecent) {
-  Tiny& t = tiny();
+  testing::TinyModel& t = tiny();
   MethodSettings settings{"duo"};
   const int64_t sink = 4, recent = 8, steps = 150;
   settings.duo = pattern({{1, 0}, {0, 0}}, sink, recent);
-  auto method = make_method(settings, *t.model, *t.comm, 40, 3 + steps);
+  auto method = make_method(settings, *t.model, *t.local, 40, 3 + steps);
   auto* duo = dynamic_cast<DuoMethod*>(method.get());
   ASSERT_NE(duo, nullptr);
   method->encode_context(random_tokens(7, 40));
@@ -189,11 +162,11 @@ TEST(DuoMethod, StreamingCacheNeverGrowsPastSinkPlusRecent) {
 }
 
 TEST(DuoMethod, RefusesWhatItCannotRun) {
-  Tiny& t = tiny();
-  EXPECT_THROW(make_method({"duo"}, *t.model, *t.comm, 10, 4), Error);  // no pattern
+  testing::TinyModel& t = tiny();
+  EXPECT_THROW(make_method({"duo"}, *t.model, *t.local, 10, 4), Error);  // no pattern
   MethodSettings wrong{"duo"};
   wrong.duo = pattern({{1, 0, 1}, {0, 0, 1}}, 2, 2);  // 3 KV heads, the model has 2
-  EXPECT_THROW(make_method(wrong, *t.model, *t.comm, 10, 4), Error);
+  EXPECT_THROW(make_method(wrong, *t.model, *t.local, 10, 4), Error);
 }
 
 }  // namespace
