@@ -42,7 +42,9 @@ struct DuoPattern {
   int64_t streaming_count() const;  // streaming KV heads over all layers
   int64_t retrieval_count() const { return num_layers * num_kv_heads - streaming_count(); }
   // Fraction of KV heads that stream (DuoAttention's "sparsity"), as applied.
-  double sparsity() const { return double(streaming_count()) / double(std::max<int64_t>(1, num_layers * num_kv_heads)); }
+  double sparsity() const {
+    return double(streaming_count()) / double(std::max<int64_t>(1, num_layers * num_kv_heads));
+  }
   HeadSelection retrieval_heads(int64_t layer) const;
   HeadSelection streaming_heads(int64_t layer) const;
   // "random:1 (32 layers x 8 KV heads): 128 of 256 KV heads streaming (sparsity 0.500), sink 128, recent 256"

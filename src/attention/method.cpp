@@ -27,7 +27,9 @@ void AttentionMethod::allocate_context_kv(int64_t local_tokens) {
 void attend_held_kv(Backend& backend, int layer, const Tensor& q, const Tensor& k, const Tensor& v,
                     const KvCache* context, KvCache* tail, float scale, Tensor& out, Tensor& lse) {
   SB_REQUIRE(context || tail, "rank {} holds no context KV in phase 2", current_rank());
-  if (context) backend.attention(q, context->keys(layer), context->values(layer), AttentionMask::none(), scale, out, lse);
+  if (context) {
+    backend.attention(q, context->keys(layer), context->values(layer), AttentionMask::none(), scale, out, lse);
+  }
   if (!tail) return;
   const int64_t num_tokens = q.dim(0);
   tail->append(layer, k, v, 0, num_tokens);

@@ -31,7 +31,8 @@ struct Case {
 };
 
 std::string describe(const Case& c) {
-  std::string mask = c.mask.kind == AttentionMask::Kind::None ? "none" : "causal" + std::to_string(c.mask.causal_offset);
+  std::string mask =
+      c.mask.kind == AttentionMask::Kind::None ? "none" : "causal" + std::to_string(c.mask.causal_offset);
   if (c.mask.kind == AttentionMask::Kind::Streaming) {
     mask = "streaming offset " + std::to_string(c.mask.causal_offset) + " sink " + std::to_string(c.mask.sink) +
            " window " + std::to_string(c.mask.window);
@@ -57,10 +58,11 @@ void check_case(const Case& c) {
   const float scale = float(1.0 / std::sqrt(double(c.d)));
   gpu().set_attention_path(c.path);
   const int64_t kv_row = c.kv_heads * c.d;
+  const std::vector<int64_t> kv_shape = {c.k_len, c.kv_heads, c.d};
   gpu().attention(upload_bf16(gpu(), q, {c.q_len, c.heads, c.d}),
-                  upload_bf16(gpu(), with_nan_rows(k, kv_row, c.poison_begin, c.poison_end), {c.k_len, c.kv_heads, c.d}),
-                  upload_bf16(gpu(), with_nan_rows(v, kv_row, c.poison_begin, c.poison_end), {c.k_len, c.kv_heads, c.d}),
-                  c.mask, scale, out, lse);
+                  upload_bf16(gpu(), with_nan_rows(k, kv_row, c.poison_begin, c.poison_end), kv_shape),
+                  upload_bf16(gpu(), with_nan_rows(v, kv_row, c.poison_begin, c.poison_end), kv_shape), c.mask, scale,
+                  out, lse);
   gpu().set_attention_path(AttentionPath::Auto);
   auto got = gpu().to_host_f32(out);
   auto got_lse = gpu().to_host_f32(lse);

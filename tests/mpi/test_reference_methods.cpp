@@ -79,7 +79,8 @@ TEST(ReferenceMethods, DuoMatchesFloat64DuoReference) {
     std::vector<int32_t> query(reference.tokens.begin() + context_len, reference.tokens.end());
     auto method = make_method(settings, *loaded().model, *loaded().local, context_len,
                               int64_t(query.size() + reference.generated.size()));
-    ForwardOutputs duo = run_forward_pass(*method, *loaded().model, context, query, int64_t(reference.generated.size()));
+    ForwardOutputs duo =
+        run_forward_pass(*method, *loaded().model, context, query, int64_t(reference.generated.size()));
     EXPECT_LT(max_abs_difference(duo.logits, reference.logits), 2e-3) << file;
     EXPECT_EQ(duo.generated, reference.generated) << file;
   }

@@ -46,7 +46,9 @@ class DirectDuoAttention : public LayerAttention {
     backend_.attention(q, k, v, AttentionMask::streaming(0, pattern_.sink, pattern_.recent), scale, streaming, lse);
     const int64_t group = q.dim(1) / k.dim(1);
     for (int64_t head = 0; head < q.dim(1); ++head) {
-      if (!pattern_.is_retrieval(layer, head / group)) backend_.copy_heads(out, 0, head, streaming, 0, head, q.dim(0), 1);
+      if (!pattern_.is_retrieval(layer, head / group)) {
+        backend_.copy_heads(out, 0, head, streaming, 0, head, q.dim(0), 1);
+      }
     }
   }
 
@@ -90,7 +92,8 @@ void expect_direct(const DuoPattern& pattern, const std::vector<int32_t>& contex
   for (int64_t token : duo.generated) all.push_back(int32_t(token));
   const std::vector<float> direct = direct_logits(pattern, all);
   const int64_t vocab = tiny().config.vocab_size, first = int64_t(context.size());
-  std::vector<float> direct_query(direct.begin() + first * vocab, direct.begin() + (first + int64_t(query.size())) * vocab);
+  std::vector<float> direct_query(direct.begin() + first * vocab,
+                                  direct.begin() + (first + int64_t(query.size())) * vocab);
   EXPECT_LT(max_relative(duo.logits, direct_query), 2e-5);
   for (size_t step = 0; step < duo.generated.size(); ++step) {
     const int64_t row = first + int64_t(query.size()) - 1 + int64_t(step);

@@ -20,7 +20,9 @@ Tensor labelled(Backend& backend, int64_t rows, int64_t heads, int64_t d, int64_
   std::vector<float> values(size_t(rows * heads * d));
   for (int64_t t = 0; t < rows; ++t)
     for (int64_t h = 0; h < heads; ++h)
-      for (int64_t e = 0; e < d; ++e) values[size_t((t * heads + h) * d + e)] = float(1000 * (first_position + t) + 10 * h + e);
+      for (int64_t e = 0; e < d; ++e) {
+        values[size_t((t * heads + h) * d + e)] = float(1000 * (first_position + t) + 10 * h + e);
+      }
   return backend.from_host(DType::F32, {rows, heads, d}, values.data());
 }
 
@@ -108,7 +110,8 @@ TEST(StreamingKvCache, ExtendFollowsThePositionRuleAndStaysBounded) {
     for (int64_t chunk : {1, 2, 7, 1, 1, 13, 4, 1, 1, 1, 1, 1, 1, 1, 1, 3, 1, 1}) {
       Tensor k = labelled(*backend, chunk, 3, 2, seen), v = labelled(*backend, chunk, 3, 2, seen);
       const StreamingKvCache::Keys keys = cache.extend(0, k, v);
-      // Row r of the returned keys is position p[r] (head 1 of the keys is the input's head 2); query i is position seen + i.
+      // Row r of the returned keys is position p[r] (head 1 of the keys is the
+      // input's head 2); query i is position seen + i.
       std::vector<int64_t> p;
       for (int64_t r = 0; r < keys.k.dim(0); ++r) {
         p.push_back(origin(*backend, keys.k, r, 1).first);

@@ -88,7 +88,8 @@ TEST(MemoryPlan, DuoCountsKvPerKind) {
   const double streaming = 128;                           // of 256 KV heads (32 layers x 8)
   const double saved = streaming * (262144 + 64 + 4 - (128 + 256)) * kv_head_row;
   EXPECT_DOUBLE_EQ(plan("duo", 0.0) - plan("duo", 0.5), saved);
-  const double scratch = 262144.0 * (2 * config.num_heads * config.head_dim + 4 * config.num_kv_heads * config.head_dim) * 2;
+  const double scratch =
+      262144.0 * (2 * config.num_heads * config.head_dim + 4 * config.num_kv_heads * config.head_dim) * 2;
   EXPECT_DOUBLE_EQ(plan("duo", 0.0) - plan("global", 0.0), scratch);
   fmt::print("plan: gradient-1048k 256K on 1 GPU: global {:.1f} GiB, duo at sparsity 0.5 {:.1f} GiB\n",
              plan("global", 0) / kGiB, plan("duo", 0.5) / kGiB);
