@@ -140,8 +140,8 @@ std::unique_ptr<LayerAttention> DuoMethod::make_query_attention() {
 // ---- star + duo --------------------------------------------------------------------
 
 StarDuoMethod::StarDuoMethod(Transformer& model, Comm& comm, StarLayout layout, int64_t max_tail_tokens,
-                             std::shared_ptr<const DuoPattern> pattern)
-    : StarMethod(model, comm, layout, max_tail_tokens, "first", "original", /*keep_tail_kv=*/false),
+                             std::shared_ptr<const DuoPattern> pattern, const std::string& anchor_mode)
+    : StarMethod(model, comm, layout, max_tail_tokens, "first", "original", anchor_mode, /*keep_tail_kv=*/false),
       duo_(std::move(pattern), model.config(), model.backend(), comm.rank() == comm.size() - 1) {
   if (comm.rank() == query_rank()) {
     tail_kv_ = KvCache(model.backend(), max_tail_tokens, duo_.heads.retrieval_kv, model.config().head_dim);
@@ -155,13 +155,13 @@ void StarDuoMethod::allocate_context_kv(int64_t local_tokens) {
 }
 
 void StarDuoMethod::observe_phase1_kv(int layer, const Tensor& k, const Tensor& v, int64_t anchor_tokens,
-                                      TokenRange block) {
+                                      TokenRange blocks) {
   if (comm_.rank() != query_rank() || duo_.heads.streaming_kv[size_t(layer)].empty()) return;
   // The anchor is the first tokens at their own positions: its first rows are
   // the sink (the cache ignores sink positions it already holds). Block 0 has
   // no anchor: its own first rows are the sink.
   if (anchor_tokens > 0) duo_.streaming.take(layer, k, v, 0, std::min(anchor_tokens, duo_.pattern->sink), 0);
-  duo_.streaming.take(layer, k, v, anchor_tokens, block.size(), block.begin);
+  duo_.streaming.take(layer, k, v, anchor_tokens, blocks.size(), blocks.begin);
 }
 
 std::unique_ptr<LayerAttention> StarDuoMethod::make_query_attention() {
@@ -175,6 +175,8 @@ std::unique_ptr<AttentionMethod> make_star_duo_method(Transformer& model, Comm& 
              "star + duo needs the anchor to be the first tokens at their own positions (its first rows are the "
              "streaming heads' sink); --anchor-source {} / --anchor-positions {} are not supported with --duo-pattern",
              settings.anchor_source, settings.anchor_positions);
+  const std::string anchor_mode =
+      resolve_anchor_mode(settings.anchor_mode, settings.anchor_source, settings.anchor_positions, /*duo=*/true);
   const int64_t sink_source = layout.num_blocks() > 1 ? layout.anchor_size : layout.block_size;
   SB_REQUIRE(pattern.sink <= sink_source,
              "star + duo: the duo sink ({} tokens) must lie inside the anchor ({} tokens), which every block's "
@@ -189,7 +191,7 @@ std::unique_ptr<AttentionMethod> make_star_duo_method(Transformer& model, Comm& 
              "star + duo: the streaming heads' window (the last {} context positions, from {}) must lie on the query "
              "rank, which holds positions {} to {}: use a larger --block-size or a smaller --duo-recent",
              pattern.recent, first_needed, first_held, layout.context_len - 1);
-  return std::make_unique<StarDuoMethod>(model, comm, layout, max_tail_tokens, settings.duo);
+  return std::make_unique<StarDuoMethod>(model, comm, layout, max_tail_tokens, settings.duo, anchor_mode);
 }
 
 size_t duo_kv_bytes(const DuoPattern& pattern, int64_t retrieval_tokens, bool holds_streaming, int64_t head_dim,

@@ -56,23 +56,27 @@ class DuoMethod : public AttentionMethod {
 
 class StarDuoMethod : public StarMethod {
  public:
+  // anchor_mode: recompute or once (sent reads the anchor from rank 0's
+  // context KV, which star + duo keeps for the retrieval heads only).
   StarDuoMethod(Transformer& model, Comm& comm, StarLayout layout, int64_t max_tail_tokens,
-                std::shared_ptr<const DuoPattern> pattern);
+                std::shared_ptr<const DuoPattern> pattern, const std::string& anchor_mode);
   size_t kv_cache_bytes() const override { return AttentionMethod::kv_cache_bytes() + duo_.streaming.bytes(); }
   const StreamingKvCache& streaming_kv() const { return duo_.streaming; }
 
  protected:
   void allocate_context_kv(int64_t local_tokens) override;
   std::unique_ptr<LayerAttention> make_query_attention() override;
-  void observe_phase1_kv(int layer, const Tensor& k, const Tensor& v, int64_t anchor_tokens, TokenRange block) override;
+  void observe_phase1_kv(int layer, const Tensor& k, const Tensor& v, int64_t anchor_tokens,
+                         TokenRange blocks) override;
 
  private:
   DuoState duo_;
 };
 
 // Checks what star + duo needs (anchor = the first tokens at their own
-// positions; sink <= anchor; the window's positions on the query rank) and
-// builds it; throws sb::Error with the reason otherwise.
+// positions; sink <= anchor; the window's positions on the query rank; the
+// anchor computed, not sent: --anchor-mode auto resolves to once) and builds
+// it; throws sb::Error with the reason otherwise.
 std::unique_ptr<AttentionMethod> make_star_duo_method(Transformer& model, Comm& comm, const StarLayout& layout,
                                                       int64_t max_tail_tokens, const MethodSettings& settings);
 

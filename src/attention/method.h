@@ -28,6 +28,10 @@ struct MethodSettings {
   // before the block).
   std::string anchor_source = "first";
   std::string anchor_positions = "original";
+  // Star: how a rank gets the anchor (recompute | once | sent | auto; see
+  // star_method.h). Ring: how the context is sharded (zigzag | contiguous).
+  std::string anchor_mode = "auto";
+  std::string ring_layout = "zigzag";
   // DuoAttention head pattern: required by duo, turns star into star + duo;
   // global and ring ignore it.
   std::shared_ptr<const DuoPattern> duo = nullptr;

@@ -42,7 +42,7 @@ MethodSettings star_duo(int64_t block, int64_t anchor, std::shared_ptr<const Duo
 
 struct Outcome {
   ForwardOutputs outputs;
-  double bytes = 0;  // sent by every rank together (star's phase 1 sends nothing)
+  double bytes = 0;  // sent by every rank together
 };
 
 Outcome run(const MethodSettings& settings, Comm& comm, const std::vector<int32_t>& context,
@@ -74,11 +74,16 @@ TEST(StarDuo, ResultDoesNotDependOnTheRankCount) {
   const int world = Control::size();
   auto context = tokens(3, 12 * 2 * world), query = tokens(4, 6);
   for (auto kinds : {std::vector<int>{1, 0, 0, 1}, {0, 0, 0, 0}, {0, 1, 1, 1}}) {
-    const auto settings = star_duo(12, 6, pattern(kinds, 3, 7));
-    Outcome spread = run(settings, *setup().world, context, query, 6);
+    auto settings = star_duo(12, 6, pattern(kinds, 3, 7));
+    Outcome spread = run(settings, *setup().world, context, query, 6);  // anchor once per rank (auto with duo)
     Outcome alone = run(settings, *setup().local, context, query, 6);
     EXPECT_LT(relative_error(alone.outputs.logits, spread.outputs.logits), 2e-6);
     EXPECT_EQ(alone.outputs.generated, spread.outputs.generated);
+    // The anchor recomputed per block: the same phase 1, through the other hook path.
+    settings.anchor_mode = "recompute";
+    Outcome recomputed = run(settings, *setup().world, context, query, 6);
+    EXPECT_LT(relative_error(spread.outputs.logits, recomputed.outputs.logits), 2e-6);
+    EXPECT_EQ(spread.outputs.generated, recomputed.outputs.generated);
     // Every rank holds the same merged result.
     double checksum = 0;
     for (float value : spread.outputs.logits) checksum += value;
@@ -95,7 +100,10 @@ TEST(StarDuo, OnlyRetrievalHeadsPartialsTravelInPhaseTwo) {
   const int world = Control::size();
   if (world == 1) GTEST_SKIP() << "one rank sends nothing";
   auto context = tokens(5, 16 * world), query = tokens(6, 4);
-  Outcome star = run({"star", 16, 16}, *setup().world, context, query, 0);
+  // The anchor computed on each rank (not sent): phase 1 sends nothing, all bytes are phase 2's.
+  MethodSettings plain_star{"star", 16, 16};
+  plain_star.anchor_mode = "once";
+  Outcome star = run(plain_star, *setup().world, context, query, 0);
   Outcome duo = run(star_duo(16, 16, pattern({1, 0, 0, 0}, 4, 8)), *setup().world, context, query, 0);
   // Per layer, world - 1 ranks send their (out, lse) of the retrieval heads'
   // query rows (fp32 on cpu), and the query rank broadcasts every head's out.
@@ -127,6 +135,9 @@ TEST(StarDuo, RefusesWhatItCannotHonour) {
   MethodSettings ablation = star_duo(16, 16, pattern({1, 0, 0, 1}, 4, 8));
   ablation.anchor_source = "previous";
   expect_refused(ablation, context, "first tokens at their own positions");
+  MethodSettings sent = star_duo(16, 16, pattern({1, 0, 0, 1}, 4, 8));
+  sent.anchor_mode = "sent";
+  expect_refused(sent, context, "--anchor-mode sent is not supported");
 }
 
 }  // namespace
