@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import validation
 from .merge import merge
 from .report import write_report
 from .results import ResultsError
@@ -18,6 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     combine = commands.add_parser("merge", help="combine results files (one run per params_key)")
     combine.add_argument("output", help="merged file (created, or extended when it is a results file)")
     combine.add_argument("inputs", nargs="+", help="results files to add")
+    check = commands.add_parser("validate", help="simulated runs against measured ones (docs/SIMULATOR.md)")
+    check.add_argument("inputs", nargs="+", help="results files holding measured and simulated runs")
     args = parser.parse_args(argv)
     try:
         if args.command == "report":
@@ -25,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
             for name, path in made.items():
                 print(f"{name:<11} {path if path else '(no data: skipped)'}")
             print(f"report      {args.out}/report.md")
+        elif args.command == "validate":
+            from .results import load_runs
+            print(validation.markdown(validation.validation(load_runs(args.inputs))), end="")
         else:
             summary = merge(args.output, args.inputs)
             print(f"{args.output}: {summary.copied} run(s) added, {summary.duplicates} duplicate(s) skipped, "

@@ -85,7 +85,10 @@ def test_report_on_starbench_output(results, tmp_path):
     # ring + star + two block sizes: every figure but duo's (no duo runs) has data
     assert all(path for name, path in made.items() if name != "duo") and made["duo"] is None, made
     speedup = tables.speedup(load_runs(results))
-    assert speedup.seq_len.tolist() == [64, 128]
+    assert sorted(set(speedup.seq_len)) == [64, 128]
+    # one line per star block size measured (both fixed), all against the zigzag ring
+    assert sorted(set(speedup.block_rule)) == ["16", "C/ranks"]  # BLOCKS: 0 = context / ranks, 16
+    assert (speedup.ring_layout == "zigzag").all()
     text = open(tmp_path / "report" / "report.md", encoding="utf-8").read()
     assert "speedup_vs_length.png" in text
 

@@ -30,6 +30,7 @@ std::vector<LocalChunk> local_chunks(const RingLayout& layout, int rank) {
 class RingMethod::RingAttention : public LayerAttention {
  public:
   RingAttention(RingMethod& method) : method_(method), layout_(method.layout_) {
+    if (layout_.world_size == 1) return;  // nothing travels
     const ModelConfig& config = method_.model_.config();
     Backend& backend = method_.model_.backend();
     const int64_t max_rows = 2 * layout_.max_tokens_per_rank();
@@ -47,9 +48,14 @@ class RingMethod::RingAttention : public LayerAttention {
     method_.context_kv_.append(layer, k, v, 0, local_tokens);
 
     // Own K and V packed into one buffer: [K rows; V rows] is one transfer.
-    Tensor current = kv_buffers_[0].rows(0, 2 * local_tokens);
-    backend.copy_rows(current, 0, k, 0, local_tokens);
-    backend.copy_rows(current, local_tokens, v, 0, local_tokens);
+    // Alone, a rank sends nothing and attends to k and v where they are (so a
+    // one-rank ring issues what global attention issues).
+    Tensor current;
+    if (world > 1) {
+      current = kv_buffers_[0].rows(0, 2 * local_tokens);
+      backend.copy_rows(current, 0, k, 0, local_tokens);
+      backend.copy_rows(current, local_tokens, v, 0, local_tokens);
+    }
 
     const std::vector<LocalChunk> q_chunks = local_chunks(layout_, rank);
     Tensor lse = backend.empty(DType::F32, {local_tokens, q.dim(1)});
@@ -65,7 +71,8 @@ class RingMethod::RingAttention : public LayerAttention {
         comm.ring_start(current, (rank + 1) % world, next, (rank - 1 + world) % world);
       }
       const int64_t source_tokens = layout_.tokens_of(source);
-      const Tensor source_k = current.rows(0, source_tokens), source_v = current.rows(source_tokens, 2 * source_tokens);
+      const Tensor source_k = world > 1 ? current.rows(0, source_tokens) : k;
+      const Tensor source_v = world > 1 ? current.rows(source_tokens, 2 * source_tokens) : v;
       for (size_t qi = 0; qi < q_chunks.size(); ++qi) {
         for (const LocalChunk& key_chunk : local_chunks(layout_, source)) {
           // Chunk order is position order: earlier chunks are fully visible,

@@ -18,6 +18,17 @@ void add_calibrate_command(CLI::App& app) {
       ->capture_default_str();
   calibrate->add_option("--output,-o", settings->output, "Profile file (default configs/hardware/<gpu>.json)");
   calibrate->add_flag("--quick", settings->quick, "A small grid (seconds; for tests)");
+  calibrate->add_option("--derive-from", settings->derive_from,
+                        "Measure nothing: derive a profile for --gpu from this measured one by datasheet ratios");
+  calibrate->add_option("--gpu", settings->derive_gpu, "With --derive-from: the GPU's name");
+  calibrate->add_option("--memory-gib", settings->derive_memory_gib, "With --derive-from: its usable memory");
+  calibrate->add_option("--compute-ratio", settings->derive_ratios.compute,
+                        "With --derive-from: its dense bf16 peak / the measured GPU's");
+  calibrate->add_option("--memory-ratio", settings->derive_ratios.memory,
+                        "With --derive-from: its memory bandwidth / the measured GPU's");
+  calibrate->add_option("--interconnect-ratio", settings->derive_ratios.interconnect,
+                        "With --derive-from: its NVLink bandwidth / the measured GPU's");
+  calibrate->add_option("--note", settings->derive_note, "With --derive-from: where the ratios come from");
   calibrate->callback([settings] { run_calibration(*settings); });
 }
 

@@ -202,7 +202,7 @@ void time_attention(Backend& backend, Stopwatch& watch, const CalibrationSetting
     for (int64_t k_len : keys) {
       if (double(q_len) * double(k_len) > max_pairs) continue;
       measure("none", q_len, k_len);
-      if (k_len >= q_len) measure("bottom_right", q_len, k_len);
+      if (k_len > q_len) measure("bottom_right", q_len, k_len);  // k = q is the causal square
     }
   }
   const AttentionPoint& largest = *std::find_if(profile.attention.rbegin(), profile.attention.rend(),
@@ -348,7 +348,49 @@ std::string hardware_file_stem(const std::string& device_name) {
   return stem.empty() ? "device" : stem;
 }
 
+namespace {
+
+void write_profile(HardwareProfile& profile, const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary);
+    out << hardware_profile_json(profile);
+    SB_REQUIRE(out.good(), "cannot write {}", temporary);
+  }
+  std::filesystem::rename(temporary, path);
+  profile.path = path;
+  fmt::print("hardware profile written to {}\n", path);
+}
+
+}  // namespace
+
+HardwareProfile derive_calibration(const CalibrationSettings& settings) {
+  const DatasheetRatios& r = settings.derive_ratios;
+  SB_REQUIRE(!settings.derive_gpu.empty(), "--derive-from needs --gpu NAME (the GPU the profile is for)");
+  SB_REQUIRE(settings.derive_memory_gib > 0, "--derive-from needs --memory-gib (usable memory of that GPU)");
+  SB_REQUIRE(r.compute > 0 && r.memory > 0 && r.interconnect > 0,
+             "--compute-ratio, --memory-ratio and --interconnect-ratio must be > 0");
+  const HardwareProfile measured = load_hardware_profile(settings.derive_from);
+  HardwareProfile derived = derive_profile(
+      measured, settings.derive_gpu, settings.derive_memory_gib * double(1ull << 30), r,
+      fmt::format("derived, not measured: {} ({}, measured {} at commit {}) with compute-bound times / {}, "
+                  "memory-bound times / {}, NCCL bandwidth x {}{}{}",
+                  std::filesystem::path(settings.derive_from).filename().string(), measured.gpu, measured.date,
+                  measured.commit, r.compute, r.memory, r.interconnect, settings.derive_note.empty() ? "" : "; ",
+                  settings.derive_note));
+  derived.date = utc_date();
+  derived.commit = STARBENCH_GIT_COMMIT;
+  if (Control::is_root()) {
+    write_profile(derived, settings.output.empty() ? "configs/hardware/" + hardware_file_stem(derived.gpu) + ".json"
+                                                   : settings.output);
+  }
+  return derived;
+}
+
 HardwareProfile run_calibration(const CalibrationSettings& settings) {
+  if (!settings.derive_from.empty()) return derive_calibration(settings);
   std::string problem;
   try {
     SB_REQUIRE(Control::size() <= 2, "calibrate runs on 1 rank (compute) or 2 ranks (compute and communication), got {}",
@@ -386,19 +428,9 @@ HardwareProfile run_calibration(const CalibrationSettings& settings) {
   problem.clear();
   if (Control::is_root()) {
     try {
-      std::string path = settings.output.empty() ? "configs/hardware/" + hardware_file_stem(profile.gpu) + ".json"
-                                                 : settings.output;
-      const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-      if (!parent.empty()) std::filesystem::create_directories(parent);
-      const std::string temporary = path + ".tmp";
-      {
-        std::ofstream out(temporary);
-        out << hardware_profile_json(profile);
-        SB_REQUIRE(out.good(), "cannot write {}", temporary);
-      }
-      std::filesystem::rename(temporary, path);
-      profile.path = path;
-      fmt::print("hardware profile written to {}\n", path);
+      write_profile(profile, settings.output.empty()
+                                 ? "configs/hardware/" + hardware_file_stem(profile.gpu) + ".json"
+                                 : settings.output);
     } catch (const std::exception& error) {
       problem = error.what();
     }

@@ -33,7 +33,7 @@ RankShare largest_share(const RunSpec& spec, int world_size) {
   if (spec.method == "ring") {
     RingLayout layout = make_ring_layout(spec.context_len, world_size, spec.ring_layout);
     int64_t most = layout.max_tokens_per_rank();
-    return {most, most, 2 * 2 * most};
+    return {most, most, world_size > 1 ? 2 * 2 * most : 0};
   }
   if (spec.method == "star") {
     StarLayout layout = make_star_layout(spec.context_len, spec.block_size, spec.anchor_size, world_size);
