@@ -15,7 +15,8 @@ import pandas as pd  # noqa: E402
 from . import paper  # noqa: E402
 from .results import load_arrays  # noqa: E402
 
-METHOD_COLORS = {"global": "tab:gray", "ring": "tab:blue", "star": "tab:orange"}
+METHOD_COLORS = {"global": "tab:gray", "ring": "tab:blue", "star": "tab:orange", "duo": "tab:green",
+                 "star+duo": "tab:red"}
 PAPER_STYLE = dict(marker="*", markersize=13, linestyle=":", markeredgecolor="black", markeredgewidth=0.6)
 PHASE_COLORS = {"context_ms": "tab:blue", "query_ms": "tab:green", "decode_ms": "tab:red"}
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from . import figures, paper, tables
+from . import duo, figures, paper, tables
 from .results import ResultsError, load_runs
 
 
@@ -27,6 +27,7 @@ def write_report(inputs: list[str], out_dir: str) -> dict:
     tasks = tables.task_accuracy(runs)
     blocks = tables.block_tradeoff(runs)
     memory = tables.memory(runs)
+    duo_table = duo.comparison(runs)
 
     made = {
         "speedup": figures.speedup_figure(speedup, points, out_dir),
@@ -35,6 +36,7 @@ def write_report(inputs: list[str], out_dir: str) -> dict:
         "block_size": figures.block_size_figure(blocks, out_dir),
         "memory": figures.memory_figure(memory, tables.longest_per_method(runs), out_dir),
         "work": figures.work_figure(runs, out_dir),
+        "duo": duo.figure(duo_table, out_dir),
     }
 
     setups = runs.drop_duplicates(["model", "backend", "device"])[["model", "backend", "device"]]
@@ -62,6 +64,10 @@ def write_report(inputs: list[str], out_dir: str) -> dict:
         text.append(tables.with_markdown(blocks.drop(columns=["device"])) + "\n")
     text.append(_figure_section("Memory per rank", made["memory"], "no peak memory recorded."))
     text.append(tables.with_markdown(memory.drop(columns=["device", "peak_mem_bytes"])) + "\n")
+    text.append(_figure_section("DuoAttention vs global", made["duo"], "needs duo and global timing runs at one length."))
+    if not duo_table.empty:
+        text.append("Ratios are global / duo; memory is the peak while decoding. " + duo.SOURCE + ".\n\n"
+                    + tables.with_markdown(duo.summary(duo_table).drop(columns=["device"])) + "\n")
     text.append("## Published numbers overlaid\n\n" + paper.source_note() + "\n\n"
                 + tables.with_markdown(points) + "\n")
     with open(os.path.join(out_dir, "report.md"), "w", encoding="utf-8") as handle:

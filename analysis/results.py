@@ -19,13 +19,14 @@ RUNS = "runs"
 # Columns every loaded frame has, so that analysis code can rely on them even
 # when a file holds only some kinds of runs.
 TEXT_COLUMNS = ["method", "backend", "model", "task", "kind", "device", "params_key", "ring_layout", "anchor_mode",
-                "block_rule", "platform", "hardware"]
+                "block_rule", "platform", "hardware", "duo_pattern"]
 INT_COLUMNS = ["seq_len", "query_len", "generate", "world_size", "block_size", "anchor_size", "repeats", "sample",
-               "simulated"]
+               "simulated", "duo_sink", "duo_recent"]
 NUMBER_COLUMNS = ["context_ms", "query_ms", "decode_ms_per_token", "total_ms", "comm_bytes_context",
-                  "comm_bytes_query", "peak_mem_bytes", "kl_vs_global", "top1_vs_global", "gen_agree_vs_global",
-                  "hidden_rel_err_vs_global", "score", "accuracy", "accuracy_ratio_vs_global",
-                  "busiest_rank_attention_tflop", "busiest_rank_matmul_tflop", "busiest_rank_forward_tokens"]
+                  "comm_bytes_query", "peak_mem_bytes", "decode_peak_mem_bytes", "kv_cache_bytes", "kl_vs_global",
+                  "top1_vs_global", "gen_agree_vs_global", "hidden_rel_err_vs_global", "score", "accuracy",
+                  "accuracy_ratio_vs_global", "busiest_rank_attention_tflop", "busiest_rank_matmul_tflop",
+                  "busiest_rank_forward_tokens", "duo_sparsity"]
 
 
 class ResultsError(Exception):
@@ -97,6 +98,8 @@ def load_runs(paths) -> pd.DataFrame:
         if column not in frame:
             frame[column] = np.nan
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    # Star runs with a DuoAttention pattern are star + duo: a method of their own here.
+    frame.loc[(frame.method == "star") & (frame.duo_pattern != ""), "method"] = "star+duo"
     return _fill_legacy(frame)
 
 

@@ -80,7 +80,21 @@ __global__ void __launch_bounds__(kThreads) flash_forward_kernel(const FlashAtte
     int64_t last_token = (min(total_rows, r0 + kRows) - 1) / group;
     key_end = min(key_end, last_token + p.causal_offset + 1);
   }
-  const int num_tiles = key_end > key_begin ? int((key_end - key_begin + kKeys - 1) / kKeys) : 0;
+  int num_tiles = key_end > key_begin ? int((key_end - key_begin + kKeys - 1) / kKeys) : 0;
+  // Streaming mask: the sink's tiles, then the tiles of the block's windows
+  // (from the first token's window start, tile-aligned, after the sink's tiles).
+  int sink_tiles = 0;
+  int64_t window_key0 = key_begin;
+  if (p.window > 0) {
+    const int64_t sink_end = min(p.sink, key_end);
+    sink_tiles = sink_end > key_begin ? int((sink_end - key_begin + kKeys - 1) / kKeys) : 0;
+    const int64_t window_start = max(int64_t(0), first_token + p.causal_offset - p.window + 1);
+    window_key0 = max(key_begin + int64_t(sink_tiles) * kKeys, window_start / kKeys * kKeys);
+    num_tiles = sink_tiles + (key_end > window_key0 ? int((key_end - window_key0 + kKeys - 1) / kKeys) : 0);
+  }
+  auto tile_key0 = [&](int it) {
+    return it < sink_tiles ? key_begin + int64_t(it) * kKeys : window_key0 + int64_t(it - sink_tiles) * kKeys;
+  };
 
   auto q_offset = [&](int64_t r) {
     return (r / group) * q_stride + int64_t(kv_head * group + int(r % group)) * D;
@@ -111,7 +125,7 @@ __global__ void __launch_bounds__(kThreads) flash_forward_kernel(const FlashAtte
       }
     }
   };
-  if (num_tiles > 0) load_kv(key_begin, 0);
+  if (num_tiles > 0) load_kv(tile_key0(0), 0);
   cp_async_commit();
 
   float o[D / 8][4];
@@ -128,9 +142,9 @@ __global__ void __launch_bounds__(kThreads) flash_forward_kernel(const FlashAtte
 
   for (int it = 0; it < num_tiles; ++it) {
     const int buffer = it & 1;
-    const int64_t key0 = key_begin + int64_t(it) * kKeys;
+    const int64_t key0 = tile_key0(it);
     if (it + 1 < num_tiles) {
-      load_kv(key0 + kKeys, buffer ^ 1);
+      load_kv(tile_key0(it + 1), buffer ^ 1);
       cp_async_commit();
       cp_async_wait<1>();
     } else {
@@ -162,8 +176,8 @@ __global__ void __launch_bounds__(kThreads) flash_forward_kernel(const FlashAtte
       }
     }
 
-    const bool needs_mask =
-        key0 + kKeys > key_end || (p.causal && key0 + kKeys - 1 > first_token + p.causal_offset);
+    const bool needs_mask = p.window > 0 || key0 + kKeys > key_end ||
+                            (p.causal && key0 + kKeys - 1 > first_token + p.causal_offset);
     if (needs_mask) {
 #pragma unroll
       for (int nt = 0; nt < kKeys / 8; ++nt)
@@ -171,7 +185,8 @@ __global__ void __launch_bounds__(kThreads) flash_forward_kernel(const FlashAtte
         for (int e = 0; e < 4; ++e) {
           int64_t key = key0 + nt * 8 + (lane % 4) * 2 + (e & 1);
           int64_t t = token[e / 2];
-          bool visible = key < key_end && (!p.causal || key <= t + p.causal_offset);
+          bool visible = key < key_end && (!p.causal || key <= t + p.causal_offset) &&
+                         (p.window == 0 || key < p.sink || t + p.causal_offset - key < p.window);
           if (!visible) s[nt][e] = -INFINITY;
         }
     }

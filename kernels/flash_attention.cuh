@@ -27,6 +27,10 @@ struct FlashAttentionParams {
   float scale = 1.f;
   bool causal = false;        // query i sees key j iff j <= i + causal_offset
   int64_t causal_offset = 0;
+  // window > 0 (with causal): the streaming (Λ) mask; of the keys before a
+  // query's last `window` visible ones only the first `sink` stay visible.
+  // Only the sink's and the windows' key tiles are read. No split-KV.
+  int64_t sink = 0, window = 0;
   int num_splits = 1;          // > 1: split-KV, needs the two partial buffers below
   int64_t keys_per_split = 0;  // a multiple of 64
   float* partial_out = nullptr;  // [num_splits, q_len, num_heads, head_dim]

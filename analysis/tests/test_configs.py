@@ -14,9 +14,12 @@ PRESETS = {"tiny", "llama3-8b", "llama3.1-8b", "llama3.1-70b", "llama3-8b-gradie
 
 
 def run_flags() -> set[str]:
-    """Long flag names of `starbench run`, read from its source (no binary needed)."""
-    source = open(os.path.join(REPO, "src", "cli", "cmd_run.cpp"), encoding="utf-8").read()
-    return set(re.findall(r'add_(?:option|flag)\(\s*"!?--([a-z0-9-]+)', source))
+    """Long flag names of `starbench run`, read from its sources (no binary needed)."""
+    flags = set()
+    for name in ("cmd_run.cpp", "duo_flags.cpp"):  # duo_flags.cpp: the --duo-* flags run and forward share
+        source = open(os.path.join(REPO, "src", "cli", name), encoding="utf-8").read()
+        flags |= set(re.findall(r'add_(?:option|flag)\(\s*"!?--([a-z0-9-]+)', source))
+    return flags
 
 
 def load(path) -> dict:
@@ -56,7 +59,9 @@ def test_config_uses_only_what_cli11_reads(path):
 def test_config_values(path):
     config = load(path)
     assert config["model-preset"] in PRESETS
-    assert set(config["method"]) <= {"global", "ring", "star"}
+    assert set(config["method"]) <= {"global", "ring", "star", "duo"}
+    if "duo" in config["method"]:
+        assert os.path.isdir(os.path.join(REPO, config["duo-pattern"]))
     lengths = config["seq-len"]
     assert lengths == sorted(lengths) and all(n > 0 for n in lengths)
     blocks = config.get("block-size", [0])

@@ -11,6 +11,7 @@ void CausalPrefillAttention::attend(int layer, const Tensor& q, const Tensor& k,
   Tensor lse = backend_.empty(DType::F32, {q.dim(0), q.dim(1)});
   backend_.attention(q, k, v, AttentionMask::causal(0), float(1.0 / std::sqrt(double(q.dim(2)))), out, lse);
   cache_.append(layer, k, v, keep_from_, k.dim(0));
+  if (observer_) observer_(layer, k, v);
 }
 
 void GlobalMethod::encode_context(const std::vector<int32_t>& context) {

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "attention/duo_method.h"
 #include "attention/global_method.h"
 #include "attention/ring_method.h"
 #include "attention/star_method.h"
@@ -9,10 +10,11 @@
 
 namespace sb {
 
-AttentionMethod::AttentionMethod(Transformer& model, Comm& comm, int64_t context_len, int64_t max_tail_tokens)
+AttentionMethod::AttentionMethod(Transformer& model, Comm& comm, int64_t context_len, int64_t max_tail_tokens,
+                                 bool keep_tail_kv)
     : model_(model), comm_(comm), context_len_(context_len), max_tail_tokens_(max_tail_tokens) {
   const ModelConfig& config = model_.config();
-  if (comm_.rank() == query_rank() && max_tail_tokens_ > 0) {
+  if (keep_tail_kv && comm_.rank() == query_rank() && max_tail_tokens_ > 0) {
     tail_kv_ = KvCache(model_.backend(), config.num_layers, max_tail_tokens_, config.num_kv_heads, config.head_dim);
   }
 }
@@ -20,6 +22,47 @@ AttentionMethod::AttentionMethod(Transformer& model, Comm& comm, int64_t context
 void AttentionMethod::allocate_context_kv(int64_t local_tokens) {
   const ModelConfig& config = model_.config();
   context_kv_ = KvCache(model_.backend(), config.num_layers, local_tokens, config.num_kv_heads, config.head_dim);
+}
+
+void attend_held_kv(Backend& backend, int layer, const Tensor& q, const Tensor& k, const Tensor& v,
+                    const KvCache* context, KvCache* tail, float scale, Tensor& out, Tensor& lse) {
+  SB_REQUIRE(context || tail, "rank {} holds no context KV in phase 2", current_rank());
+  if (context) {
+    backend.attention(q, context->keys(layer), context->values(layer), AttentionMask::none(), scale, out, lse);
+  }
+  if (!tail) return;
+  const int64_t num_tokens = q.dim(0);
+  tail->append(layer, k, v, 0, num_tokens);
+  Tensor tail_k = tail->keys(layer), tail_v = tail->values(layer);
+  const AttentionMask mask = AttentionMask::bottom_right(num_tokens, tail_k.dim(0));
+  if (!context) {
+    backend.attention(q, tail_k, tail_v, mask, scale, out, lse);
+    return;
+  }
+  Tensor tail_out = backend.empty(backend.act_dtype(), out.shape());
+  Tensor tail_lse = backend.empty(DType::F32, lse.shape());
+  backend.attention(q, tail_k, tail_v, mask, scale, tail_out, tail_lse);
+  backend.lse_merge(out, lse, tail_out, tail_lse);
+}
+
+void merge_on_root(Backend& backend, Comm& comm, Tensor& out, Tensor& lse, int root) {
+  const int64_t num_tokens = out.dim(0);
+  const bool is_root = comm.rank() == root;
+  Tensor all_out, all_lse;
+  if (is_root) {
+    all_out = backend.empty(out.dtype(), {comm.size() * num_tokens, out.dim(1), out.dim(2)});
+    all_lse = backend.empty(DType::F32, {comm.size() * num_tokens, lse.dim(1)});
+  }
+  comm.gather(out, all_out, root);
+  comm.gather(lse, all_lse, root);
+  if (!is_root) return;
+  Tensor merged_out = all_out.rows(0, num_tokens), merged_lse = all_lse.rows(0, num_tokens);
+  for (int rank = 1; rank < comm.size(); ++rank) {
+    backend.lse_merge(merged_out, merged_lse, all_out.rows(rank * num_tokens, (rank + 1) * num_tokens),
+                      all_lse.rows(rank * num_tokens, (rank + 1) * num_tokens));
+  }
+  backend.copy_rows(out, 0, merged_out, 0, num_tokens);
+  backend.copy_rows(lse, 0, merged_lse, 0, num_tokens);
 }
 
 // Phase 2 attention of one layer: local context KV (no mask: the query comes
@@ -32,56 +75,23 @@ class AttentionMethod::QueryAttention : public LayerAttention {
   void attend(int layer, const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) override {
     Backend& backend = method_.model_.backend();
     Comm& comm = method_.comm_;
-    const int64_t num_tokens = q.dim(0), q_heads = q.dim(1);
     const float scale = float(1.0 / std::sqrt(double(q.dim(2))));
     const bool is_query_rank = comm.rank() == method_.query_rank();
-
-    const bool has_context = !method_.context_kv_.empty();
-    SB_REQUIRE(has_context || is_query_rank, "rank {} holds no context KV in phase 2", comm.rank());
-    Tensor lse = backend.empty(DType::F32, {num_tokens, q_heads});
-    if (has_context) {
-      backend.attention(q, method_.context_kv_.keys(layer), method_.context_kv_.values(layer),
-                        AttentionMask::none(), scale, out, lse);
-    }
-    if (is_query_rank) {
-      KvCache& tail = method_.tail_kv_;
-      tail.append(layer, k, v, 0, num_tokens);
-      Tensor tail_k = tail.keys(layer), tail_v = tail.values(layer);
-      const AttentionMask mask = AttentionMask::bottom_right(num_tokens, tail_k.dim(0));
-      if (has_context) {
-        Tensor tail_out = backend.empty(backend.act_dtype(), out.shape());
-        Tensor tail_lse = backend.empty(DType::F32, lse.shape());
-        backend.attention(q, tail_k, tail_v, mask, scale, tail_out, tail_lse);
-        backend.lse_merge(out, lse, tail_out, tail_lse);
-      } else {
-        backend.attention(q, tail_k, tail_v, mask, scale, out, lse);
-      }
-    }
+    Tensor lse = backend.empty(DType::F32, {q.dim(0), q.dim(1)});
+    attend_held_kv(backend, layer, q, k, v, method_.context_kv_.empty() ? nullptr : &method_.context_kv_,
+                   is_query_rank ? &method_.tail_kv_ : nullptr, scale, out, lse);
     if (comm.size() == 1) return;
-
-    const int root = method_.query_rank();
-    Tensor all_out, all_lse;
-    if (is_query_rank) {
-      all_out = backend.empty(out.dtype(), {comm.size() * num_tokens, q_heads, q.dim(2)});
-      all_lse = backend.empty(DType::F32, {comm.size() * num_tokens, q_heads});
-    }
-    comm.gather(out, all_out, root);
-    comm.gather(lse, all_lse, root);
-    if (is_query_rank) {
-      // Merge in rank order so the result does not depend on arrival order.
-      Tensor merged_out = all_out.rows(0, num_tokens), merged_lse = all_lse.rows(0, num_tokens);
-      for (int rank = 1; rank < comm.size(); ++rank) {
-        backend.lse_merge(merged_out, merged_lse, all_out.rows(rank * num_tokens, (rank + 1) * num_tokens),
-                          all_lse.rows(rank * num_tokens, (rank + 1) * num_tokens));
-      }
-      backend.copy_rows(out, 0, merged_out, 0, num_tokens);
-    }
-    comm.broadcast(out, root);
+    merge_on_root(backend, comm, out, lse, method_.query_rank());
+    comm.broadcast(out, method_.query_rank());
   }
 
  private:
   AttentionMethod& method_;
 };
+
+std::unique_ptr<LayerAttention> AttentionMethod::make_query_attention() {
+  return std::make_unique<QueryAttention>(*this);
+}
 
 Tensor AttentionMethod::encode_query(const std::vector<int32_t>& tokens) {
   SB_REQUIRE(!tokens.empty(), "the query is empty: phase 2 needs at least one token");
@@ -90,13 +100,15 @@ Tensor AttentionMethod::encode_query(const std::vector<int32_t>& tokens) {
              tokens.size());
   std::vector<int32_t> positions(tokens.size());
   for (size_t i = 0; i < tokens.size(); ++i) positions[i] = int32_t(context_len_ + tail_len_ + int64_t(i));
-  QueryAttention attention(*this);
-  Tensor hidden = model_.forward(tokens, positions, attention);
+  std::unique_ptr<LayerAttention> attention = make_query_attention();
+  Tensor hidden = model_.forward(tokens, positions, *attention);
   tail_len_ += int64_t(tokens.size());
   return hidden;
 }
 
-std::vector<std::string> method_names() { return {"global", "ring", "star"}; }
+std::vector<std::string> method_names() { return {"global", "ring", "star", "duo"}; }
+
+bool runs_on_one_rank(const std::string& method) { return method == "global" || method == "duo"; }
 
 std::unique_ptr<AttentionMethod> make_method(const MethodSettings& settings, Transformer& model, Comm& comm,
                                              int64_t context_len, int64_t max_tail_tokens) {
@@ -104,6 +116,12 @@ std::unique_ptr<AttentionMethod> make_method(const MethodSettings& settings, Tra
     SB_REQUIRE(context_len >= 0, "negative context length {}", context_len);
     SB_REQUIRE(comm.size() == 1, "global attention runs on one rank, got a communicator of {}", comm.size());
     return std::make_unique<GlobalMethod>(model, comm, context_len, max_tail_tokens);
+  }
+  if (settings.name == "duo") {
+    SB_REQUIRE(settings.duo, "duo needs a head pattern (--duo-pattern DIR, FILE.tsv or random:SEED)");
+    SB_REQUIRE(context_len >= 0, "negative context length {}", context_len);
+    SB_REQUIRE(comm.size() == 1, "duo runs on one rank, got a communicator of {}", comm.size());
+    return std::make_unique<DuoMethod>(model, comm, context_len, max_tail_tokens, settings.duo);
   }
   SB_REQUIRE(context_len > 0, "{}: the context is empty (context length {})", settings.name, context_len);
   if (settings.name == "ring") {
@@ -115,11 +133,12 @@ std::unique_ptr<AttentionMethod> make_method(const MethodSettings& settings, Tra
                "star: --anchor-source '{}' is not one of first, previous", settings.anchor_source);
     SB_REQUIRE(settings.anchor_positions == "original" || settings.anchor_positions == "adjacent",
                "star: --anchor-positions '{}' is not one of original, adjacent", settings.anchor_positions);
-    return std::make_unique<StarMethod>(
-        model, comm, make_star_layout(context_len, settings.block_size, settings.anchor_size, comm.size()),
-        max_tail_tokens, settings.anchor_source, settings.anchor_positions, settings.anchor_mode);
+    StarLayout layout = make_star_layout(context_len, settings.block_size, settings.anchor_size, comm.size());
+    if (settings.duo) return make_star_duo_method(model, comm, layout, max_tail_tokens, settings);
+    return std::make_unique<StarMethod>(model, comm, layout, max_tail_tokens, settings.anchor_source,
+                                        settings.anchor_positions, settings.anchor_mode);
   }
-  fail("unknown attention method '{}' (valid: global, ring, star)", settings.name);
+  fail("unknown attention method '{}' (valid: global, ring, star, duo)", settings.name);
 }
 
 }  // namespace sb

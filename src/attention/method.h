@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "attention/duo_pattern.h"
 #include "attention/layout.h"
 #include "comm/comm.h"
 #include "engine/kv_cache.h"
@@ -31,11 +32,16 @@ struct MethodSettings {
   // star_method.h). Ring: how the context is sharded (zigzag | contiguous).
   std::string anchor_mode = "auto";
   std::string ring_layout = "zigzag";
+  // DuoAttention head pattern: required by duo, turns star into star + duo;
+  // global and ring ignore it.
+  std::shared_ptr<const DuoPattern> duo = nullptr;
 };
 
 class AttentionMethod {
  public:
-  AttentionMethod(Transformer& model, Comm& comm, int64_t context_len, int64_t max_tail_tokens);
+  // keep_tail_kv false: the subclass allocates its own tail storage (duo keeps it per kind).
+  AttentionMethod(Transformer& model, Comm& comm, int64_t context_len, int64_t max_tail_tokens,
+                  bool keep_tail_kv = true);
   virtual ~AttentionMethod() = default;
   virtual std::string name() const = 0;
 
@@ -49,9 +55,14 @@ class AttentionMethod {
   int query_rank() const { return comm_.size() - 1; }
   int64_t context_len() const { return context_len_; }
   int64_t local_context_tokens() const { return context_kv_.empty() ? 0 : context_kv_.length(0); }
+  // Bytes of this rank's preallocated KV storage (context, tail and any other kind).
+  virtual size_t kv_cache_bytes() const { return context_kv_.bytes() + tail_kv_.bytes(); }
 
  protected:
-  void allocate_context_kv(int64_t local_tokens);
+  virtual void allocate_context_kv(int64_t local_tokens);
+  // Phase 2's attention of one forward (the shared distributed query attention;
+  // duo routes its two kinds of heads differently).
+  virtual std::unique_ptr<LayerAttention> make_query_attention();
 
   Transformer& model_;
   Comm& comm_;
@@ -70,5 +81,18 @@ class AttentionMethod {
 std::unique_ptr<AttentionMethod> make_method(const MethodSettings& settings, Transformer& model, Comm& comm,
                                              int64_t context_len, int64_t max_tail_tokens);
 std::vector<std::string> method_names();
+// global and duo run on one rank (rank 0 of a job, with a one-rank communicator).
+bool runs_on_one_rank(const std::string& method);
+
+// Phase-2 building blocks, shared by the query attention of every method.
+// This rank's partial attention of q to the KV it holds: its context KV (no
+// mask: the query follows the whole context) and, on the query rank, the tail
+// KV (the query/generated tokens; k and v are appended to it first;
+// bottom-right causal), merged by log-sum-exp into out and lse.
+void attend_held_kv(Backend& backend, int layer, const Tensor& q, const Tensor& k, const Tensor& v,
+                    const KvCache* context, KvCache* tail, float scale, Tensor& out, Tensor& lse);
+// Gathers every rank's (out, lse) on `root` and merges them there in rank
+// order (so the result does not depend on arrival order) into out and lse.
+void merge_on_root(Backend& backend, Comm& comm, Tensor& out, Tensor& lse, int root);
 
 }  // namespace sb

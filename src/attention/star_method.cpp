@@ -11,11 +11,15 @@ namespace sb {
 std::vector<std::string> anchor_mode_names() { return {"auto", "recompute", "once", "sent"}; }
 
 std::string resolve_anchor_mode(const std::string& mode, const std::string& anchor_source,
-                                const std::string& anchor_positions) {
+                                const std::string& anchor_positions, bool duo) {
   SB_REQUIRE(mode == "auto" || mode == "recompute" || mode == "once" || mode == "sent",
              "star: --anchor-mode '{}' is not one of auto, recompute, once, sent", mode);
   const bool anchor_depends_on_block = anchor_source != "first" || anchor_positions != "original";
-  if (mode == "auto") return anchor_depends_on_block ? "recompute" : "sent";
+  SB_REQUIRE(!(duo && mode == "sent"),
+             "star + duo: --anchor-mode sent is not supported (rank 0 sends the anchor from its context KV, which "
+             "star + duo keeps for the retrieval heads only): use once (auto's choice with --duo-pattern) or "
+             "recompute");
+  if (mode == "auto") return anchor_depends_on_block ? "recompute" : duo ? "once" : "sent";
   SB_REQUIRE(mode == "recompute" || !anchor_depends_on_block,
              "star: --anchor-mode {} needs the anchor to be the same for every block (--anchor-source first "
              "--anchor-positions original); with --anchor-source {} --anchor-positions {} use recompute",
@@ -24,8 +28,9 @@ std::string resolve_anchor_mode(const std::string& mode, const std::string& anch
 }
 
 StarMethod::StarMethod(Transformer& model, Comm& comm, StarLayout layout, int64_t max_tail_tokens,
-                       std::string anchor_source, std::string anchor_positions, std::string anchor_mode)
-    : AttentionMethod(model, comm, layout.context_len, max_tail_tokens),
+                       std::string anchor_source, std::string anchor_positions, std::string anchor_mode,
+                       bool keep_tail_kv)
+    : AttentionMethod(model, comm, layout.context_len, max_tail_tokens, keep_tail_kv),
       layout_(layout),
       anchor_source_(std::move(anchor_source)),
       anchor_positions_(std::move(anchor_positions)),
@@ -63,7 +68,10 @@ void StarMethod::encode_recomputing_anchor(const std::vector<int32_t>& context) 
     }
     // The anchor's KV is recomputed per block and dropped: only the block's
     // rows are kept (the paper's memory saving).
-    CausalPrefillAttention attention(model_.backend(), context_kv_, anchor_tokens);
+    CausalPrefillAttention attention(model_.backend(), context_kv_, anchor_tokens,
+                                     [&](int layer, const Tensor& k, const Tensor& v) {
+                                       observe_phase1_kv(layer, k, v, anchor_tokens, block);
+                                     });
     model_.forward(tokens, positions, attention);
   }
 }
@@ -175,6 +183,8 @@ class StarMethod::SharedAnchorAttention : public LayerAttention {
       row += size;
     }
     if (sending && comm.rank() == 0 && layer + 1 == num_layers_) comm.broadcast_wait();
+    method_.observe_phase1_kv(layer, k, v, computed_anchor_rows_,
+                              {layout_.block(owned.begin).begin, layout_.block(owned.end - 1).end});
   }
 
  private:

@@ -24,20 +24,31 @@ namespace sb {
 
 // "auto" resolves to the measured default (sent) unless the anchor depends on
 // the block (ablations), which needs recompute; once/sent with an ablation is
-// an error. Returns the resolved mode.
+// an error. Star + duo (`duo`) keeps only the retrieval heads' context KV, from
+// which sent mode would broadcast the anchor: auto resolves to once there, and
+// sent is an error. Returns the resolved mode.
 std::string resolve_anchor_mode(const std::string& mode, const std::string& anchor_source,
-                                const std::string& anchor_positions);
+                                const std::string& anchor_positions, bool duo = false);
 std::vector<std::string> anchor_mode_names();
 
 class StarMethod : public AttentionMethod {
  public:
   StarMethod(Transformer& model, Comm& comm, StarLayout layout, int64_t max_tail_tokens,
              std::string anchor_source = "first", std::string anchor_positions = "original",
-             std::string anchor_mode = "auto");
+             std::string anchor_mode = "auto", bool keep_tail_kv = true);
   std::string name() const override { return "star"; }
   void encode_context(const std::vector<int32_t>& context) override;
   const StarLayout& layout() const { return layout_; }
   const std::string& anchor_mode() const { return anchor_mode_; }
+
+ protected:
+  // Star + duo's hook (duo_method.h): each phase-1 forward's K/V of every
+  // layer, every head, before the anchor's rows are dropped: `anchor_tokens`
+  // rows of the anchor computed in this forward (positions 0..), then the rows
+  // of `blocks` (consecutive positions: one block when recomputing the anchor,
+  // the rank's blocks in the once/sent modes).
+  virtual void observe_phase1_kv(int /*layer*/, const Tensor& /*k*/, const Tensor& /*v*/, int64_t /*anchor_tokens*/,
+                                 TokenRange /*blocks*/) {}
 
  private:
   class SharedAnchorAttention;

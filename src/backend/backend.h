@@ -24,18 +24,30 @@
 namespace sb {
 
 struct AttentionMask {
-  enum class Kind { None, Causal };
+  enum class Kind { None, Causal, Streaming };
   Kind kind = Kind::None;
   // Causal: query row i sees key j iff j <= i + causal_offset. Offset 0 is the
   // top-left-aligned mask of a prefill; k_len - q_len is bottom-right aligned
   // (queries at the end of the keys); a negative offset hides leading keys.
   int64_t causal_offset = 0;
+  // Streaming (the Λ-shaped mask of DuoAttention's streaming heads): causal as
+  // above, and of the keys before a query's window of `window` keys (its own
+  // included) only the first `sink` rows:
+  //   j <= i + causal_offset  and  (j < sink  or  i + causal_offset - j < window).
+  // A query's cost is O(sink + window) keys, whatever the key count.
+  int64_t sink = 0, window = 0;
 
   static AttentionMask none() { return {Kind::None, 0}; }
   static AttentionMask causal(int64_t offset = 0) { return {Kind::Causal, offset}; }
   static AttentionMask bottom_right(int64_t q_len, int64_t k_len) { return {Kind::Causal, k_len - q_len}; }
+  static AttentionMask streaming(int64_t offset, int64_t sink, int64_t window) {
+    return {Kind::Streaming, offset, sink, window};
+  }
   bool visible(int64_t query_row, int64_t key_row) const {
-    return kind == Kind::None || key_row <= query_row + causal_offset;
+    if (kind == Kind::None) return true;
+    const int64_t last = query_row + causal_offset;  // the last key the row may see
+    if (key_row > last) return false;
+    return kind == Kind::Causal || key_row < sink || last - key_row < window;
   }
   // (query, key) pairs the mask leaves visible: the work an exact kernel that
   // skips hidden keys must do.
@@ -82,6 +94,19 @@ class Backend {
   virtual std::vector<float> to_host_f32(const Tensor& tensor) = 0;
   // Copies whole rows (first dimension) between tensors of the same dtype and row size.
   virtual void copy_rows(Tensor& dst, int64_t dst_row, const Tensor& src, int64_t src_row, int64_t num_rows) = 0;
+  // Copies heads [src_head, src_head + num_heads) of rows [src_row, src_row + num_rows)
+  // of src [T, H, d] into heads [dst_head, ...) of rows [dst_row, ...) of dst
+  // [T', H', d] (same dtype and d): a strided 2-D copy. Heads of one kind
+  // (DuoAttention) are not contiguous in q/k/v, so this packs and unpacks them.
+  virtual void copy_heads(Tensor& dst, int64_t dst_row, int64_t dst_head, const Tensor& src, int64_t src_row,
+                          int64_t src_head, int64_t num_rows, int64_t num_heads) = 0;
+  // Head src_heads[i] of src's rows [src_row, +num_rows) into head dst_heads[i]
+  // of dst's rows [dst_row, ...), for every i: a whole head selection in one
+  // call. The default issues one copy_heads per run of heads consecutive on
+  // both sides; cuda copies the whole list in one kernel (decoding packs heads
+  // every layer of every token, where launches, not bytes, are the cost).
+  virtual void copy_head_list(Tensor& dst, int64_t dst_row, const Tensor& src, int64_t src_row, int64_t num_rows,
+                              const std::vector<int64_t>& dst_heads, const std::vector<int64_t>& src_heads);
   virtual size_t bytes_in_use() const = 0;
   virtual size_t peak_bytes() const = 0;
   virtual void reset_peak() = 0;

@@ -20,6 +20,13 @@ namespace sb {
 double AttentionMask::visible_pairs(int64_t q_len, int64_t k_len) const {
   if (q_len <= 0 || k_len <= 0) return 0.0;
   if (kind == Kind::None) return double(q_len) * double(k_len);
+  if (kind == Kind::Streaming) {
+    // Causal, less the keys between the sink and each row's window: key j >=
+    // sink with j <= i + offset - window, a causal count over keys [sink, k_len).
+    const int64_t after_sink = std::max<int64_t>(0, k_len - std::max<int64_t>(sink, 0));
+    return causal(causal_offset).visible_pairs(q_len, k_len) -
+           causal(causal_offset - window - std::max<int64_t>(sink, 0)).visible_pairs(q_len, after_sink);
+  }
   // Row i sees clamp(i + offset + 1, 0, k_len) keys: zero, then a ramp, then all.
   const int64_t shift = causal_offset + 1;
   const int64_t ramp_begin = std::clamp<int64_t>(1 - shift, 0, q_len);     // first row seeing a key

@@ -26,6 +26,7 @@ struct ForwardSettings {
   int64_t anchor_size = -1;
   std::string anchor_source = "first", anchor_positions = "original";
   std::string anchor_mode = "auto", ring_layout = "zigzag";
+  DuoOptions duo;
   int64_t generate = 0;
   std::string output = "forward.h5";
 };
@@ -39,8 +40,9 @@ void run_forward(const ForwardSettings& settings) {
                "--context-len {} must be in [0, {}): the query (tokens after the context) must not be empty",
                settings.context_len, total);
     SB_REQUIRE(settings.generate >= 0, "--generate must be >= 0");
-    SB_REQUIRE(settings.method == "global" || settings.context_len > 0,
-               "--method {} needs a context: --context-len 0 runs only with --method global", settings.method);
+    SB_REQUIRE(runs_on_one_rank(settings.method) || settings.context_len > 0,
+               "--method {} needs a context: --context-len 0 runs only with --method global or duo",
+               settings.method);
   } catch (const Error& error) {
     problem = error.what();
   }
@@ -56,13 +58,14 @@ void run_forward(const ForwardSettings& settings) {
     }
   }
   Control::agree(problem.empty(), problem);
+  const std::shared_ptr<const DuoPattern> duo = resolve_duo_pattern(settings.duo, config, {settings.method});
 
   std::unique_ptr<Backend> backend = create_backend(settings.backend);
   std::unique_ptr<Transformer> model = load_model(settings.model, config, *backend);
   std::unique_ptr<Comm> world = make_comm(*backend);
-  const bool is_global = settings.method == "global";
-  std::unique_ptr<Comm> comm = is_global ? make_local_comm(*backend) : nullptr;
-  const bool participates = !is_global || Control::rank() == 0;
+  const bool one_rank = runs_on_one_rank(settings.method);  // global or duo: rank 0 alone
+  std::unique_ptr<Comm> comm = one_rank ? make_local_comm(*backend) : nullptr;
+  const bool participates = !one_rank || Control::rank() == 0;
 
   std::vector<int32_t> context(settings.tokens.begin(), settings.tokens.begin() + settings.context_len);
   std::vector<int32_t> query(settings.tokens.begin() + settings.context_len, settings.tokens.end());
@@ -71,9 +74,9 @@ void run_forward(const ForwardSettings& settings) {
   try {
     if (participates) {
       method = make_method({settings.method, settings.block_size, settings.anchor_size, settings.anchor_source,
-                            settings.anchor_positions, settings.anchor_mode, settings.ring_layout},
+                            settings.anchor_positions, settings.anchor_mode, settings.ring_layout, duo},
                            *model,
-                           is_global ? *comm : *world, settings.context_len, int64_t(query.size()) + settings.generate);
+                           one_rank ? *comm : *world, settings.context_len, int64_t(query.size()) + settings.generate);
     }
   } catch (const Error& error) {
     problem = error.what();
@@ -110,7 +113,7 @@ void add_forward_command(CLI::App& app) {
   forward->add_option("--context-len", settings->context_len,
                       "Tokens [0, C) are the context, the rest the query (0: every position is a query)")
       ->capture_default_str();
-  forward->add_option("--method", settings->method, "global | ring | star")->capture_default_str();
+  forward->add_option("--method", settings->method, "global | ring | star | duo")->capture_default_str();
   forward->add_option("--block-size", settings->block_size, "Star block size (0: context / ranks)")
       ->capture_default_str();
   forward->add_option("--anchor-size", settings->anchor_size, "Star anchor size (-1: the block size)")
@@ -122,6 +125,7 @@ void add_forward_command(CLI::App& app) {
   forward->add_option("--anchor-mode", settings->anchor_mode, "Star: recompute | once | sent | auto")
       ->capture_default_str();
   forward->add_option("--ring-layout", settings->ring_layout, "Ring: zigzag | contiguous")->capture_default_str();
+  add_duo_options(*forward, settings->duo);
   forward->add_option("--generate", settings->generate, "Greedy tokens after the query -> /generated")
       ->capture_default_str();
   forward->add_option("--output,-o", settings->output, "HDF5 file: /logits [T-C, vocab], /generated [G]")

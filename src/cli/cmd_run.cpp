@@ -48,7 +48,7 @@ void add_sweep_options(CLI::App* run, SweepSettings& settings_ref) {
   run->add_option("--weight-seed", settings->model.weight_seed, "Seed of the synthetic weights")->capture_default_str();
   run->add_option("--backend", settings->backend, "auto | cpu | cuda (auto: cuda when a GPU is present)")
       ->capture_default_str();
-  run->add_option("--method", settings->methods, "Attention methods: global, ring, star")
+  run->add_option("--method", settings->methods, "Attention methods: global, ring, star, duo")
       ->delimiter(',')
       ->capture_default_str();
   run->add_option("--seq-len", settings->seq_lens, "Context lengths in tokens")->delimiter(',')->capture_default_str();
@@ -80,6 +80,7 @@ void add_sweep_options(CLI::App* run, SweepSettings& settings_ref) {
                   "Ring: zigzag (load-balanced) and/or contiguous (the Star Attention paper's baseline)")
       ->delimiter(',')
       ->capture_default_str();
+  add_duo_options(*run, settings->duo);
   run->add_option("--repeats", settings->repeats, "Timed repeats per run (every one is stored)")->capture_default_str();
   run->add_option("--warmup", settings->warmup, "Untimed repeats before them")->capture_default_str();
   run->add_option("--seed", settings->seed, "Seed of the input tokens")->capture_default_str();

@@ -17,6 +17,11 @@ inline double lse_merge(const Tensor& out, const Tensor& lse) {
 inline double copy_rows(const Tensor& src, int64_t num_rows) {
   return 2.0 * double(num_rows) * double(src.row_numel()) * double(dtype_size(src.dtype()));
 }
+// Heads of [T, H, d] rows (Backend::copy_heads, copy_head_list): read and written once.
+inline double copy_heads(const Tensor& src, int64_t num_rows, int64_t num_heads) {
+  return 2.0 * double(num_rows) * double(num_heads) * double(src.rank() == 3 ? src.dim(2) : 0) *
+         double(dtype_size(src.dtype()));
+}
 inline double argmax(const Tensor& logits) { return double(logits.nbytes()); }
 
 }  // namespace sb::op_bytes

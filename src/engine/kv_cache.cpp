@@ -9,7 +9,18 @@ KvCache::KvCache(Backend& backend, int64_t num_layers, int64_t capacity_tokens, 
   layers_.reserve(size_t(num_layers));
   for (int64_t layer = 0; layer < num_layers; ++layer) {
     layers_.push_back({backend.empty(backend.act_dtype(), {capacity_tokens, kv_heads, head_dim}),
-                       backend.empty(backend.act_dtype(), {capacity_tokens, kv_heads, head_dim})});
+                       backend.empty(backend.act_dtype(), {capacity_tokens, kv_heads, head_dim}), HeadSelection()});
+  }
+}
+
+KvCache::KvCache(Backend& backend, int64_t capacity_tokens, std::vector<HeadSelection> heads_per_layer,
+                 int64_t head_dim)
+    : backend_(&backend), lengths_(heads_per_layer.size(), 0), capacity_(capacity_tokens) {
+  layers_.reserve(heads_per_layer.size());
+  for (HeadSelection& heads : heads_per_layer) {
+    const int64_t kept = heads.size();
+    layers_.push_back({backend.empty(backend.act_dtype(), {capacity_tokens, kept, head_dim}),
+                       backend.empty(backend.act_dtype(), {capacity_tokens, kept, head_dim}), std::move(heads)});
   }
 }
 
@@ -19,9 +30,21 @@ void KvCache::append(int layer, const Tensor& k, const Tensor& v, int64_t begin,
   SB_REQUIRE(length + count <= capacity_, "KV cache of layer {} overflows: {} + {} rows > capacity {}", layer,
              length, count, capacity_);
   if (count == 0) return;
-  backend_->copy_rows(layers_[layer].k, length, k, begin, count);
-  backend_->copy_rows(layers_[layer].v, length, v, begin, count);
+  Layer& storage = layers_[layer];
+  if (storage.heads.total() == 0) {  // every head
+    backend_->copy_rows(storage.k, length, k, begin, count);
+    backend_->copy_rows(storage.v, length, v, begin, count);
+  } else {
+    storage.heads.gather(*backend_, storage.k, length, k, begin, count);
+    storage.heads.gather(*backend_, storage.v, length, v, begin, count);
+  }
   length += count;
+}
+
+size_t KvCache::bytes() const {
+  size_t total = 0;
+  for (const Layer& layer : layers_) total += layer.k.nbytes() + layer.v.nbytes();
+  return total;
 }
 
 size_t KvCache::bytes_needed(int64_t num_layers, int64_t capacity_tokens, int64_t kv_heads, int64_t head_dim,

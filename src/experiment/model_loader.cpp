@@ -1,6 +1,10 @@
 #include "experiment/model_loader.h"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
+
+#include <fmt/core.h>
 
 #include "model/checkpoint.h"
 #include "model/weights.h"
@@ -43,6 +47,31 @@ std::unique_ptr<Transformer> load_model(const ModelChoice& choice, const ModelCo
   }
   Control::agree(problem.empty(), problem);
   return model;
+}
+
+std::shared_ptr<const DuoPattern> resolve_duo_pattern(const DuoOptions& options, const ModelConfig& config,
+                                                      const std::vector<std::string>& methods) {
+  std::shared_ptr<const DuoPattern> pattern;
+  std::string problem;
+  try {
+    auto uses = [&](const char* method) { return std::find(methods.begin(), methods.end(), method) != methods.end(); };
+    if (!options.enabled()) {
+      SB_REQUIRE(!uses("duo"), "--method duo needs a head pattern: --duo-pattern DIR (full_attention_heads.tsv + "
+                               "config.json), FILE.tsv or random:SEED");
+      SB_REQUIRE(options.sink < 0 && options.recent < 0 && std::isnan(options.threshold) &&
+                     std::isnan(options.sparsity),
+                 "--duo-sink, --duo-recent, --duo-threshold and --duo-sparsity need --duo-pattern");
+    } else {
+      SB_REQUIRE(uses("duo") || uses("star"),
+                 "--duo-pattern is used by --method duo and star (star + duo); none of them is in the methods");
+      pattern = std::make_shared<const DuoPattern>(load_duo_pattern(options, config));
+    }
+  } catch (const Error& error) {
+    problem = error.what();
+  }
+  Control::agree(problem.empty(), problem);
+  if (pattern && Control::is_root()) fmt::print(stderr, "duo pattern {}\n", pattern->describe());
+  return pattern;
 }
 
 std::unique_ptr<Backend> create_backend(const std::string& name) {

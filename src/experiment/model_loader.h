@@ -4,7 +4,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "attention/duo_pattern.h"
 #include "backend/backend.h"
 #include "engine/transformer.h"
 #include "model/config.h"
@@ -22,6 +24,12 @@ struct ModelChoice {
 ModelConfig resolve_model_config(const ModelChoice& choice);
 // Collective, like resolve_model_config; uploads the weights to the backend.
 std::unique_ptr<Transformer> load_model(const ModelChoice& choice, const ModelConfig& config, Backend& backend);
+// Collective, before the model is loaded: the DuoAttention pattern of
+// --duo-pattern checked against the model (null when none is given); refuses
+// duo without a pattern, and a pattern no method of `methods` uses (duo and
+// star do). Rank 0 prints what it resolved to.
+std::shared_ptr<const DuoPattern> resolve_duo_pattern(const DuoOptions& options, const ModelConfig& config,
+                                                      const std::vector<std::string>& methods);
 // Collective: creates the backend on every rank (bound to the local rank's GPU).
 std::unique_ptr<Backend> create_backend(const std::string& name);
 

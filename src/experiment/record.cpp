@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 
 #include <fmt/format.h>
 
+#include "attention/method.h"
 #include "util/error.h"
 #include "util/version.h"
 
@@ -38,7 +40,26 @@ RunRecord::Array vector_array(const std::string& path, const std::vector<double>
   return array;
 }
 
+void add_duo_attributes(const RunSpec& spec, RunRecord& record) {
+  if (!spec.duo) return;
+  const DuoPattern& duo = *spec.duo;
+  record.text["duo_pattern"] = duo.source;
+  record.numbers["duo_sparsity"] = duo.sparsity();
+  record.numbers["duo_threshold"] = duo.threshold;
+  if (!std::isnan(duo.requested_sparsity)) record.numbers["duo_requested_sparsity"] = duo.requested_sparsity;
+  record.integers["duo_sink"] = duo.sink;
+  record.integers["duo_recent"] = duo.recent;
+  record.integers["duo_streaming_heads"] = duo.streaming_count();
+  record.integers["duo_retrieval_heads"] = duo.retrieval_count();
+}
+
 }  // namespace
+
+std::string duo_params_key(const DuoPattern* duo) {
+  if (!duo) return {};
+  return fmt::format(";duo={};duo_threshold={:.17g};duo_sink={};duo_recent={}", duo->source, duo->threshold,
+                     duo->sink, duo->recent);
+}
 
 // What distinguishes runs of one method beyond the common fields.
 static std::string provenance_key_suffix(const RunContext& context) {
@@ -57,14 +78,14 @@ static std::string method_key_suffix(const RunSpec& spec) {
 }
 
 std::string params_key(const RunSpec& spec, const RunContext& context) {
-  const int ranks = spec.method == "global" ? 1 : context.job_world_size;
+  const int ranks = runs_on_one_rank(spec.method) ? 1 : context.job_world_size;
   return fmt::format(
       "model={};backend={};method={};seq_len={};query_len={};generate={};world_size={};block_size={};"
       "anchor_size={};repeats={};warmup={};seed={};task={};sample={}{}",
       context.model_name, context.backend, spec.method, spec.context_len, spec.query_len, spec.generate, ranks,
       spec.method == "star" ? spec.block_size : 0, spec.method == "star" ? spec.anchor_size : 0, spec.repeats,
       spec.warmup, spec.seed, spec.task, spec.sample,
-      method_key_suffix(spec)) + provenance_key_suffix(context);
+      method_key_suffix(spec) + duo_params_key(spec.duo.get())) + provenance_key_suffix(context);
 }
 
 double median_of_slowest(const std::vector<std::vector<double>>& per_repeat_per_rank) {
@@ -113,10 +134,12 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
   const double context_ms = median_of_slowest(outcome.context_ms);
   const double query_ms = median_of_slowest(outcome.query_ms);
   const double decode_ms = median_of_slowest(outcome.decode_ms);
-  double comm_context = 0, comm_query = 0, peak = 0;
+  double comm_context = 0, comm_query = 0, peak = 0, decode_peak = 0, kv = 0;
   for (double bytes : outcome.context_comm_bytes) comm_context += bytes;
   for (double bytes : outcome.query_comm_bytes) comm_query += bytes;
   for (double bytes : outcome.peak_bytes) peak = std::max(peak, bytes);
+  for (double bytes : outcome.decode_peak_bytes) decode_peak = std::max(decode_peak, bytes);
+  for (double bytes : outcome.kv_bytes) kv = std::max(kv, bytes);
   record.numbers = {{"context_ms", context_ms},
                     {"query_ms", query_ms},
                     {"decode_ms_per_token", decode_ms},
@@ -124,7 +147,10 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
                     {"context_tokens_per_s", context_ms > 0 ? double(spec.context_len) / context_ms * 1e3 : 0.0},
                     {"comm_bytes_context", comm_context},
                     {"comm_bytes_query", comm_query},
-                    {"peak_mem_bytes", peak}};
+                    {"peak_mem_bytes", peak},
+                    {"decode_peak_mem_bytes", decode_peak},
+                    {"kv_cache_bytes", kv}};
+  add_duo_attributes(spec, record);
   if (fidelity) {
     record.numbers["kl_vs_global"] = fidelity->kl_divergence;
     record.numbers["top1_vs_global"] = fidelity->top1_agreement;
@@ -135,6 +161,8 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
   record.arrays.push_back(matrix_array("timing/query_ms", outcome.query_ms));
   record.arrays.push_back(matrix_array("timing/decode_ms", outcome.decode_ms));
   record.arrays.push_back(vector_array("memory/peak_bytes", outcome.peak_bytes));
+  record.arrays.push_back(vector_array("memory/decode_peak_bytes", outcome.decode_peak_bytes));
+  record.arrays.push_back(vector_array("memory/kv_bytes", outcome.kv_bytes));
   record.arrays.push_back(vector_array("comm/context_bytes", outcome.context_comm_bytes));
   record.arrays.push_back(vector_array("comm/query_bytes", outcome.query_comm_bytes));
   if (!outcome.context_attention_flops.empty()) {

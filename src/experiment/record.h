@@ -21,6 +21,8 @@ struct RunContext {
 
 // Identifies a run's parameters for resume: equal keys mean the same run.
 std::string params_key(const RunSpec& spec, const RunContext& context);
+// A duo pattern's part of a key (source, threshold applied, sink, recent); "" for none.
+std::string duo_params_key(const DuoPattern* duo);
 
 // Median over repeats of the slowest rank's time.
 double median_of_slowest(const std::vector<std::vector<double>>& per_repeat_per_rank);

@@ -1,8 +1,11 @@
 #pragma once
 // One run of the benchmark: a method on one input, repeated.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "attention/duo_pattern.h"
 
 namespace sb {
 
@@ -21,6 +24,9 @@ struct RunSpec {
   int repeats = 3;
   int warmup = 1;
   uint64_t seed = 1234;
+  // DuoAttention head pattern: set for duo and star (star + duo) when
+  // --duo-pattern is given, null otherwise (global and ring never use one).
+  std::shared_ptr<const DuoPattern> duo = nullptr;
   std::string task;     // empty for timing runs
   int64_t sample = -1;  // task sample index
 };
@@ -34,6 +40,8 @@ struct RunOutcome {
   std::vector<std::vector<double>> context_ms, query_ms, decode_ms;  // [repeat][rank]; decode per token
   std::vector<double> context_comm_bytes, query_comm_bytes;        // [rank], one repeat
   std::vector<double> peak_bytes;                                   // [rank]
+  std::vector<double> decode_peak_bytes;  // [rank]: peak during phase 2 (query + decoding)
+  std::vector<double> kv_bytes;           // [rank]: the method's preallocated KV storage
   // Phase 1 work each rank issued (one repeat): what explains its time.
   std::vector<double> context_attention_flops, context_matmul_flops, context_forward_tokens;  // [rank]
   std::vector<int64_t> local_context_tokens;                        // [rank]

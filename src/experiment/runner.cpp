@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "attention/duo_method.h"
 #include "attention/method.h"
 #include "attention/star_method.h"
 #include "util/control.h"
@@ -18,6 +19,16 @@ struct RankShare {
   int64_t kv_buffer_rows = 0;  // ring: two [K; V] transfer buffers; star: [anchor; block] scratch, anchor receipts
 };
 
+// Per-kind KV (duo, star + duo) or every head's.
+size_t kv_bytes_planned(const ModelConfig& config, const RunSpec& spec, const RankShare& share, int64_t tail,
+                        DType dtype) {
+  if (spec.duo && (spec.method == "duo" || spec.method == "star")) {
+    return duo_kv_bytes(*spec.duo, share.kept_tokens + tail, /*holds_streaming=*/true, config.head_dim, dtype);
+  }
+  return KvCache::bytes_needed(config.num_layers, share.kept_tokens + tail, config.num_kv_heads, config.head_dim,
+                               dtype);
+}
+
 RankShare largest_share(const RunSpec& spec, int world_size) {
   if (spec.method == "ring") {
     RingLayout layout = make_ring_layout(spec.context_len, world_size, spec.ring_layout);
@@ -26,7 +37,8 @@ RankShare largest_share(const RunSpec& spec, int world_size) {
   }
   if (spec.method == "star") {
     StarLayout layout = make_star_layout(spec.context_len, spec.block_size, spec.anchor_size, world_size);
-    const std::string mode = resolve_anchor_mode(spec.anchor_mode, spec.anchor_source, spec.anchor_positions);
+    const std::string mode =
+        resolve_anchor_mode(spec.anchor_mode, spec.anchor_source, spec.anchor_positions, spec.duo != nullptr);
     if (mode == "recompute") return {layout.max_sequence_len(), layout.max_tokens_per_rank(), 0};
     const int64_t anchor = layout.anchor_size;
     const bool sent = mode == "sent" && world_size > 1 && anchor > 0;
@@ -58,22 +70,27 @@ MethodSettings method_settings_of(const RunSpec& spec) {
   settings.anchor_positions = spec.anchor_positions;
   settings.anchor_mode = spec.anchor_mode;
   settings.ring_layout = spec.ring_layout;
+  settings.duo = spec.duo;
   return settings;
 }
 
 size_t Runner::planned_bytes_per_rank(const ModelConfig& config, const RunSpec& spec, int world_size, DType dtype,
                                       int64_t mlp_chunk_tokens) {
-  const int ranks = spec.method == "global" ? 1 : world_size;
+  const int ranks = runs_on_one_rank(spec.method) ? 1 : world_size;
   const RankShare share = largest_share(spec, ranks);
   const int64_t tail = spec.query_len + spec.generate;
   const int64_t kv_row = config.num_kv_heads * config.head_dim;
+  const int64_t forward_tokens = std::max(share.forward_tokens, tail);
   size_t bytes = Transformer::weight_bytes(config, dtype);
-  bytes += KvCache::bytes_needed(config.num_layers, share.kept_tokens + tail, config.num_kv_heads, config.head_dim,
-                                 dtype);
-  bytes += Transformer::activation_bytes(config, std::max(share.forward_tokens, tail), mlp_chunk_tokens, dtype);
+  bytes += kv_bytes_planned(config, spec, share, tail, dtype);
+  bytes += Transformer::activation_bytes(config, forward_tokens, mlp_chunk_tokens, dtype);
+  if (spec.duo) {
+    // Heads packed by kind: q and out of one kind, its K/V, the streaming keys' copy.
+    bytes += size_t(forward_tokens * (2 * config.num_heads * config.head_dim + 4 * kv_row)) * dtype_size(dtype);
+  }
   bytes += size_t(share.kv_buffer_rows * kv_row) * dtype_size(dtype);
   // Attention partials (out + lse, twice for merges) and the query's logits.
-  bytes += size_t(2 * std::max(share.forward_tokens, tail) * config.num_heads * (config.head_dim + 1)) * 4;
+  bytes += size_t(2 * forward_tokens * config.num_heads * (config.head_dim + 1)) * 4;
   bytes += size_t(spec.query_len * config.vocab_size) * 4;
   return bytes;
 }
@@ -89,7 +106,7 @@ void check_memory_plan(const ModelConfig& config, const RunSpec& spec, int world
       problem = fmt::format(
           "{} with a {}-token context on {} rank(s) of {} needs about {:.1f} GiB per rank but {} has {:.1f} GiB "
           "available: use more ranks, a smaller --seq-len or (star) a smaller --block-size",
-          spec.method, spec.context_len, spec.method == "global" ? 1 : world_size, config.name,
+          spec.method, spec.context_len, runs_on_one_rank(spec.method) ? 1 : world_size, config.name,
           double(planned) / double(1ull << 30), backend.device_name(), double(capacity) / double(1ull << 30));
     }
   } catch (const Error& error) {
@@ -101,15 +118,15 @@ void check_memory_plan(const ModelConfig& config, const RunSpec& spec, int world
 RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context, const std::vector<int32_t>& query) {
   Backend& backend = model_.backend();
   const int rank = world_comm_.rank();
-  const bool is_global = spec.method == "global";
-  const bool participates = !is_global || rank == 0;
+  const bool one_rank = runs_on_one_rank(spec.method);
+  const bool participates = !one_rank || rank == 0;
   std::unique_ptr<Comm> local_comm;
   Comm* comm = &world_comm_;
-  if (is_global) {
+  if (one_rank) {
     local_comm = make_local_comm(backend);
     comm = local_comm.get();
   }
-  const int participants = is_global ? 1 : world_comm_.size();
+  const int participants = one_rank ? 1 : world_comm_.size();
 
   RunOutcome outcome;
   outcome.spec = spec;
@@ -128,11 +145,15 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
       StarLayout layout = make_star_layout(spec.context_len, spec.block_size, spec.anchor_size, participants);
       outcome.block_size = layout.block_size;
       outcome.anchor_size = layout.anchor_size;
-      outcome.anchor_mode = resolve_anchor_mode(spec.anchor_mode, spec.anchor_source, spec.anchor_positions);
+      outcome.anchor_mode =
+          resolve_anchor_mode(spec.anchor_mode, spec.anchor_source, spec.anchor_positions, spec.duo != nullptr);
     } else if (spec.method == "ring") {
       make_ring_layout(spec.context_len, participants, spec.ring_layout);
+    } else if (spec.method == "duo") {
+      SB_REQUIRE(spec.duo, "duo needs a head pattern (--duo-pattern DIR, FILE.tsv or random:SEED)");
     } else {
-      SB_REQUIRE(is_global, "unknown attention method '{}' (valid: global, ring, star)", spec.method);
+      SB_REQUIRE(spec.method == "global", "unknown attention method '{}' (valid: global, ring, star, duo)",
+                 spec.method);
     }
   } catch (const Error& error) {
     problem = error.what();
@@ -148,6 +169,7 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
   };
   backend.synchronize();
   backend.reset_peak();
+  size_t run_peak = 0, decode_peak = 0;  // over every repeat
   auto timer = backend.make_timer();
 
   for (int iteration = 0; iteration < spec.warmup + spec.repeats; ++iteration) {
@@ -172,9 +194,12 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
     const WorkCount context_work = backend.work();
     const double context_tokens = double(model_.forwarded_tokens());
 
-    // Phase 2: the query, then greedy decoding token by token.
+    // Phase 2: the query, then greedy decoding token by token. Its own peak
+    // (what DuoAttention reports as decoding memory) is taken apart.
     comm->reset_bytes_sent();
     Control::barrier();
+    run_peak = std::max(run_peak, backend.peak_bytes());
+    backend.reset_peak();
     double query_ms = 0, decode_ms_total = 0;
     std::vector<int64_t> generated;
     Tensor query_hidden;
@@ -196,6 +221,8 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
       }
     }
     const double query_bytes = double(comm->bytes_sent());
+    decode_peak = std::max(decode_peak, backend.peak_bytes());
+    run_peak = std::max(run_peak, decode_peak);
     const double decode_ms = spec.generate > 1 ? decode_ms_total / double(spec.generate - 1) : 0.0;
 
     if (measured) {
@@ -206,6 +233,7 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
     if (keep_outputs) {
       outcome.context_comm_bytes = gather(context_bytes);
       outcome.query_comm_bytes = gather(query_bytes);
+      outcome.kv_bytes = gather(participates ? double(method->kv_cache_bytes()) : 0.0);
       outcome.context_attention_flops = gather(context_work.attention_flops);
       outcome.context_matmul_flops = gather(context_work.matmul_flops);
       outcome.context_forward_tokens = gather(context_tokens);
@@ -221,7 +249,8 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
     }
   }
   backend.synchronize();
-  outcome.peak_bytes = gather(double(backend.peak_bytes()));
+  outcome.peak_bytes = gather(double(std::max(run_peak, backend.peak_bytes())));
+  outcome.decode_peak_bytes = gather(double(decode_peak));
   return outcome;
 }
 

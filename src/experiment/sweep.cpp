@@ -12,6 +12,7 @@
 #include <fmt/core.h>
 
 #include "attention/layout.h"
+#include "attention/method.h"
 #include "attention/star_method.h"
 #include "comm/comm.h"
 #include "experiment/fidelity.h"
@@ -65,7 +66,7 @@ struct TableRow {
 std::string run_label(const RunSpec& spec) {
   if (spec.method == "ring") return fmt::format("ring({})", spec.ring_layout);
   if (spec.method != "star") return spec.method;
-  std::string label = "star";
+  std::string label = spec.duo ? "star+duo" : "star";
   if (spec.anchor_source != "first") label += "+" + spec.anchor_source;
   if (spec.anchor_positions != "original") label += "+" + spec.anchor_positions;
   return label + "[" + spec.anchor_mode + "]";
@@ -125,7 +126,7 @@ std::vector<StarSetting> star_settings(const SweepSettings& settings) {
           SB_REQUIRE(positions == "original" || positions == "adjacent",
                      "star: --anchor-positions '{}' is not one of original, adjacent", positions);
           for (const std::string& mode : settings.anchor_modes) {
-            const std::string resolved = resolve_anchor_mode(mode, source, positions);
+            const std::string resolved = resolve_anchor_mode(mode, source, positions, settings.duo.enabled());
             const bool duplicate = std::any_of(grid.begin(), grid.end(), [&](const StarSetting& other) {
               return other.block_rule.tokens == rule.tokens && other.block_rule.divisor == rule.divisor &&
                      other.anchor_size == anchor && other.anchor_source == source &&
@@ -138,6 +139,11 @@ std::vector<StarSetting> star_settings(const SweepSettings& settings) {
     }
   }
   return grid;
+}
+
+bool is_known_method(const std::string& method) {
+  const std::vector<std::string> known = method_names();
+  return std::find(known.begin(), known.end(), method) != known.end();
 }
 
 std::vector<std::string> ring_layouts(const SweepSettings& settings) {
@@ -170,9 +176,7 @@ std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size) 
   SB_REQUIRE(!settings.methods.empty(), "--method lists no method");
   SB_REQUIRE(!settings.seq_lens.empty(), "--seq-len lists no length");
   for (const std::string& method : settings.methods) {
-    const std::vector<std::string> valid = {"global", "ring", "star"};
-    SB_REQUIRE(std::find(valid.begin(), valid.end(), method) != valid.end(),
-               "unknown attention method '{}' (valid: global, ring, star)", method);
+    SB_REQUIRE(is_known_method(method), "unknown attention method '{}' (valid: global, ring, star, duo)", method);
   }
   SB_REQUIRE(settings.query_len >= 1, "the query is empty: --query-len must be at least 1 (got {})",
              settings.query_len);
@@ -258,6 +262,10 @@ int run_sweep(const SweepSettings& settings) {
   Control::agree(problem.empty(), problem);
 
   ModelConfig config = resolve_model_config(settings.model);
+  const std::shared_ptr<const DuoPattern> duo = resolve_duo_pattern(settings.duo, config, settings.methods);
+  for (RunSpec& spec : runs) {
+    if (spec.method == "duo" || spec.method == "star") spec.duo = duo;
+  }
   std::unique_ptr<Backend> backend = create_backend(settings.backend);
   // Refuse a grid that cannot fit before the weights are allocated.
   for (const RunSpec& spec : runs) check_memory_plan(config, spec, world_size, *backend, 8192);
@@ -315,6 +323,7 @@ int run_sweep(const SweepSettings& settings) {
           // A global run stored by an earlier job (say, on one GPU) is the reference too.
           RunSpec global_spec = spec;
           global_spec.method = "global";
+          global_spec.duo.reset();
           std::vector<std::string> matches = store->find_by_params_key(params_key(global_spec, context));
           if (!matches.empty()) {
             references[spec.context_len] = reference_outputs_from_record(store->read(matches.back()));

@@ -25,6 +25,7 @@ struct SweepSettings {
   std::vector<std::string> anchor_positions = {"original"};
   std::vector<std::string> anchor_modes = {"auto"};           // star: recompute | once | sent | auto
   std::vector<std::string> ring_layouts = {"zigzag"};         // ring: zigzag | contiguous
+  DuoOptions duo;  // DuoAttention pattern for duo and star (star + duo)
   int repeats = 3;
   int warmup = 1;
   uint64_t seed = 1234;
@@ -60,11 +61,14 @@ std::vector<StarSetting> star_settings(const SweepSettings& settings);
 // The ring layouts to run, checked and without repeats.
 std::vector<std::string> ring_layouts(const SweepSettings& settings);
 
+// The methods a sweep accepts.
+bool is_known_method(const std::string& method);
 // The runs of the grid, in execution order; throws sb::Error for a bad setting.
 // A fixed star block size that leaves some rank without a block at one length
 // is skipped at that length when it fits another length of the sweep (scaling
 // studies list blocks up to the longest context); one that fits no length is
-// an error.
+// an error. Their duo pattern is not set (it needs the model's shape: run_sweep
+// sets it).
 std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size);
 
 // Collective. Returns the number of runs executed (not counting skipped ones).

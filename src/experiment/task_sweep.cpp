@@ -10,8 +10,10 @@
 
 #include <fmt/core.h>
 
+#include "attention/method.h"
 #include "experiment/fidelity.h"
 #include "experiment/record.h"
+#include "experiment/model_loader.h"
 #include "experiment/runner.h"
 #include "experiment/sweep.h"
 #include "io/paced_appender.h"
@@ -40,6 +42,7 @@ struct MethodVariant {
   int64_t anchor_size = 0;
   std::string anchor_source = "first", anchor_positions = "original", anchor_mode = "auto";
   std::string ring_layout = "zigzag";
+  std::shared_ptr<const DuoPattern> duo = nullptr;  // duo and star + duo
   static MethodVariant of(const std::string& method) {
     MethodVariant variant;
     variant.method = method;
@@ -52,7 +55,7 @@ struct MethodVariant {
     if (anchor_source != "first") ablation += "," + anchor_source;
     if (anchor_positions != "original") ablation += "," + anchor_positions;
     const std::string block = block_rule.label() == "fixed" ? std::to_string(block_rule.tokens) : block_rule.label();
-    return fmt::format("star(b={},a={}{})", block, anchor_size, ablation);
+    return fmt::format("star{}(b={},a={}{})", duo ? "+duo" : "", block, anchor_size, ablation);
   }
   // Summaries record a fixed block in tokens, a rule as 0 (its label names it).
   int64_t block_tokens() const { return block_rule.label() == "fixed" ? block_rule.tokens : 0; }
@@ -61,8 +64,7 @@ struct MethodVariant {
 std::vector<MethodVariant> method_variants(const SweepSettings& settings) {
   std::vector<MethodVariant> variants;
   for (const std::string& method : methods_global_first(settings.methods)) {
-    SB_REQUIRE(method == "global" || method == "ring" || method == "star",
-               "unknown attention method '{}' (valid: global, ring, star)", method);
+    SB_REQUIRE(is_known_method(method), "unknown attention method '{}' (valid: global, ring, star, duo)", method);
     if (method == "ring") {
       for (const std::string& layout : ring_layouts(settings)) {
         MethodVariant variant = MethodVariant::of(method);
@@ -73,8 +75,13 @@ std::vector<MethodVariant> method_variants(const SweepSettings& settings) {
       variants.push_back(MethodVariant::of(method));
     } else {
       for (const StarSetting& setting : star_settings(settings)) {
-        variants.push_back({method, setting.block_rule, setting.anchor_size, setting.anchor_source,
-                            setting.anchor_positions, setting.anchor_mode});
+        MethodVariant variant = MethodVariant::of(method);
+        variant.block_rule = setting.block_rule;
+        variant.anchor_size = setting.anchor_size;
+        variant.anchor_source = setting.anchor_source;
+        variant.anchor_positions = setting.anchor_positions;
+        variant.anchor_mode = setting.anchor_mode;
+        variants.push_back(variant);
       }
     }
   }
@@ -158,6 +165,10 @@ int run_task_sweep(const SweepSettings& settings) {
   Control::agree(problem.empty(), problem);
 
   ModelConfig config = resolve_model_config(settings.model);
+  const std::shared_ptr<const DuoPattern> duo = resolve_duo_pattern(settings.duo, config, settings.methods);
+  for (MethodVariant& variant : variants) {
+    if (variant.method == "duo" || variant.method == "star") variant.duo = duo;
+  }
   problem.clear();
   if (root && tokenizer->vocab_size() > config.vocab_size) {
     problem = fmt::format("the tokenizer has {} ids but model {} only {}: use a Llama-3 checkpoint or the "
@@ -250,6 +261,7 @@ int run_task_sweep(const SweepSettings& settings) {
           spec.anchor_positions = variant.anchor_positions;
           spec.anchor_mode = variant.anchor_mode;
           spec.ring_layout = variant.ring_layout;
+          spec.duo = variant.duo;
           spec.repeats = settings.repeats;
           spec.warmup = settings.warmup;
           spec.seed = settings.seed;
@@ -350,12 +362,13 @@ int run_task_sweep(const SweepSettings& settings) {
         summary.text["params_key"] =
             fmt::format("summary;model={};backend={};task={};target={};method={};samples={};seed={};ranks={}",
                         config.name, context.backend, task, target_tokens, variant.label(), settings.samples,
-                        settings.seed, variant.method == "global" ? 1 : world_size);
+                        settings.seed, runs_on_one_rank(variant.method) ? 1 : world_size) +
+            duo_params_key(variant.duo.get());
         summary.integers = {{"seq_len", target_tokens},
                             {"samples", int64_t(method_scores.size())},
                             {"block_size", variant.block_tokens()},
                             {"anchor_size", variant.anchor_size},
-                            {"world_size", variant.method == "global" ? 1 : world_size}};
+                            {"world_size", runs_on_one_rank(variant.method) ? 1 : world_size}};
         summary.numbers = {{"accuracy", accuracy}, {"accuracy_ratio_vs_global", ratio}};
         if (!stored_runs.count(summary.text["params_key"])) appender->add(std::move(summary));
       }

@@ -2,6 +2,7 @@
 
 #include <simgrid/s4u.hpp>
 
+#include "backend/head_copy.h"
 #include "costmodel/op_bytes.h"
 #include "util/error.h"
 
@@ -87,6 +88,24 @@ void SimBackend::copy_rows(Tensor& dst, int64_t dst_row, const Tensor& src, int6
              "copy_rows: {} rows from row {} of {} to row {} of {} is out of range", num_rows, src_row,
              src.describe(), dst_row, dst.describe());
   if (num_rows > 0) charge(profile_.elementwise_seconds(ElementwiseOp::Copy, op_bytes::copy_rows(src, num_rows)));
+}
+
+void SimBackend::copy_heads(Tensor& dst, int64_t dst_row, int64_t dst_head, const Tensor& src, int64_t src_row,
+                            int64_t src_head, int64_t num_rows, int64_t num_heads) {
+  plan_head_copy("sim copy_heads", dst, dst_row, dst_head, src, src_row, src_head, num_rows, num_heads);
+  if (num_rows > 0 && num_heads > 0) {
+    charge(profile_.elementwise_seconds(ElementwiseOp::Copy, op_bytes::copy_heads(src, num_rows, num_heads)));
+  }
+}
+
+void SimBackend::copy_head_list(Tensor& dst, int64_t dst_row, const Tensor& src, int64_t src_row, int64_t num_rows,
+                                const std::vector<int64_t>& dst_heads, const std::vector<int64_t>& src_heads) {
+  check_head_list("sim copy_head_list", dst, src, dst_heads, src_heads);
+  if (num_rows > 0 && !dst_heads.empty()) {
+    plan_head_copy("sim copy_head_list", dst, dst_row, 0, src, src_row, 0, num_rows, 1);
+    charge(profile_.elementwise_seconds(ElementwiseOp::Copy,
+                                        op_bytes::copy_heads(src, num_rows, int64_t(dst_heads.size()))));
+  }
 }
 
 size_t SimBackend::bytes_in_use() const { return memory_->in_use + kCublasWorkspaceBytes; }

@@ -35,6 +35,18 @@ expect_error 2 "--anchor-source 'foo' is not one of" run --backend cpu --method 
 expect_error 2 "--anchor-positions 'far' is not one of" run --backend cpu --method global,star --task niah_single_1 \
   --anchor-positions far -o "$WORK/r.h5"
 expect_error 2 "not writable\|cannot create\|cannot open\|unwritable" run --backend cpu -o /proc/starbench.h5
+# DuoAttention: refused on every rank with one message, before the model is loaded.
+expect_error 2 "--method duo needs a head pattern" run --backend cpu --method global,duo -o "$WORK/r.h5"
+expect_error 2 "is 32 layers x 8 KV heads but model tiny has 2 layers x 2 KV heads" run --backend cpu --method duo \
+  --duo-pattern "$SOURCE_DIR/configs/duo/Meta-Llama-3.1-8B-Instruct" -o "$WORK/r.h5"
+printf '1\t0\n0\t1\n' >"$WORK/bare.tsv"
+expect_error 2 "is a bare .tsv: pass --duo-sink and --duo-recent" run --backend cpu --method duo \
+  --duo-pattern "$WORK/bare.tsv" -o "$WORK/r.h5"
+expect_error 2 "--duo-sink, --duo-recent, --duo-threshold and --duo-sparsity need --duo-pattern" run --backend cpu \
+  --method global --duo-sink 4 -o "$WORK/r.h5"
+expect_error 2 "must lie inside the anchor" forward --backend cpu --model-preset tiny --tokens "$(seq -s, 1 40)" \
+  --context-len 32 --method star --block-size 16 --anchor-size 2 --duo-pattern "$WORK/bare.tsv" --duo-sink 4 \
+  --duo-recent 8 -o "$WORK/o.h5"
 
 if [[ -d "$reference" ]]; then
   # A truncated shard names the file.

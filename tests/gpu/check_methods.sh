@@ -2,7 +2,8 @@
 # Methods on GPUs (cuda backend, one rank per GPU), run on the device machine:
 #   1. the tiny HF reference checkpoint: cuda global vs cpu global (greedy tokens
 #      identical, logits within bf16 tolerance), cuda ring on all GPUs vs cuda
-#      global on one, cuda star vs cpu star on the same rank count;
+#      global on one, cuda star vs cpu star on the same rank count, cuda duo and
+#      star + duo vs cpu;
 #   2. Llama-3.1-8B shape, synthetic weights: global (1 GPU) vs ring and star
 #      (all GPUs, block = context / ranks) at E2E_SEQS, table printed last.
 # Usage: tests/gpu/check_methods.sh   (BUILD=build-gpu, OUT=..., E2E_SEQS=32768,131072; empty skips part 2)
@@ -46,6 +47,16 @@ for backend in cuda cpu; do  # the anchor ablation: each block prefixed by the b
   "${mpi[@]}" -n "$gpus" "$sb" "${common[@]}" --backend $backend --method star --block-size 20 --anchor-size 8 \
     --anchor-source previous -o "$OUT/${backend}_star_prev.h5" >>"$OUT/methods.log" 2>&1
 done
+# DuoAttention: a mixed pattern (streaming and retrieval heads in both layers' KV heads), sink 4, recent 8.
+mkdir -p "$OUT/duo_pattern"
+printf '0.9\t0.1\n0.2\t0.7\n' >"$OUT/duo_pattern/full_attention_heads.tsv"
+echo '{"sink_size": 4, "recent_size": 8}' >"$OUT/duo_pattern/config.json"
+for backend in cuda cpu; do
+  "${mpi[@]}" -n 1 "$sb" "${common[@]}" --backend $backend --method duo --duo-pattern "$OUT/duo_pattern" \
+    -o "$OUT/${backend}_duo.h5" >>"$OUT/methods.log" 2>&1
+  "${mpi[@]}" -n "$gpus" "$sb" "${common[@]}" --backend $backend --method star --block-size 20 --anchor-size 8 \
+    --duo-pattern "$OUT/duo_pattern" -o "$OUT/${backend}_star_duo.h5" >>"$OUT/methods.log" 2>&1
+done
 python3 - "$OUT" "$gpus" <<'PY' | tee "$OUT/methods_summary.md"
 import sys, h5py, numpy as np
 out, gpus = sys.argv[1], sys.argv[2]
@@ -60,7 +71,9 @@ for a, b, label in [("cuda_global", "cpu_global", "cuda global vs cpu global"),
                     ("cuda_star", "cpu_star", f"cuda star, anchor sent ({gpus} GPUs, B=20, A=8) vs cpu star ({gpus} ranks)"),
                     ("cuda_star_once", "cpu_star", f"cuda star, anchor once ({gpus} GPUs) vs cpu star (sent)"),
                     ("cuda_star_recompute", "cpu_star", f"cuda star, anchor recomputed ({gpus} GPUs) vs cpu star (sent)"),
-                    ("cuda_star_prev", "cpu_star_prev", f"cuda star, anchor = previous block ({gpus} GPUs) vs cpu")]:
+                    ("cuda_star_prev", "cpu_star_prev", f"cuda star, anchor = previous block ({gpus} GPUs) vs cpu"),
+                    ("cuda_duo", "cpu_duo", "cuda duo (mixed pattern, sink 4, recent 8) vs cpu duo"),
+                    ("cuda_star_duo", "cpu_star_duo", f"cuda star + duo ({gpus} GPUs, B=20, A=8) vs cpu")]:
     try:
         (la, ta), (lb, tb) = load(a), load(b)
     except Exception as error:

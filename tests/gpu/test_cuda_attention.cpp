@@ -25,12 +25,26 @@ struct Case {
   AttentionMask mask;
   AttentionPath path;
   std::string expect_path;  // "" = do not check
+  // K/V rows [poison_begin, poison_end) are NaN on the device (the reference
+  // uses the clean values): a kernel that reads them fails.
+  int64_t poison_begin = 0, poison_end = 0;
 };
 
 std::string describe(const Case& c) {
+  std::string mask =
+      c.mask.kind == AttentionMask::Kind::None ? "none" : "causal" + std::to_string(c.mask.causal_offset);
+  if (c.mask.kind == AttentionMask::Kind::Streaming) {
+    mask = "streaming offset " + std::to_string(c.mask.causal_offset) + " sink " + std::to_string(c.mask.sink) +
+           " window " + std::to_string(c.mask.window);
+  }
   return "q " + std::to_string(c.q_len) + " k " + std::to_string(c.k_len) + " H " + std::to_string(c.heads) + "/" +
-         std::to_string(c.kv_heads) + " d " + std::to_string(c.d) + " mask " +
-         (c.mask.kind == AttentionMask::Kind::None ? "none" : "causal" + std::to_string(c.mask.causal_offset));
+         std::to_string(c.kv_heads) + " d " + std::to_string(c.d) + " mask " + mask;
+}
+
+// The bf16 bits with rows [begin, end) of a [rows, heads, d] tensor set to NaN.
+test::HostBf16 with_nan_rows(test::HostBf16 data, int64_t row_elements, int64_t begin, int64_t end) {
+  for (int64_t i = begin * row_elements; i < end * row_elements; ++i) data.bits[size_t(i)] = 0x7fc0;
+  return data;
 }
 
 void check_case(const Case& c) {
@@ -43,8 +57,12 @@ void check_case(const Case& c) {
   Tensor lse = poisoned(gpu(), DType::F32, {c.q_len, c.heads});
   const float scale = float(1.0 / std::sqrt(double(c.d)));
   gpu().set_attention_path(c.path);
-  gpu().attention(upload_bf16(gpu(), q, {c.q_len, c.heads, c.d}), upload_bf16(gpu(), k, {c.k_len, c.kv_heads, c.d}),
-                  upload_bf16(gpu(), v, {c.k_len, c.kv_heads, c.d}), c.mask, scale, out, lse);
+  const int64_t kv_row = c.kv_heads * c.d;
+  const std::vector<int64_t> kv_shape = {c.k_len, c.kv_heads, c.d};
+  gpu().attention(upload_bf16(gpu(), q, {c.q_len, c.heads, c.d}),
+                  upload_bf16(gpu(), with_nan_rows(k, kv_row, c.poison_begin, c.poison_end), kv_shape),
+                  upload_bf16(gpu(), with_nan_rows(v, kv_row, c.poison_begin, c.poison_end), kv_shape), c.mask, scale,
+                  out, lse);
   gpu().set_attention_path(AttentionPath::Auto);
   auto got = gpu().to_host_f32(out);
   auto got_lse = gpu().to_host_f32(lse);
@@ -105,6 +123,35 @@ TEST(CudaAttentionFlash, EveryMaskKind) {
       // Negative offset: the first 40 queries see no key at all.
       check_case({120, 120, heads, kv_heads, d, K::causal(-40), AttentionPath::Flash, "flash"});
     }
+}
+
+// DuoAttention's streaming heads: sink + window (Λ) masks, on our kernel in
+// every mode (auto must not pick cuDNN, which cannot mask them), any sink
+// (inside or across a 64-key tile), prefill, a query after a cache, decode
+// against a long KV (no split-KV), head dims 32/64/128 and GQA ratios.
+TEST(CudaAttentionFlash, StreamingMask) {
+  for (int64_t d : {int64_t(32), int64_t(64), int64_t(128)})
+    for (auto [heads, kv_heads] : {std::pair<int64_t, int64_t>{4, 4}, {8, 2}, {32, 8}}) {
+      check_case({300, 300, heads, kv_heads, d, K::streaming(0, 5, 70), AttentionPath::Auto, "flash"});
+      check_case({300, 300, heads, kv_heads, d, K::streaming(0, 128, 256), AttentionPath::Auto, "flash"});
+      check_case({16, 400, heads, kv_heads, d, K::streaming(384, 4, 8), AttentionPath::Auto, "flash"});
+      check_case({1, 5000, heads, kv_heads, d, K::streaming(4999, 128, 256), AttentionPath::Auto, "flash"});
+      check_case({130, 130, heads, kv_heads, d, K::streaming(0, 0, 1), AttentionPath::Flash, "flash"});
+      check_case({120, 120, heads, kv_heads, d, K::streaming(-40, 3, 10), AttentionPath::Flash, "flash"});
+    }
+}
+
+// Its cost is O(sink + window) per query: key tiles between the sink's and the
+// windows' are never loaded (NaN there would reach the output).
+TEST(CudaAttentionFlash, StreamingMaskReadsOnlySinkAndWindowTiles) {
+  const int64_t k_len = 8192, sink = 5, window = 100;
+  // Three queries at the end (decode-like) and a 64-row prefill block at the end.
+  for (int64_t q_len : {int64_t(3), int64_t(64)}) {
+    const int64_t offset = k_len - q_len;
+    const int64_t first_window_tile = (offset - window + 1) / 64 * 64;  // the first query's window start, tile-aligned
+    check_case({q_len, k_len, 32, 8, 128, K::streaming(offset, sink, window), AttentionPath::Auto, "flash", 64,
+                first_window_tile});
+  }
 }
 
 TEST(CudaAttentionFlash, EmptyKeysGiveZeroAndMinusInf) {

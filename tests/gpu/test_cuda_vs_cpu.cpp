@@ -7,6 +7,7 @@
 #include "backend/backend.h"
 #include "backend/cuda/cuda_backend.h"
 #include "gpu_test_util.h"
+#include "util/error.h"
 
 namespace sb {
 namespace {
@@ -129,6 +130,46 @@ TEST(CudaVsCpu, LayerOpsAgree) {
   auto syn_c = b.cpu->to_host_f32(b.cpu->upload(spec));
   auto syn_g = b.cuda->to_host_f32(b.cuda->upload(spec));
   for (size_t i = 0; i < syn_c.size(); ++i) ASSERT_EQ(syn_g[i], bf16_to_f32(f32_to_bf16(syn_c[i]))) << i;
+}
+
+// copy_heads (cudaMemcpy2DAsync) moves the same bits as the cpu backend's
+// loop: packing heads out of [T, H, d] and back, at row and head offsets.
+TEST(CudaVsCpu, CopyHeadsAgreesBitForBit) {
+  Pair b;
+  std::mt19937_64 rng(fresh_seed());
+  auto src = random_bf16(7 * 8 * 32, rng), dst = random_bf16(9 * 3 * 32, rng);
+  auto [src_c, src_g] = b.tensor(src, {7, 8, 32});
+  auto [dst_c, dst_g] = b.tensor(dst, {9, 3, 32});
+  b.cpu->copy_heads(dst_c, 4, 0, src_c, 1, 2, 5, 3);
+  b.cuda->copy_heads(dst_g, 4, 0, src_g, 1, 2, 5, 3);
+  EXPECT_EQ(b.cuda->to_host_f32(dst_g), b.cpu->to_host_f32(dst_c));
+  b.cpu->copy_heads(src_c, 0, 5, dst_c, 2, 1, 7, 2);  // back into a wide tensor
+  b.cuda->copy_heads(src_g, 0, 5, dst_g, 2, 1, 7, 2);
+  EXPECT_EQ(b.cuda->to_host_f32(src_g), b.cpu->to_host_f32(src_c));
+  EXPECT_THROW(b.cuda->copy_heads(dst_g, 0, 1, src_g, 0, 0, 1, 3), Error);  // heads 1..3 of 3
+}
+
+// The streaming (Λ) mask on both backends, the shapes DuoAttention's heads run.
+TEST(CudaVsCpu, StreamingMaskAttentionAgrees) {
+  Pair b;
+  std::mt19937_64 rng(fresh_seed());
+  const int64_t tokens = 700, heads = 8, kv_heads = 2, d = 128;
+  auto q = random_bf16(tokens * heads * d, rng, -2.f, 2.f), k = random_bf16(tokens * kv_heads * d, rng, -2.f, 2.f);
+  auto v = random_bf16(tokens * kv_heads * d, rng);
+  auto [q_c, q_g] = b.tensor(q, {tokens, heads, d});
+  auto [k_c, k_g] = b.tensor(k, {tokens, kv_heads, d});
+  auto [v_c, v_g] = b.tensor(v, {tokens, kv_heads, d});
+  for (auto [rows, mask] : {std::pair<int64_t, AttentionMask>{tokens, AttentionMask::streaming(0, 128, 256)},
+                            {1, AttentionMask::streaming(tokens - 1, 128, 256)},
+                            {40, AttentionMask::streaming(tokens - 40, 7, 33)}}) {
+    Tensor qc = q_c.rows(tokens - rows, tokens), qg = q_g.rows(tokens - rows, tokens);
+    Tensor o_c = b.cpu->empty(DType::F32, {rows, heads, d}), o_g = b.cuda->empty(DType::BF16, {rows, heads, d});
+    Tensor l_c = b.cpu->empty(DType::F32, {rows, heads}), l_g = b.cuda->empty(DType::F32, {rows, heads});
+    b.cpu->attention(qc, k_c, v_c, mask, 0.088f, o_c, l_c);
+    b.cuda->attention(qg, k_g, v_g, mask, 0.088f, o_g, l_g);
+    EXPECT_LT(rel(b.cuda->to_host_f32(o_g), b.cpu->to_host_f32(o_c)), 1e-2) << "rows " << rows;
+    EXPECT_LT(rel(b.cuda->to_host_f32(l_g), b.cpu->to_host_f32(l_c)), 1e-3) << "rows " << rows;
+  }
 }
 
 }  // namespace

@@ -12,46 +12,21 @@
 #include "comm/comm.h"
 #include "experiment/forward_pass.h"
 #include "model/weights.h"
+#include "tests/mpi/collective_error.h"
+#include "tests/support/tiny_model.h"
 #include "util/control.h"
 #include "util/error.h"
 
 namespace sb {
 namespace {
 
-struct TinySetup {
-  TinySetup() {
-    config = preset_config("tiny");
-    backend = make_backend("cpu", 0);
-    model = std::make_unique<Transformer>(config, *backend, synthetic_weight_specs(config, 7));
-    world = make_comm(*backend);
-    local = make_local_comm(*backend);
-  }
-  ModelConfig config;
-  std::unique_ptr<Backend> backend;
-  std::unique_ptr<Transformer> model;
-  std::unique_ptr<Comm> world, local;
-};
+using TinySetup = testing::TinyModel;
+using testing::relative_error;
+using testing::random_tokens;
 
 TinySetup& setup() {
-  static TinySetup instance;
+  static TinySetup instance(7, /*with_world=*/true);
   return instance;
-}
-
-std::vector<int32_t> random_tokens(uint64_t seed, int64_t count, int64_t vocab) {
-  std::mt19937_64 generator(seed);
-  std::uniform_int_distribution<int32_t> pick(0, int32_t(vocab - 1));
-  std::vector<int32_t> tokens(static_cast<size_t>(count));
-  for (auto& token : tokens) token = pick(generator);
-  return tokens;
-}
-
-double relative_error(const std::vector<float>& reference, const std::vector<float>& value) {
-  double difference = 0, norm = 0;
-  for (size_t i = 0; i < reference.size(); ++i) {
-    difference += std::pow(double(value[i]) - double(reference[i]), 2);
-    norm += std::pow(double(reference[i]), 2);
-  }
-  return std::sqrt(difference / norm);
 }
 
 ForwardOutputs run(const MethodSettings& settings, Comm& comm, const std::vector<int32_t>& context,
@@ -112,18 +87,7 @@ TEST(Methods, StarDiffersFromGlobalWhenBlocksSplitTheContext) {
 
 void expect_collective_error(const MethodSettings& settings, int64_t context_len, const std::string& fragment) {
   TinySetup& s = setup();
-  std::string problem;
-  try {
-    make_method(settings, *s.model, *s.world, context_len, 4);
-  } catch (const Error& error) {
-    problem = error.what();
-  }
-  try {
-    Control::agree(problem.empty(), problem);
-    ADD_FAILURE() << "expected an error containing '" << fragment << "'";
-  } catch (const CollectiveError& error) {
-    EXPECT_NE(std::string(error.what()).find(fragment), std::string::npos) << error.what();
-  }
+  testing::expect_collective_error([&] { make_method(settings, *s.model, *s.world, context_len, 4); }, fragment);
 }
 
 TEST(Methods, BadSettingsEndEveryRankWithOneMessage) {

@@ -73,5 +73,51 @@ TEST(ReferenceMethods, StarMatchesIndependentStarReference) {
   EXPECT_GE(cases_run, world == 4 ? 3 : 5);
 }
 
+// DuoAttention against the HF float64 references of make_reference.py --only
+// duo (a mixed and an all-streaming pattern on one rank; star + duo on the
+// ranks of this job). They skip only while the data files are absent.
+std::shared_ptr<const DuoPattern> reference_pattern(const testing::ReferenceCase& reference) {
+  DuoOptions options;
+  options.pattern = reference.duo_pattern;  // a directory: full_attention_heads.tsv + config.json
+  return std::make_shared<const DuoPattern>(load_duo_pattern(options, loaded().model->config()));
+}
+
+TEST(ReferenceMethods, DuoMatchesFloat64DuoReference) {
+  for (const char* file : {"duo_mixed.safetensors", "duo_all_streaming.safetensors"}) {
+    if (!testing::reference_exists(file)) GTEST_SKIP() << file << " not generated yet (make_reference.py --only duo)";
+    testing::ReferenceCase reference = load_reference(file);
+    MethodSettings settings{"duo"};
+    settings.duo = reference_pattern(reference);
+    const int64_t context_len = reference.context_len;
+    std::vector<int32_t> context(reference.tokens.begin(), reference.tokens.begin() + context_len);
+    std::vector<int32_t> query(reference.tokens.begin() + context_len, reference.tokens.end());
+    auto method = make_method(settings, *loaded().model, *loaded().local, context_len,
+                              int64_t(query.size() + reference.generated.size()));
+    ForwardOutputs duo =
+        run_forward_pass(*method, *loaded().model, context, query, int64_t(reference.generated.size()));
+    EXPECT_LT(max_abs_difference(duo.logits, reference.logits), 2e-3) << file;
+    EXPECT_EQ(duo.generated, reference.generated) << file;
+  }
+}
+
+TEST(ReferenceMethods, StarDuoMatchesFloat64StarDuoReference) {
+  const int world = Control::size();
+  int cases_run = 0;
+  for (const char* file : {"star_duo_C80_B20_A20.safetensors", "star_duo_C80_B10_A10.safetensors",
+                           "star_duo_C80_B40_A40.safetensors"}) {
+    if (!testing::reference_exists(file)) GTEST_SKIP() << file << " not generated yet (make_reference.py --only duo)";
+    testing::ReferenceCase reference = load_reference(file);
+    const int64_t blocks = (reference.context_len + reference.block_size - 1) / reference.block_size;
+    if (blocks < world) continue;  // star needs a block per rank
+    MethodSettings settings{"star", reference.block_size, reference.anchor_size};
+    settings.duo = reference_pattern(reference);
+    ForwardOutputs star_duo = run(settings, reference);
+    EXPECT_LT(max_abs_difference(star_duo.logits, reference.logits), 2e-3) << file << " on " << world << " ranks";
+    EXPECT_EQ(star_duo.generated, reference.generated) << file << " on " << world << " ranks";
+    ++cases_run;
+  }
+  EXPECT_GE(cases_run, world <= 2 ? 3 : 2);
+}
+
 }  // namespace
 }  // namespace sb

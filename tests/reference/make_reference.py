@@ -5,7 +5,12 @@ Builds a tiny random Llama-3 (llama3 RoPE scaling that matters at short lengths)
 saves it as a sharded bf16 checkpoint, and records float64 logits for
   * global attention over 96 tokens (+ 8 greedy tokens), and
   * Star Attention (arXiv 2411.17116) for several (context, block, anchor) cases
-    (+ 4 greedy tokens).
+    (+ 4 greedy tokens), and
+  * DuoAttention (arXiv 2410.10819): a mixed and an all-streaming head pattern on one
+    rank, and star + duo (Star Attention's phase 1, the duo rule in phase 2)
+    (+ 8 greedy tokens); HF's eager attention is replaced by one that applies the rule
+    per head (retrieval heads causal; streaming heads see key j from query i iff
+    j <= i and (j < sink or i - j < recent), on absolute positions).
 Everything runs through HF's own LlamaForCausalLM (forward with position_ids,
 attention masks and a DynamicCache). Two precision patches make it float64 end to
 end: HF's RMSNorm and rotary embedding compute in float32 whatever the model's
@@ -13,6 +18,9 @@ dtype; here they compute in float64 (same formulas). An independent float64
 re-implementation of the forward pass checks every HF result.
 
 Usage: python3 make_reference.py --out DIR --tar FILE.tar
+       python3 make_reference.py --only duo --out DIR --tar FILE.tar
+         (the DuoAttention files alone, from the committed checkpoint and tokens in data/;
+          writes only new files: duo_*, star_duo_*, duo_pattern_*/, duo_reference.json)
 """
 import argparse
 import json
@@ -197,6 +205,183 @@ def hf_star_cache(model, tokens, C, B, A):
     return cache, torch.cat(block_logits)
 
 
+# ------------------------------------------------------------------------ DuoAttention
+
+DUO_SINK, DUO_RECENT, DUO_GENERATE = 4, 8, 8
+# Gates per (layer, KV head) in DuoAttention's full_attention_heads.tsv format; threshold 0.5.
+DUO_PATTERNS = {"mixed": [[0.83, 0.12], [0.31, 0.97]], "streaming": [[0.0, 0.2], [0.1, 0.4]]}
+STAR_DUO_CASES = [(80, 20, 20), (80, 10, 10), (80, 40, 40)]
+# The rule the patched attention applies: retrieval None = every head causal (plain attention).
+DUO = dict(retrieval=None, sink=DUO_SINK, recent=DUO_RECENT, calls=0)
+
+
+def duo_retrieval(name):
+    return [[1 if gate >= 0.5 else 0 for gate in layer] for layer in DUO_PATTERNS[name]]
+
+
+def duo_eager_attention(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
+    """HF eager attention with DuoAttention's per-head rule (HF's own mask is not used: no padding here).
+    Keys are the cache's rows, which are positions 0..K-1 in every use below (a full-context cache, or
+    star's blocks concatenated in order, or one block's fresh cache in star's phase 1, where
+    retrieval is None); the T queries are the last T positions."""
+    DUO["calls"] += 1
+    heads, T, K = query.shape[1], query.shape[2], key.shape[2]
+    group = heads // key.shape[1]
+    k, v = key.repeat_interleave(group, 1), value.repeat_interleave(group, 1)
+    scores = (query @ k.transpose(2, 3)) * scaling
+    q_pos = torch.arange(K - T, K, device=query.device)[:, None]
+    k_pos = torch.arange(K, device=query.device)[None, :]
+    allowed = (k_pos <= q_pos).expand(heads, T, K).clone()
+    if DUO["retrieval"] is not None:
+        window = (k_pos <= q_pos) & ((k_pos < DUO["sink"]) | (q_pos - k_pos < DUO["recent"]))
+        for h in range(heads):
+            if not DUO["retrieval"][module.layer_idx][h // group]:
+                allowed[h] = window
+    scores = scores.masked_fill(~allowed[None], float("-inf"))
+    out = torch.softmax(scores, dim=-1) @ v
+    return out.transpose(1, 2).contiguous(), None
+
+
+def load_duo_model(ckpt_dir, device, inv_freq):
+    """The checkpoint through HF with its attention function replaced by duo_eager_attention (float64):
+    LlamaAttention looks `eager_attention_forward` up in its module at call time. If this transformers
+    dispatches otherwise (no call reaches the function), the function is registered through
+    AttentionInterface instead, with the sdpa mask format for its (unused) mask argument."""
+    import transformers.models.llama.modeling_llama as modeling_llama
+    modeling_llama.eager_attention_forward = duo_eager_attention
+    model = LlamaForCausalLM.from_pretrained(ckpt_dir, attn_implementation="eager").double().to(device).eval()
+    patch_float64(model, inv_freq)
+    calls = DUO["calls"]
+    with torch.no_grad():
+        hf_forward(model, torch.tensor([1, 2, 3], device=device), torch.arange(3, device=device), new_cache(model.config))
+    if DUO["calls"] == calls:
+        from transformers import AttentionInterface
+        from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+        AttentionInterface.register("starbench_duo", duo_eager_attention)
+        AttentionMaskInterface.register("starbench_duo", sdpa_mask)
+        model = LlamaForCausalLM.from_pretrained(ckpt_dir, attn_implementation="starbench_duo")
+        model = model.double().to(device).eval()
+        patch_float64(model, inv_freq)
+        print("  duo attention: registered through AttentionInterface (the eager patch was not reached)")
+    return model
+
+
+def write_duo_pattern(out, name):
+    directory = os.path.join(out, f"duo_pattern_{name}")
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "full_attention_heads.tsv"), "w") as f:
+        for layer in DUO_PATTERNS[name]:
+            f.write("\t".join(f"{gate:.18e}" for gate in layer) + "\n")
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump({"sink_size": DUO_SINK, "recent_size": DUO_RECENT,
+                   "note": "starbench reference pattern (tests/reference/make_reference.py)"}, f, indent=2)
+    return os.path.basename(directory)
+
+
+def make_duo_references(model, ref, tokens, out, global_logits, star_files):
+    """duo_{mixed,all_streaming}.safetensors and star_duo_C*_B*_A*.safetensors (+ pattern directories).
+    global_logits: global attention's logits of every position; star_files: {(C, B, A): query logits}."""
+    device = tokens.device
+    T, C = SEQ_LEN, CONTEXT_LEN
+    results = {}
+    DUO["retrieval"], DUO["calls"] = None, 0
+    plain, _ = hf_forward(model, tokens, torch.arange(T, device=device), new_cache(model.config))
+    check("duo_patched_attention_runs", DUO["calls"] > 0, f"{DUO['calls']} calls")
+    ref_plain, _ = ref.forward(tokens, torch.arange(T, device=device))
+    check("duo_patched_attention_without_pattern_is_float64_global", max_abs(plain, ref_plain) < 1e-9,
+          f"max |diff| {max_abs(plain, ref_plain):.3g}")
+    # global_logits may be the committed float32 file: rounding 1e-7 relative.
+    check("duo_patched_attention_without_pattern_is_global_reference", max_abs(plain, global_logits) < 1e-5,
+          f"max |diff| {max_abs(plain, global_logits):.3g}")
+    for name, file in (("mixed", "duo_mixed"), ("streaming", "duo_all_streaming")):
+        pattern_dir = write_duo_pattern(out, name)
+        DUO["retrieval"] = duo_retrieval(name)
+        logits, cache = hf_forward(model, tokens[:C], torch.arange(C, device=device), new_cache(model.config))
+        q_logits, cache = hf_forward(model, tokens[C:T], torch.arange(C, T, device=device), cache)
+        generated = hf_greedy(model, q_logits[-1], T, cache, DUO_GENERATE)
+        try:
+            r_logits, r_generated = ref.duo(tokens, C, T, DUO_GENERATE, (DUO["retrieval"], DUO_SINK, DUO_RECENT))
+            diff = max_abs(q_logits, r_logits)
+            check(f"{file}_hf_vs_float64_reimplementation", diff < 1e-9 and generated == r_generated,
+                  f"max |diff| {diff:.3g}, generated hf {generated} ref {r_generated}")
+        except Exception:
+            check(f"{file}_float64_reimplementation_ran", False, traceback.format_exc())
+        vs_global = max_abs(q_logits, global_logits[C:T])
+        check(f"{file}_differs_from_global", vs_global > 1e-6, f"max |diff| vs global {vs_global:.3g}")
+        print(f"  {file}: |duo - global| max {vs_global:.3g}, generated {generated}")
+        save_file({"logits": f32(q_logits), "generated": f32(torch.tensor(generated)), "tokens": f32(tokens)},
+                  os.path.join(out, f"{file}.safetensors"),
+                  metadata={"context_len": str(C), "seq_len": str(T), "generated_count": str(DUO_GENERATE),
+                            "duo_pattern": pattern_dir, "sink": str(DUO_SINK), "recent": str(DUO_RECENT)})
+        results[file] = dict(file=f"{file}.safetensors", context_len=C, seq_len=T, pattern=DUO_PATTERNS[name],
+                             retrieval=DUO["retrieval"], sink=DUO_SINK, recent=DUO_RECENT, generated=generated,
+                             max_abs_diff_vs_global=vs_global, top2_margin_min=top2_margin(q_logits))
+
+    retrieval = duo_retrieval("mixed")
+    for (Cs, B, A) in STAR_DUO_CASES:
+        name = f"star_duo_C{Cs}_B{B}_A{A}"
+        DUO["retrieval"] = None  # phase 1 is Star Attention unchanged
+        cache, _ = hf_star_cache(model, tokens, Cs, B, A)
+        if (Cs, B, A) in star_files:  # a check of the phase-1 construction against the committed star data
+            star_logits, _ = hf_forward(model, tokens[Cs:T], torch.arange(Cs, T, device=device),
+                                        hf_star_cache(model, tokens, Cs, B, A)[0])
+            diff = max_abs(star_logits, star_files[(Cs, B, A)])
+            check(f"{name}_without_pattern_is_committed_star", diff < 1e-5, f"max |diff| {diff:.3g} (float32 file)")
+        DUO["retrieval"] = retrieval
+        q_logits, cache = hf_forward(model, tokens[Cs:T], torch.arange(Cs, T, device=device), cache)
+        generated = hf_greedy(model, q_logits[-1], T, cache, DUO_GENERATE)
+        try:
+            r_logits, r_generated = ref.star(tokens, Cs, B, A, T, DUO_GENERATE, (retrieval, DUO_SINK, DUO_RECENT))
+            diff = max_abs(q_logits, r_logits)
+            check(f"{name}_hf_vs_float64_reimplementation", diff < 1e-9 and generated == r_generated,
+                  f"max |diff| {diff:.3g}, generated hf {generated} ref {r_generated}")
+        except Exception:
+            check(f"{name}_float64_reimplementation_ran", False, traceback.format_exc())
+        print(f"  {name}: generated {generated}")
+        save_file({"logits": f32(q_logits), "generated": f32(torch.tensor(generated)), "tokens": f32(tokens)},
+                  os.path.join(out, f"{name}.safetensors"),
+                  metadata={"context_len": str(Cs), "block_len": str(B), "anchor_len": str(A), "seq_len": str(T),
+                            "generated_count": str(DUO_GENERATE), "duo_pattern": "duo_pattern_mixed",
+                            "sink": str(DUO_SINK), "recent": str(DUO_RECENT)})
+        results[name] = dict(file=f"{name}.safetensors", context_len=Cs, block_len=B, anchor_len=A, seq_len=T,
+                             retrieval=retrieval, sink=DUO_SINK, recent=DUO_RECENT, generated=generated,
+                             top2_margin_min=top2_margin(q_logits))
+    DUO["retrieval"] = None
+    return results
+
+
+def main_duo(args, out, device, versions):
+    """--only duo: the DuoAttention files from the committed checkpoint and tokens (data/)."""
+    data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+    ckpt_dir = args.checkpoint or os.path.join(data, "tiny-llama3")
+    committed = load_file(os.path.join(data, "global_reference.safetensors"))
+    tokens = committed["tokens"].to(torch.long).to(device)
+    inv_freq = llama3_inv_freq_f64()
+    model = load_duo_model(ckpt_dir, device, inv_freq)
+    state = {k: v for k, v in model.state_dict().items()}
+    ref = Reference(state, inv_freq, device)
+    star_files = {}
+    for (Cs, B, A) in STAR_DUO_CASES:
+        path = os.path.join(data, f"star_C{Cs}_B{B}_A{A}.safetensors")
+        if os.path.exists(path):
+            star_files[(Cs, B, A)] = load_file(path)["logits"].double().to(device)
+    with torch.no_grad():
+        results = make_duo_references(model, ref, tokens, out, committed["logits"].double().to(device), star_files)
+    summary = dict(versions=versions, checkpoint=os.path.relpath(ckpt_dir, os.path.dirname(data)),
+                   tokens="data/global_reference.safetensors", sink=DUO_SINK, recent=DUO_RECENT,
+                   patterns=DUO_PATTERNS, precision="float64 forward (HF LlamaForCausalLM, eager attention replaced "
+                   "by the per-head duo rule; RMSNorm and RoPE patched to float64); stored as float32",
+                   results=results, checks={k: dict(ok=v[0], detail=v[1]) for k, v in CHECKS.items()})
+    with open(os.path.join(out, "duo_reference.json"), "w") as f:
+        json.dump(summary, f, indent=2, sort_keys=True)
+    with tarfile.open(args.tar, "w") as tar:
+        tar.add(out, arcname=".")
+    print("wrote", args.tar)
+    failed = [k for k, v in CHECKS.items() if not v[0]]
+    print(f"{len(CHECKS) - len(failed)} checks passed, {len(failed)} failed: {failed}")
+    return 1 if failed else 0
+
+
 # ------------------------------------------------ independent float64 re-implementation
 
 
@@ -217,8 +402,10 @@ class Reference:
         rotated = torch.cat([-x[..., half:], x[..., :half]], -1)
         return x * cos + rotated * sin
 
-    def forward(self, ids, pos, past=None):
+    def forward(self, ids, pos, past=None, duo=None):
         """past: per-layer (K, V) [KV_HEADS, Lp, d] seen fully; new tokens causal among themselves.
+        duo: (retrieval [LAYERS][KV_HEADS] of 0/1, sink, recent): streaming heads see key j from query i
+        only if j < sink or i - j < recent, on rows = positions (past rows are positions 0..Lp-1).
         Returns logits [L, V] and the new tokens' per-layer (K, V)."""
         w, L = self.w, ids.numel()
         x = w["model.embed_tokens.weight"][ids]
@@ -238,7 +425,15 @@ class Reference:
             group = HEADS // KV_HEADS
             k, v = k.repeat_interleave(group, 0), v.repeat_interleave(group, 0)
             scores = q @ k.transpose(1, 2) / math.sqrt(HEAD_DIM)
-            allowed = torch.arange(Lp + L, device=ids.device)[None, :] <= (Lp + torch.arange(L, device=ids.device))[:, None]
+            k_pos = torch.arange(Lp + L, device=ids.device)[None, :]
+            q_pos = (Lp + torch.arange(L, device=ids.device))[:, None]
+            allowed = (k_pos <= q_pos).expand(HEADS, L, Lp + L).clone()
+            if duo is not None:
+                retrieval, sink, recent = duo
+                window = (k_pos <= q_pos) & ((k_pos < sink) | (q_pos - k_pos < recent))
+                for h in range(HEADS):
+                    if not retrieval[layer][h // group]:
+                        allowed[h] = window
             scores = scores.masked_fill(~allowed, float("-inf"))
             attn = torch.softmax(scores, -1) @ v
             x = x + attn.transpose(0, 1).reshape(L, HEADS * HEAD_DIM) @ w[p + "self_attn.o_proj.weight"].T
@@ -249,7 +444,8 @@ class Reference:
         x = self.norm(x, w["model.norm.weight"])
         return x @ w["lm_head.weight"].T, new_kv
 
-    def star(self, tokens, C, B, A, T, generate):
+    def star(self, tokens, C, B, A, T, generate, duo=None):
+        """Star Attention; with duo, phase 2 (query and greedy tokens) follows the duo rule."""
         dev = tokens.device
         kv = [([], []) for _ in range(LAYERS)]
         for start in range(0, C, B):
@@ -265,11 +461,19 @@ class Reference:
                 kv[layer][0].append(new[layer][0][:, keep:])
                 kv[layer][1].append(new[layer][1][:, keep:])
         past = [(torch.cat(k, 1), torch.cat(v, 1)) for k, v in kv]
-        logits, new = self.forward(tokens[C:T], torch.arange(C, T, device=dev), past)
-        generated, last = self.greedy(logits[-1], T, past, new, generate)
+        logits, new = self.forward(tokens[C:T], torch.arange(C, T, device=dev), past, duo)
+        generated, last = self.greedy(logits[-1], T, past, new, generate, duo)
         return logits, generated
 
-    def greedy(self, last_logits, next_pos, past, new, count):
+    def duo(self, tokens, C, T, generate, duo):
+        """DuoAttention on one rank: context, query and greedy tokens, all under the duo rule."""
+        dev = tokens.device
+        _, context_kv = self.forward(tokens[:C], torch.arange(C, device=dev), None, duo)
+        logits, new = self.forward(tokens[C:T], torch.arange(C, T, device=dev), context_kv, duo)
+        generated, _ = self.greedy(logits[-1], T, context_kv, new, generate, duo)
+        return logits, generated
+
+    def greedy(self, last_logits, next_pos, past, new, count, duo=None):
         dev = last_logits.device
         past = [(torch.cat([p[0], n[0]], 1), torch.cat([p[1], n[1]], 1)) for p, n in zip(past, new)]
         tokens, logits = [], last_logits
@@ -278,7 +482,8 @@ class Reference:
             tokens.append(token)
             if step + 1 == count:
                 break
-            out, new = self.forward(torch.tensor([token], device=dev), torch.tensor([next_pos + step], device=dev), past)
+            out, new = self.forward(torch.tensor([token], device=dev), torch.tensor([next_pos + step], device=dev), past,
+                                    duo)
             past = [(torch.cat([p[0], n[0]], 1), torch.cat([p[1], n[1]], 1)) for p, n in zip(past, new)]
             logits = out[-1]
         return tokens, logits
@@ -346,6 +551,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--tar", required=True, help="a tar of the output folder is written here")
+    parser.add_argument("--only", choices=["all", "duo"], default="all",
+                        help="duo: only the DuoAttention files, from the committed checkpoint and tokens")
+    parser.add_argument("--checkpoint", help="--only duo: checkpoint directory (default data/tiny-llama3)")
     args = parser.parse_args()
     out = os.path.abspath(args.out)
     shutil.rmtree(out, ignore_errors=True)
@@ -358,6 +566,8 @@ def main():
     print("versions:", versions)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
+    if args.only == "duo":
+        return main_duo(args, out, device, versions)
 
     # 1. random model, rounded to bf16, saved sharded
     torch.manual_seed(SEED)
@@ -438,6 +648,15 @@ def main():
             results[name] = dict(file=f"{name}.safetensors", context_len=Cs, block_len=B, anchor_len=A, seq_len=T,
                                  generated=star_generated, max_abs_diff_vs_global=vs_global,
                                  top2_margin_min=top2_margin(q_logits))
+
+        # 5. DuoAttention (and star + duo), through a second load with the patched eager attention
+        star_files = {}
+        for (Cs, B, A) in STAR_DUO_CASES:
+            name = f"star_C{Cs}_B{B}_A{A}"
+            if name in results:
+                star_files[(Cs, B, A)] = load_file(os.path.join(out, f"{name}.safetensors"))["logits"].double().to(device)
+        duo_model = load_duo_model(ckpt_dir, device, inv_freq)
+        results.update(make_duo_references(duo_model, ref, tokens, out, logits, star_files))
 
     summary = dict(versions=versions, seed=SEED, config_json_layout=layout, shards=shards,
                    model=dict(vocab=VOCAB, hidden=HIDDEN, intermediate=INTER, layers=LAYERS, heads=HEADS,

@@ -2,6 +2,7 @@
 // Loads the HF-transformers reference files under tests/reference/data
 // (made by tests/reference/make_reference.py on the GPU machine).
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,12 @@ struct ReferenceCase {
   std::vector<float> logits;  // [rows, vocab]
   std::vector<int64_t> generated;
   int64_t context_len = 0, block_size = 0, anchor_size = 0;
+  std::string duo_pattern;  // DuoAttention cases: the pattern directory under reference_dir()
 };
+
+inline bool reference_exists(const std::string& file) {
+  return std::filesystem::exists(reference_dir() + "/" + file);
+}
 
 inline ReferenceCase load_reference(const std::string& file, const std::string& logits_name = "logits") {
   auto tensors = SafetensorsFile::open(reference_dir() + "/" + file);
@@ -35,6 +41,9 @@ inline ReferenceCase load_reference(const std::string& file, const std::string& 
   result.context_len = number("context_len");
   result.block_size = number("block_len");
   result.anchor_size = number("anchor_len");
+  if (auto found = tensors->metadata().find("duo_pattern"); found != tensors->metadata().end()) {
+    result.duo_pattern = reference_dir() + "/" + found->second;
+  }
   return result;
 }
 

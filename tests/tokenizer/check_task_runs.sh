@@ -5,7 +5,7 @@
 # accuracies are reported (near 0 with random weights, and said so), the QA
 # tasks without their data end with a clear message, a rerun adds nothing, and
 # a sweep resumed after its global runs computes the others' fidelity against
-# a re-run (unrecorded) global.
+# a re-run (unrecorded) global; duo and star + duo take part like every method.
 # Usage: check_task_runs.sh BUILD_DIR STARBENCH_BIN
 set -euo pipefail
 build_dir=$1 starbench=$2
@@ -80,4 +80,35 @@ with h5py.File(sys.argv[1], "r") as f:
 assert count == {("task_sample", "global"): 2, ("task_sample", "ring"): 2, ("task_sample", "star"): 2,
                  ("task_summary", "global"): 1, ("task_summary", "ring"): 1, ("task_summary", "star"): 1}, count
 print("resume after global: 2 samples x 3 methods, fidelity against the re-run global")
+PY
+
+# DuoAttention: duo and star + duo run after global on the same samples, with
+# fidelity against global and the pattern in every sample record and summary.
+timeout -k 5 300 mpiexec "${flags[@]}" "$starbench" run --backend cpu --model-preset tiny-llama3-vocab \
+  --tokenizer "$tokenizer_json" --seq-len 768 --samples 2 --repeats 1 --warmup 0 --task-generate 6 \
+  --task niah_single_1,vt --method duo,star,global --duo-pattern random:5 --duo-sparsity 0.5 --duo-sink 8 \
+  --duo-recent 64 -o "$work/duo_tasks.h5" >"$work/duo_out.txt"
+grep -q "star+duo" "$work/duo_out.txt" || { cat "$work/duo_out.txt"; echo "FAIL: no star+duo summary row"; exit 1; }
+/usr/bin/python3 - "$work/duo_tasks.h5" <<'PY'
+import sys, h5py
+dec = lambda v: v.decode() if isinstance(v, bytes) else v
+order, samples, summaries = [], {}, {}
+with h5py.File(sys.argv[1], "r") as f:
+    for name in f["runs"]:  # in the order they ran
+        a = f["runs"][name].attrs
+        kind, method = dec(a["kind"]), dec(a["method"])
+        if kind == "task_sample":
+            key = (dec(a["task"]), int(a["sample"]))
+            samples.setdefault(key, []).append(method)
+            if method != "global":
+                assert dec(a["duo_pattern"]) == "random:5" and a["duo_sparsity"] == 0.5, name
+                assert "kl_vs_global" in a and "top1_vs_global" in a, f"{name}: no fidelity vs global"
+        elif kind == "task_summary":
+            summaries.setdefault(dec(a["task"]), set()).add(method)
+for key, methods in samples.items():
+    assert methods == ["global", "duo", "star"], (key, methods)  # global first: the reference
+assert len(samples) == 4, samples
+for task, methods in summaries.items():
+    assert methods == {"global", "duo", "star"}, (task, methods)
+print(f"duo task runs: {len(samples)} samples x (global, duo, star + duo), fidelity vs global")
 PY

@@ -13,6 +13,7 @@
 #include <omp.h>
 
 #include "backend/cpu/cpu_attention.h"
+#include "backend/head_copy.h"
 #include "backend/cpu/cpu_matmul.h"
 #include "backend/lse_merge.h"
 #include "util/error.h"
@@ -180,6 +181,17 @@ void CpuBackend::copy_rows(Tensor& dst, int64_t dst_row, const Tensor& src, int6
                static_cast<const char*>(src.data()) + size_t(src_row) * row_bytes, size_t(num_rows) * row_bytes);
 }
 
+void CpuBackend::copy_heads(Tensor& dst, int64_t dst_row, int64_t dst_head, const Tensor& src, int64_t src_row,
+                            int64_t src_head, int64_t num_rows, int64_t num_heads) {
+  const HeadCopy copy =
+      plan_head_copy("copy_heads", dst, dst_row, dst_head, src, src_row, src_head, num_rows, num_heads);
+  char* to = static_cast<char*>(dst.data()) + copy.dst_offset;
+  const char* from = static_cast<const char*>(src.data()) + copy.src_offset;
+  for (size_t row = 0; row < copy.height; ++row) {
+    std::memmove(to + row * copy.dst_pitch, from + row * copy.src_pitch, copy.width);
+  }
+}
+
 size_t CpuBackend::bytes_in_use() const { return memory_->in_use.load(); }
 size_t CpuBackend::peak_bytes() const { return memory_->peak.load(); }
 void CpuBackend::reset_peak() { memory_->peak.store(memory_->in_use.load()); }
@@ -302,6 +314,9 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, At
   SB_REQUIRE(out.numel() == q.numel() && last_dim(out) == d, "attention: out {} does not match q {}", out.describe(),
              q.describe());
   SB_REQUIRE(lse.numel() == tq * hq, "attention: lse {} is not [{}, {}]", lse.describe(), tq, hq);
+  SB_REQUIRE(mask.kind != AttentionMask::Kind::Streaming || (mask.window >= 1 && mask.sink >= 0),
+             "attention: streaming mask with window {} and sink {} (window must be >= 1, sink >= 0)", mask.window,
+             mask.sink);
   SB_REQUIRE(!overlaps(out, q) && !overlaps(out, k) && !overlaps(out, v),
              "attention: out {} overlaps an input", out.describe());
   count_attention(mask, tq, tk, hq, d);

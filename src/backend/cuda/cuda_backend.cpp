@@ -11,8 +11,10 @@
 #include "backend/cuda/cublaslt_gemm.h"
 #include "backend/cuda/cudnn_attention.h"
 #include "backend/cuda/device_allocator.h"
+#include "backend/head_copy.h"
 #include "kernels/elementwise.cuh"
 #include "kernels/flash_attention.cuh"
+#include "kernels/head_copy.cuh"
 #include "kernels/synthetic.cuh"
 
 namespace sb {
@@ -256,6 +258,38 @@ void CudaBackend::copy_rows(Tensor& dst, int64_t dst_row, const Tensor& src, int
                              size_t(num_rows) * row_bytes, cudaMemcpyDeviceToDevice, stream_));
 }
 
+void CudaBackend::copy_heads(Tensor& dst, int64_t dst_row, int64_t dst_head, const Tensor& src, int64_t src_row,
+                             int64_t src_head, int64_t num_rows, int64_t num_heads) {
+  const HeadCopy copy =
+      plan_head_copy("cuda copy_heads", dst, dst_row, dst_head, src, src_row, src_head, num_rows, num_heads);
+  if (copy.width == 0 || copy.height == 0) return;
+  CUDA_CHECK(cudaMemcpy2DAsync(static_cast<char*>(dst.data()) + copy.dst_offset, copy.dst_pitch,
+                               static_cast<const char*>(src.data()) + copy.src_offset, copy.src_pitch, copy.width,
+                               copy.height, cudaMemcpyDeviceToDevice, stream_));
+}
+
+void CudaBackend::copy_head_list(Tensor& dst, int64_t dst_row, const Tensor& src, int64_t src_row, int64_t num_rows,
+                                 const std::vector<int64_t>& dst_heads, const std::vector<int64_t>& src_heads) {
+  if (dst_heads.size() > size_t(kernels::kMaxHeadList)) {
+    Backend::copy_head_list(dst, dst_row, src, src_row, num_rows, dst_heads, src_heads);
+    return;
+  }
+  check_head_list("cuda copy_head_list", dst, src, dst_heads, src_heads);
+  if (dst_heads.empty()) return;
+  // The whole rows' range, checked as one head of each side.
+  const HeadCopy rows = plan_head_copy("cuda copy_head_list", dst, dst_row, 0, src, src_row, 0, num_rows, 1);
+  kernels::HeadList list;
+  list.count = int(dst_heads.size());
+  for (size_t i = 0; i < dst_heads.size(); ++i) {
+    list.dst[i] = int32_t(dst_heads[i]);
+    list.src[i] = int32_t(src_heads[i]);
+  }
+  kernels::launch_copy_head_list(static_cast<char*>(dst.data()) + rows.dst_offset, int64_t(rows.dst_pitch),
+                                 static_cast<const char*>(src.data()) + rows.src_offset, int64_t(rows.src_pitch),
+                                 num_rows, int64_t(rows.width), list, stream_);
+  CUDA_CHECK_LAUNCH("copy_head_list");
+}
+
 size_t CudaBackend::bytes_in_use() const { return allocator_->bytes_in_use(); }
 size_t CudaBackend::peak_bytes() const { return allocator_->peak_bytes(); }
 void CudaBackend::reset_peak() { allocator_->reset_peak(); }
@@ -341,7 +375,12 @@ void CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, A
   if (q_len == 0) return;
   count_attention(mask, q_len, k_len, heads, d);
 
-  bool cudnn_mask_ok = mask.kind == AttentionMask::Kind::None || mask.causal_offset >= 0;
+  SB_REQUIRE(mask.kind != AttentionMask::Kind::Streaming || (mask.window >= 1 && mask.sink >= 0),
+             "cuda attention: streaming mask with window {} and sink {} (window must be >= 1, sink >= 0)",
+             mask.window, mask.sink);
+  // The streaming (Λ) mask runs on our kernel: it reads only the sink's and the windows' key tiles.
+  bool cudnn_mask_ok = mask.kind == AttentionMask::Kind::None ||
+                       (mask.kind == AttentionMask::Kind::Causal && mask.causal_offset >= 0);
   bool try_cudnn = cudnn_ && k_len > 0 && cudnn_mask_ok &&
                    (attention_path_ == AttentionPath::Cudnn ||
                     (attention_path_ == AttentionPath::Auto && q_len >= kCudnnMinQueryRows));
@@ -384,8 +423,13 @@ void CudaBackend::attention_flash(const Tensor& q, const Tensor& k, const Tensor
   p.num_kv_heads = int(k.dim(1));
   p.head_dim = int(q.dim(2));
   p.scale = scale;
-  p.causal = mask.kind == AttentionMask::Kind::Causal;
+  const bool streaming = mask.kind == AttentionMask::Kind::Streaming;
+  p.causal = mask.kind == AttentionMask::Kind::Causal || streaming;
   p.causal_offset = mask.causal_offset;
+  if (streaming) {
+    p.sink = mask.sink;
+    p.window = mask.window;
+  }
   p.keys_per_split = std::max<int64_t>(p.k_len, 1);
 
   // Split the keys when the (row tiles x KV heads) grid leaves most SMs idle.
@@ -394,7 +438,7 @@ void CudaBackend::attention_flash(const Tensor& q, const Tensor& k, const Tensor
   const int64_t group = p.num_heads / p.num_kv_heads;
   const int64_t blocks = (p.q_len * group + kernels::kFlashRowsPerBlock - 1) / kernels::kFlashRowsPerBlock * p.num_kv_heads;
   Tensor partial_out, partial_lse;
-  if (blocks < sm_count_ && p.k_len >= 1024) {
+  if (blocks < sm_count_ && p.k_len >= 1024 && !streaming) {  // a streaming row reads O(sink + window) keys
     const int64_t target_blocks = p.k_len > 32768 ? 2 * sm_count_ : sm_count_;
     int64_t want = std::min<int64_t>((target_blocks + blocks - 1) / blocks, p.k_len / split_min_keys());
     want = std::max<int64_t>(want, 1);

@@ -39,6 +39,10 @@ class CudaBackend : public Backend {
   Tensor from_host(DType dtype, std::vector<int64_t> shape, const void* host_data) override;
   std::vector<float> to_host_f32(const Tensor& tensor) override;
   void copy_rows(Tensor& dst, int64_t dst_row, const Tensor& src, int64_t src_row, int64_t num_rows) override;
+  void copy_heads(Tensor& dst, int64_t dst_row, int64_t dst_head, const Tensor& src, int64_t src_row,
+                  int64_t src_head, int64_t num_rows, int64_t num_heads) override;
+  void copy_head_list(Tensor& dst, int64_t dst_row, const Tensor& src, int64_t src_row, int64_t num_rows,
+                      const std::vector<int64_t>& dst_heads, const std::vector<int64_t>& src_heads) override;
   size_t bytes_in_use() const override;
   size_t peak_bytes() const override;
   void reset_peak() override;

@@ -40,7 +40,17 @@ std::vector<AttentionMask> masks_for(const AttentionCase& c) {
           AttentionMask::bottom_right(c.tq, c.tk),
           AttentionMask::causal(-3),           // leading queries see nothing
           AttentionMask::causal(-c.tq - 2),    // every query sees nothing
-          AttentionMask::causal(c.tk + 10)};   // every key visible
+          AttentionMask::causal(c.tk + 10),    // every key visible
+          // Streaming (Λ) masks: sink + window, as prefill (offset 0), after a
+          // cache (bottom-right), a window wider than the keys, no sink, a
+          // sink past the end, a one-key window, leading rows seeing nothing.
+          AttentionMask::streaming(0, 3, 7),
+          AttentionMask::streaming(c.tk - c.tq, 4, 20),
+          AttentionMask::streaming(0, 2, c.tk + 5),
+          AttentionMask::streaming(c.tk - c.tq, 0, 5),
+          AttentionMask::streaming(0, c.tk + 3, 2),
+          AttentionMask::streaming(0, 1, 1),
+          AttentionMask::streaming(-4, 2, 3)};
 }
 
 TEST(CpuAttention, MatchesFloat64ReferenceForEveryMaskAndGqaRatio) {
@@ -57,7 +67,7 @@ TEST(CpuAttention, MatchesFloat64ReferenceForEveryMaskAndGqaRatio) {
     for (const AttentionMask& mask : masks_for(c)) {
       SCOPED_TRACE(testing::Message() << "tq " << c.tq << " tk " << c.tk << " hq " << c.hq << " hkv " << c.hkv
                                       << " d " << c.d << " offset " << mask.causal_offset << " kind "
-                                      << int(mask.kind));
+                                      << int(mask.kind) << " sink " << mask.sink << " window " << mask.window);
       const float scale = float(1.0 / std::sqrt(double(c.d)));
       Tensor out = backend.empty(DType::F32, {c.tq, c.hq, c.d});
       Tensor lse = backend.empty(DType::F32, {c.tq, c.hq});
@@ -67,6 +77,33 @@ TEST(CpuAttention, MatchesFloat64ReferenceForEveryMaskAndGqaRatio) {
       EXPECT_LT(test::max_relative_error(backend.to_host_f32(lse), ref.lse), 1e-5);
     }
   }
+}
+
+// The streaming mask's cost is O(sink + window) keys per query: keys outside
+// the sink and the windows are never read (NaN there would poison the output).
+TEST(CpuAttention, StreamingMaskNeverReadsKeysOutsideSinkAndWindow) {
+  CpuBackend backend;
+  const uint64_t seed = test::fresh_seed();
+  SCOPED_TRACE(testing::Message() << "seed " << seed);
+  std::mt19937_64 rng(seed);
+  const AttentionCase c{3, 5000, 4, 2, 16};
+  const int64_t sink = 5, window = 17, offset = c.tk - c.tq;  // three decode-like rows at the end
+  const AttentionMask mask = AttentionMask::streaming(offset, sink, window);
+  Inputs in = make_inputs(backend, rng, c);
+  const int64_t first_window_key = offset - window + 1;  // row 0's window start: the earliest
+  std::vector<float> k = in.k, v = in.v;
+  for (int64_t j = sink; j < first_window_key; ++j) {
+    for (int64_t e = 0; e < c.hkv * c.d; ++e) {
+      k[size_t(j * c.hkv * c.d + e)] = std::numeric_limits<float>::quiet_NaN();
+      v[size_t(j * c.hkv * c.d + e)] = std::numeric_limits<float>::quiet_NaN();
+    }
+  }
+  Tensor out = backend.empty(DType::F32, {c.tq, c.hq, c.d}), lse = backend.empty(DType::F32, {c.tq, c.hq});
+  backend.attention(in.tq, test::host_tensor(backend, {c.tk, c.hkv, c.d}, k),
+                    test::host_tensor(backend, {c.tk, c.hkv, c.d}, v), mask, 0.25f, out, lse);
+  auto ref = test::reference_attention(in.q, in.k, in.v, c.tq, c.tk, c.hq, c.hkv, c.d, mask, 0.25);
+  EXPECT_LT(test::max_relative_error(backend.to_host_f32(out), ref.out), 1e-5);
+  EXPECT_LT(test::max_relative_error(backend.to_host_f32(lse), ref.lse), 1e-5);
 }
 
 TEST(CpuAttention, FullyMaskedRowsAreExactlyZeroWithMinusInfinityLse) {
@@ -250,13 +287,19 @@ TEST(AttentionMaskWork, VisiblePairsMatchCountingEveryPair) {
       std::vector<AttentionMask> masks = {AttentionMask::none(), AttentionMask::causal(0),
                                           AttentionMask::bottom_right(q_len, k_len)};
       for (int64_t offset : {-30, -7, -1, 3, 40}) masks.push_back(AttentionMask::causal(offset));
+      for (int64_t offset : {-4, 0, 5, 30}) {  // streaming (sink + window) masks, DuoAttention's
+        for (auto [sink, window] : {std::pair<int64_t, int64_t>{0, 1}, {2, 3}, {4, 50}, {30, 2}}) {
+          masks.push_back(AttentionMask::streaming(offset, sink, window));
+        }
+      }
       for (const AttentionMask& mask : masks) {
         double counted = 0;
         for (int64_t i = 0; i < q_len; ++i) {
           for (int64_t j = 0; j < k_len; ++j) counted += mask.visible(i, j) ? 1 : 0;
         }
         EXPECT_EQ(mask.visible_pairs(q_len, k_len), counted)
-            << q_len << " x " << k_len << ", offset " << mask.causal_offset;
+            << q_len << " x " << k_len << ", offset " << mask.causal_offset << ", sink " << mask.sink << ", window "
+            << mask.window;
       }
     }
   }

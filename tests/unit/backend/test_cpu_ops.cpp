@@ -232,5 +232,53 @@ TEST(CpuOps, TimerMeasuresWallTime) {
   EXPECT_LT(ms, 2000.0);
 }
 
+// copy_heads against the same copy done on float64 arrays by index arithmetic:
+// only the named heads of the named rows change, bit for bit.
+TEST(CpuCopyHeads, MatchesFloat64IndexReference) {
+  CpuBackend backend;
+  const uint64_t seed = test::fresh_seed();
+  SCOPED_TRACE(testing::Message() << "seed " << seed);
+  std::mt19937_64 rng(seed);
+  struct Case {
+    int64_t src_rows, src_heads, dst_rows, dst_heads, d, src_row, src_head, dst_row, dst_head, rows, heads;
+  };
+  for (const Case& c : std::vector<Case>{{7, 8, 9, 3, 5, 1, 2, 4, 0, 5, 3},    // pack 3 of 8 heads
+                                         {6, 2, 6, 8, 4, 0, 0, 0, 5, 6, 2},    // unpack into heads 5, 6
+                                         {4, 4, 4, 4, 3, 0, 0, 0, 0, 4, 4},    // every head: a plain copy
+                                         {5, 3, 5, 3, 2, 2, 1, 2, 1, 0, 2},    // no rows
+                                         {1, 1, 2, 1, 1, 0, 0, 1, 0, 1, 1}}) {
+    std::vector<double> src = [&] {
+      auto floats = test::random_floats(rng, c.src_rows * c.src_heads * c.d);
+      return std::vector<double>(floats.begin(), floats.end());
+    }();
+    std::vector<double> dst = [&] {
+      auto floats = test::random_floats(rng, c.dst_rows * c.dst_heads * c.d);
+      return std::vector<double>(floats.begin(), floats.end());
+    }();
+    std::vector<float> src_f(src.begin(), src.end()), dst_f(dst.begin(), dst.end());
+    Tensor src_t = test::host_tensor(backend, {c.src_rows, c.src_heads, c.d}, src_f);
+    Tensor dst_t = test::host_tensor(backend, {c.dst_rows, c.dst_heads, c.d}, dst_f);
+    backend.copy_heads(dst_t, c.dst_row, c.dst_head, src_t, c.src_row, c.src_head, c.rows, c.heads);
+    for (int64_t r = 0; r < c.rows; ++r)
+      for (int64_t h = 0; h < c.heads; ++h)
+        for (int64_t e = 0; e < c.d; ++e)
+          dst[size_t(((c.dst_row + r) * c.dst_heads + c.dst_head + h) * c.d + e)] =
+              src[size_t(((c.src_row + r) * c.src_heads + c.src_head + h) * c.d + e)];
+    const std::vector<float> got = backend.to_host_f32(dst_t);
+    for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(double(got[i]), dst[i]) << "element " << i;
+  }
+}
+
+TEST(CpuCopyHeads, RefusesRangesOutsideTheTensors) {
+  CpuBackend backend;
+  Tensor a = backend.empty(DType::F32, {4, 3, 2}), b = backend.empty(DType::F32, {4, 5, 2});
+  Tensor other_d = backend.empty(DType::F32, {4, 3, 3}), flat = backend.empty(DType::F32, {4, 6});
+  EXPECT_THROW(backend.copy_heads(a, 0, 1, b, 0, 0, 4, 3), Error);   // heads 1..3 of a: past its 3
+  EXPECT_THROW(backend.copy_heads(a, 0, 0, b, 2, 0, 3, 1), Error);   // rows 2..4 of b: past its 4
+  EXPECT_THROW(backend.copy_heads(a, 0, 0, other_d, 0, 0, 1, 1), Error);  // head sizes differ
+  EXPECT_THROW(backend.copy_heads(a, 0, 0, flat, 0, 0, 1, 1), Error);     // not [T, H, d]
+  EXPECT_THROW(backend.copy_heads(a, -1, 0, b, 0, 0, 1, 1), Error);
+}
+
 }  // namespace
 }  // namespace sb

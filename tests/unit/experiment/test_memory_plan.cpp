@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "attention/duo_pattern.h"
 #include "experiment/record.h"
 #include "experiment/runner.h"
 #include "experiment/sweep.h"
@@ -65,6 +66,38 @@ TEST(MemoryPlan, MoreRanksNeedLessPerRank) {
       previous = gib;
     }
   }
+}
+
+// duo's plan counts each kind's KV: retrieval heads the whole context and
+// tail, streaming heads sink + recent; packing heads by kind adds scratch
+// that does not depend on the pattern.
+TEST(MemoryPlan, DuoCountsKvPerKind) {
+  const ModelConfig config = preset_config("llama3-8b-gradient-1048k");
+  auto plan = [&](const std::string& method, double sparsity) {
+    RunSpec spec;
+    spec.method = method;
+    spec.context_len = 262144;
+    spec.query_len = 64;
+    spec.generate = 4;
+    if (method == "duo") {
+      DuoOptions options;
+      options.pattern = "random:1";
+      options.sink = 128;
+      options.recent = 256;
+      options.sparsity = sparsity;
+      spec.duo = std::make_shared<const DuoPattern>(load_duo_pattern(options, config));
+    }
+    return double(Runner::planned_bytes_per_rank(config, spec, 1, DType::BF16, kMlpChunk));
+  };
+  const double kv_head_row = 2.0 * config.head_dim * 2;  // K and V, bf16
+  const double streaming = 128;                           // of 256 KV heads (32 layers x 8)
+  const double saved = streaming * (262144 + 64 + 4 - (128 + 256)) * kv_head_row;
+  EXPECT_DOUBLE_EQ(plan("duo", 0.0) - plan("duo", 0.5), saved);
+  const double scratch =
+      262144.0 * (2 * config.num_heads * config.head_dim + 4 * config.num_kv_heads * config.head_dim) * 2;
+  EXPECT_DOUBLE_EQ(plan("duo", 0.0) - plan("global", 0.0), scratch);
+  fmt::print("plan: gradient-1048k 256K on 1 GPU: global {:.1f} GiB, duo at sparsity 0.5 {:.1f} GiB\n",
+             plan("global", 0) / kGiB, plan("duo", 0.5) / kGiB);
 }
 
 }  // namespace

@@ -1,0 +1,206 @@
+#include "attention/duo_method.h"
+
+#include <cmath>
+#include <numeric>
+
+#include "util/error.h"
+
+namespace sb {
+namespace {
+
+float attention_scale(const Tensor& q) { return float(1.0 / std::sqrt(double(q.dim(2)))); }
+
+// One kind's heads of a layer: q packed to those heads, an output buffer for
+// them (`out` itself when they are every head) and their lse.
+struct KindOutput {
+  Tensor q, out, lse;
+  KindOutput(Backend& backend, const HeadSelection& q_heads, const Tensor& q_full, Tensor& out_full)
+      : q(q_heads.packed(backend, q_full)),
+        out(q_heads.is_all() ? out_full : backend.empty(out_full.dtype(), q.shape())),
+        lse(backend.empty(DType::F32, {q.dim(0), q.dim(1)})) {}
+  void unpack(Backend& backend, const HeadSelection& q_heads, Tensor& out_full) const {
+    if (!q_heads.is_all()) q_heads.scatter(backend, out_full, 0, out, 0, out.dim(0));
+  }
+};
+
+// Streaming heads of one forward that follows everything the cache has seen:
+// their K/V go into the streaming cache, their queries attend under the
+// streaming mask (O(sink + recent) keys each).
+void attend_streaming(Backend& backend, DuoState& duo, int layer, const Tensor& q, const Tensor& k, const Tensor& v,
+                      Tensor& out) {
+  const HeadSelection& q_heads = duo.heads.streaming_q[size_t(layer)];
+  if (q_heads.empty()) return;
+  const StreamingKvCache::Keys keys = duo.streaming.extend(layer, k, v);
+  KindOutput streaming(backend, q_heads, q, out);
+  backend.attention(streaming.q, keys.k, keys.v, keys.mask, attention_scale(q), streaming.out, streaming.lse);
+  streaming.unpack(backend, q_heads, out);
+}
+
+// Duo's phase 1 on one rank: retrieval heads causal over the context (their
+// KV kept whole), streaming heads under the streaming mask.
+class DuoPrefillAttention : public LayerAttention {
+ public:
+  DuoPrefillAttention(Backend& backend, DuoState& duo, KvCache& context)
+      : backend_(backend), duo_(duo), context_(context) {}
+
+  void attend(int layer, const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) override {
+    context_.append(layer, k, v, 0, k.dim(0));  // the retrieval heads' rows
+    const HeadSelection& q_heads = duo_.heads.retrieval_q[size_t(layer)];
+    if (!q_heads.empty()) {
+      const Tensor keys = context_.keys(layer), values = context_.values(layer);
+      KindOutput retrieval(backend_, q_heads, q, out);
+      backend_.attention(retrieval.q, keys, values, AttentionMask::bottom_right(q.dim(0), keys.dim(0)),
+                         attention_scale(q), retrieval.out, retrieval.lse);
+      retrieval.unpack(backend_, q_heads, out);
+    }
+    attend_streaming(backend_, duo_, layer, q, k, v, out);
+  }
+
+ private:
+  Backend& backend_;
+  DuoState& duo_;
+  KvCache& context_;
+};
+
+// Phase 2 of duo and star + duo: retrieval heads through the shared query
+// attention (every rank's KV, merged on the query rank; only their partials
+// travel), streaming heads on the query rank alone; the full output is then
+// sent to every rank.
+class DuoQueryAttention : public LayerAttention {
+ public:
+  DuoQueryAttention(Backend& backend, Comm& comm, DuoState& duo, const KvCache& context, KvCache& tail, int root)
+      : backend_(backend), comm_(comm), duo_(duo), context_(context), tail_(tail), root_(root) {}
+
+  void attend(int layer, const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) override {
+    const bool is_root = comm_.rank() == root_;
+    const HeadSelection& q_heads = duo_.heads.retrieval_q[size_t(layer)];
+    if (!q_heads.empty()) {
+      KindOutput retrieval(backend_, q_heads, q, out);
+      attend_held_kv(backend_, layer, retrieval.q, k, v, context_.empty() ? nullptr : &context_,
+                     is_root ? &tail_ : nullptr, attention_scale(q), retrieval.out, retrieval.lse);
+      if (comm_.size() > 1) merge_on_root(backend_, comm_, retrieval.out, retrieval.lse, root_);
+      if (is_root) retrieval.unpack(backend_, q_heads, out);
+    } else if (is_root) {
+      tail_.append(layer, k, v, 0, k.dim(0));  // no heads: keeps the tail's length in step
+    }
+    if (is_root) attend_streaming(backend_, duo_, layer, q, k, v, out);
+    if (comm_.size() > 1) comm_.broadcast(out, root_);
+  }
+
+ private:
+  Backend& backend_;
+  Comm& comm_;
+  DuoState& duo_;
+  const KvCache& context_;
+  KvCache& tail_;
+  int root_;
+};
+
+}  // namespace
+
+DuoState::DuoState(std::shared_ptr<const DuoPattern> pattern_in, const ModelConfig& config, Backend& backend,
+                   bool holds_streaming)
+    : pattern(std::move(pattern_in)), heads(*pattern, config.num_heads) {
+  SB_REQUIRE(pattern->num_layers == config.num_layers && pattern->num_kv_heads == config.num_kv_heads,
+             "duo pattern {} is {} layers x {} KV heads but model {} has {} layers x {} KV heads", pattern->source,
+             pattern->num_layers, pattern->num_kv_heads, config.name, config.num_layers, config.num_kv_heads);
+  if (holds_streaming) {
+    streaming = StreamingKvCache(backend, heads.streaming_kv, config.head_dim, pattern->sink, pattern->recent);
+  }
+}
+
+// ---- duo --------------------------------------------------------------------------
+
+DuoMethod::DuoMethod(Transformer& model, Comm& comm, int64_t context_len, int64_t max_tail_tokens,
+                     std::shared_ptr<const DuoPattern> pattern)
+    : AttentionMethod(model, comm, context_len, max_tail_tokens, /*keep_tail_kv=*/false),
+      duo_(std::move(pattern), model.config(), model.backend(), /*holds_streaming=*/true) {
+  tail_kv_ = KvCache(model.backend(), max_tail_tokens, duo_.heads.retrieval_kv, model.config().head_dim);
+}
+
+void DuoMethod::allocate_context_kv(int64_t local_tokens) {
+  context_kv_ = KvCache(model_.backend(), local_tokens, duo_.heads.retrieval_kv, model_.config().head_dim);
+}
+
+void DuoMethod::encode_context(const std::vector<int32_t>& context) {
+  SB_REQUIRE(int64_t(context.size()) == context_len_, "duo: expected {} context tokens, got {}", context_len_,
+             context.size());
+  if (context_len_ == 0) return;  // everything is query: phase 2 alone
+  allocate_context_kv(context_len_);
+  std::vector<int32_t> positions(context.size());
+  std::iota(positions.begin(), positions.end(), 0);
+  DuoPrefillAttention attention(model_.backend(), duo_, context_kv_);
+  model_.forward(context, positions, attention);
+}
+
+std::unique_ptr<LayerAttention> DuoMethod::make_query_attention() {
+  return std::make_unique<DuoQueryAttention>(model_.backend(), comm_, duo_, context_kv_, tail_kv_, query_rank());
+}
+
+// ---- star + duo --------------------------------------------------------------------
+
+StarDuoMethod::StarDuoMethod(Transformer& model, Comm& comm, StarLayout layout, int64_t max_tail_tokens,
+                             std::shared_ptr<const DuoPattern> pattern, const std::string& anchor_mode)
+    : StarMethod(model, comm, layout, max_tail_tokens, "first", "original", anchor_mode, /*keep_tail_kv=*/false),
+      duo_(std::move(pattern), model.config(), model.backend(), comm.rank() == comm.size() - 1) {
+  if (comm.rank() == query_rank()) {
+    tail_kv_ = KvCache(model.backend(), max_tail_tokens, duo_.heads.retrieval_kv, model.config().head_dim);
+  }
+}
+
+void StarDuoMethod::allocate_context_kv(int64_t local_tokens) {
+  // Phase 1 keeps the retrieval heads' block KV only: the streaming heads'
+  // context KV is needed nowhere but in the query rank's sink and window.
+  context_kv_ = KvCache(model_.backend(), local_tokens, duo_.heads.retrieval_kv, model_.config().head_dim);
+}
+
+void StarDuoMethod::observe_phase1_kv(int layer, const Tensor& k, const Tensor& v, int64_t anchor_tokens,
+                                      TokenRange blocks) {
+  if (comm_.rank() != query_rank() || duo_.heads.streaming_kv[size_t(layer)].empty()) return;
+  // The anchor is the first tokens at their own positions: its first rows are
+  // the sink (the cache ignores sink positions it already holds). Block 0 has
+  // no anchor: its own first rows are the sink.
+  if (anchor_tokens > 0) duo_.streaming.take(layer, k, v, 0, std::min(anchor_tokens, duo_.pattern->sink), 0);
+  duo_.streaming.take(layer, k, v, anchor_tokens, blocks.size(), blocks.begin);
+}
+
+std::unique_ptr<LayerAttention> StarDuoMethod::make_query_attention() {
+  return std::make_unique<DuoQueryAttention>(model_.backend(), comm_, duo_, context_kv_, tail_kv_, query_rank());
+}
+
+std::unique_ptr<AttentionMethod> make_star_duo_method(Transformer& model, Comm& comm, const StarLayout& layout,
+                                                      int64_t max_tail_tokens, const MethodSettings& settings) {
+  const DuoPattern& pattern = *settings.duo;
+  SB_REQUIRE(settings.anchor_source == "first" && settings.anchor_positions == "original",
+             "star + duo needs the anchor to be the first tokens at their own positions (its first rows are the "
+             "streaming heads' sink); --anchor-source {} / --anchor-positions {} are not supported with --duo-pattern",
+             settings.anchor_source, settings.anchor_positions);
+  const std::string anchor_mode =
+      resolve_anchor_mode(settings.anchor_mode, settings.anchor_source, settings.anchor_positions, /*duo=*/true);
+  const int64_t sink_source = layout.num_blocks() > 1 ? layout.anchor_size : layout.block_size;
+  SB_REQUIRE(pattern.sink <= sink_source,
+             "star + duo: the duo sink ({} tokens) must lie inside the anchor ({} tokens), which every block's "
+             "forward computes: use --anchor-size >= {} or --duo-sink <= {}",
+             pattern.sink, sink_source, pattern.sink, sink_source);
+  // The first query token (position C) sees the window positions
+  // [max(sink, C - recent + 1), C): the query rank must hold them.
+  const int query_rank = comm.size() - 1;
+  const int64_t first_held = layout.block(layout.blocks_of(query_rank).begin).begin;
+  const int64_t first_needed = std::max(pattern.sink, layout.context_len - pattern.recent + 1);
+  SB_REQUIRE(first_held <= first_needed,
+             "star + duo: the streaming heads' window (the last {} context positions, from {}) must lie on the query "
+             "rank, which holds positions {} to {}: use a larger --block-size or a smaller --duo-recent",
+             pattern.recent, first_needed, first_held, layout.context_len - 1);
+  return std::make_unique<StarDuoMethod>(model, comm, layout, max_tail_tokens, settings.duo, anchor_mode);
+}
+
+size_t duo_kv_bytes(const DuoPattern& pattern, int64_t retrieval_tokens, bool holds_streaming, int64_t head_dim,
+                    DType dtype) {
+  size_t bytes = KvCache::bytes_needed(1, retrieval_tokens, pattern.retrieval_count(), head_dim, dtype);
+  if (holds_streaming) {
+    bytes += KvCache::bytes_needed(1, pattern.sink + pattern.recent, pattern.streaming_count(), head_dim, dtype);
+  }
+  return bytes;
+}
+
+}  // namespace sb
