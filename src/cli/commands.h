@@ -7,4 +7,5 @@ void add_run_command(CLI::App& app);
 void add_forward_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
+void add_tasks_command(CLI::App& app);
 }  // namespace sb

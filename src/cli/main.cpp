@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
     sb::add_forward_command(app);
     sb::add_tokenize_command(app);
     sb::add_inspect_command(app);
+    sb::add_tasks_command(app);
     try {
       app.parse(argc, argv);  // the chosen subcommand runs in its callback
     } catch (const CLI::ParseError& error) {
