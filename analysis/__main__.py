@@ -1,9 +1,10 @@
-"""python3 -m analysis {report,merge} ..."""
+"""python3 -m analysis {report,merge,accuracy} ..."""
 from __future__ import annotations
 
 import argparse
 import sys
 
+from .accuracy_study import write_accuracy_report
 from .merge import merge
 from .report import write_report
 from .results import ResultsError
@@ -18,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     combine = commands.add_parser("merge", help="combine results files (one run per params_key)")
     combine.add_argument("output", help="merged file (created, or extended when it is a results file)")
     combine.add_argument("inputs", nargs="+", help="results files to add")
+    study = commands.add_parser("accuracy", help="accuracy study tables and figure (docs/ACCURACY.md)")
+    study.add_argument("inputs", nargs="+", help="results files of `starbench run --task` (.h5)")
+    study.add_argument("--out", required=True, help="output directory (created if missing)")
     args = parser.parse_args(argv)
     try:
         if args.command == "report":
@@ -25,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
             for name, path in made.items():
                 print(f"{name:<11} {path if path else '(no data: skipped)'}")
             print(f"report      {args.out}/report.md")
+        elif args.command == "accuracy":
+            made = write_accuracy_report(args.inputs, args.out)
+            for name, path in made.items():
+                print(f"{name:<11} {path if path else '(no star runs: skipped)'}")
         else:
             summary = merge(args.output, args.inputs)
             print(f"{args.output}: {summary.copied} run(s) added, {summary.duplicates} duplicate(s) skipped, "

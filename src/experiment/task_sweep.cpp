@@ -308,7 +308,8 @@ int run_task_sweep(const SweepSettings& settings) {
       fmt::print("{:<16} {:>8} {:<20} {:>8} {:>9.1f} {:>10}\n", row.task, row.seq_len, row.label, row.samples,
                  row.accuracy, std::isnan(row.ratio) ? std::string("-") : fmt::format("{:.2f}", row.ratio));
     }
-    fmt::print("accuracy = RULER score x 100 per task; with synthetic weights it is expected to be near 0.\n");
+    fmt::print("accuracy = RULER score x 100 per task{}\n",
+               settings.model.model_dir.empty() ? "; with synthetic weights it is expected to be near 0." : ".");
   }
   Control::barrier();
   return executed;
