@@ -227,6 +227,10 @@ class TinyLlama(nn.Module):
             x = layer(x, cos, sin, None if caches is None else caches[i], key_mask)
         return self.model.norm(x)
 
+    def forward(self, input_ids):
+        """Final hidden states of a training batch (what torch.compile compiles)."""
+        return self.hidden(input_ids)
+
     def logits(self, hidden):
         return hidden @ self.head_weight().t().to(hidden.dtype)
 
@@ -248,19 +252,19 @@ def answer_weighted_loss(model, inputs, targets, answer, context_weight):
     what the model must learn; the rest teaches it the text's structure).
     Returns tensors: loss, answer loss, context loss, answer token count, answer
     tokens predicted right (argmax, teacher-forced)."""
-    hidden = model.hidden(inputs)
+    hidden = model(inputs)
+    # Every position's logits (no boolean indexing: it would wait for the GPU each step).
+    logits = model.logits(hidden).float()
+    ce = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100,
+                         reduction="none").view(targets.shape)
     valid = targets >= 0
     answer = answer & valid
-    rows = valid if context_weight > 0 else answer
-    logits = model.logits(hidden[rows]).float()
-    wanted = targets[rows]
-    ce = F.cross_entropy(logits, wanted, reduction="none")
-    is_answer = answer[rows]
-    n_answer = is_answer.sum()
-    answer_loss = (ce * is_answer).sum() / n_answer.clamp(min=1)
-    correct = ((logits.argmax(-1) == wanted) & is_answer).sum()
+    other = valid & ~answer
+    n_answer = answer.sum()
+    answer_loss = (ce * answer).sum() / n_answer.clamp(min=1)
+    correct = ((logits.argmax(-1) == targets) & answer).sum()
     if context_weight > 0:
-        context_loss = (ce * ~is_answer).sum() / (~is_answer).sum().clamp(min=1)
+        context_loss = (ce * other).sum() / other.sum().clamp(min=1)
     else:
         context_loss = torch.zeros((), device=ce.device)
     loss = answer_loss + context_weight * context_loss

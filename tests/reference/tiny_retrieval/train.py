@@ -105,6 +105,7 @@ def parse_args(argv=None):
     p.add_argument("--pool", default="2000,1200,600,400", help="generated samples per task at each length")
     p.add_argument("--no-augment", action="store_true", help="do not swap answers for fresh values")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (pays off only for long runs)")
+    p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: at the time budget)")
     # evaluation
     p.add_argument("--eval-lengths", default="1024,2048,4096")
     p.add_argument("--eval-samples", type=int, default=50)
@@ -120,6 +121,7 @@ def parse_args(argv=None):
         args.tokens_per_step = 4096
         args.eval_lengths, args.eval_samples = "512", 3
         args.eval_tasks = "niah_single_1,vt"
+        args.max_steps = args.max_steps or 30
     if args.byte_tokenizer:
         # One token per byte: a noise sentence is ~20 tokens, too coarse for 1% of 512;
         # the same prompts are about four times as many tokens anyway.
@@ -396,7 +398,7 @@ def train(model, pool, tokens, args, device, log, state, train_deadline, export_
         opt_kwargs["fused"] = True
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], **opt_kwargs)
-    step_model = torch.compile(model) if args.compile else model
+    step_model = torch.compile(model, dynamic=True) if args.compile else model
     pad_id = tokens.pad_id
     maker = BatchMaker(pool, tokens, args, pad_id, progress, resumed, args.seed + 1000 * state["calls"])
     maker.start()
@@ -407,7 +409,7 @@ def train(model, pool, tokens, args, device, log, state, train_deadline, export_
     last_export = time.time()
     step = 0
     try:
-        while time.time() < train_deadline:
+        while time.time() < train_deadline and not (args.max_steps and step >= args.max_steps):
             p = progress()
             lr = lr_at(p, args) * (0.5 if resumed else 1.0)
             for group in optimizer.param_groups:
@@ -752,10 +754,14 @@ def run(args, work, model_dir, log, deadline, status):
 
     # The C++ tokenizer must agree with the tokenizers library on this text.
     probe = [x for s in samples[::max(1, len(samples) // 40)] for x in (s["context"], s["query"])]
-    differ = sum(a != b for a, b in zip(tok.encode_batch(probe), cpp.encode_batch(probe)))
-    log(f"C++ vs Python tokenizer on {len(probe)} training texts: {differ} differ")
+    differ = [(t, a, b) for t, a, b in zip(probe, tok.encode_batch(probe), cpp.encode_batch(probe)) if a != b]
+    log(f"C++ vs Python tokenizer on {len(probe)} training texts: {len(differ)} differ")
     if differ:
-        raise RuntimeError("the C++ tokenizer disagrees with the tokenizers library on training text")
+        text, a, b = differ[0]
+        at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        raise RuntimeError(f"the C++ tokenizer disagrees with the tokenizers library on training text, first at "
+                           f"token {at} of {text[:200]!r}...: python {a[max(0, at - 3):at + 5]}, "
+                           f"C++ {b[max(0, at - 3):at + 5]}")
 
     t = time.time()
     tokens = data.Tokens(tok.encode_batch, random.Random(args.seed))
@@ -851,10 +857,13 @@ def run(args, work, model_dir, log, deadline, status):
     size = dir_bytes(model_dir)
     log(f"{MODEL_DIR_NAME}: {size / 1e6:.2f} MB in all (limit {SIZE_LIMIT_BYTES / 1e6:.0f} MB)")
     problems = []
+    if not result["records"]:
+        problems.append("no evaluation: the time budget ran out before the first group")
     check = result.get("hf_vs_training_model")
     if check and (check["max_abs_logit_diff"] > 1e-2 or check["argmax_agreement"] < 0.99):
         problems.append(f"transformers and the training model disagree: {check}")
-    if result["padding_check"]["same_answer"] != result["padding_check"]["samples"]:
+    if result["padding_check"]["same_answer"] != result["padding_check"]["samples"] or (
+            result["records"] and not result["padding_check"]["samples"]):
         problems.append(f"padded batches answer differently: {result['padding_check']}")
     if mismatches:
         problems.append(f"the C++ tokenizer differs from the tokenizers library on {len(mismatches)} strings")
