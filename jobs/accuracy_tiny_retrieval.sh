@@ -13,9 +13,9 @@
 # can be stopped and resumed, or run one length at a time (LENGTHS=4096 ...).
 # STAGES (default main,previous,report) picks parts. EXTRA: more starbench flags.
 #
-# Time on this project's 2-core CPU machine (2 ranks, measured with a synthetic
-# model of the same shape; see docs/ACCURACY.md): about 35 min at 1K, 1.3 h at 2K,
-# 3 h at 4K.
+# Time on this project's 2-core CPU machine (2 ranks; measured with a synthetic
+# checkpoint of the same shape, see docs/ACCURACY.md): about 50 min at 1K, 2.2 h at
+# 2K, 5.3 h at 4K (EXTRA="--samples 25" halves a length).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build/starbench}

@@ -29,6 +29,8 @@ mkdir -p "$OUT"
 work=$(mktemp -d /tmp/tiny-retrieval.XXXXXX)
 tar_path="$OUT/tiny_retrieval.tar"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=true
+# starbench (an MPI program) runs as a singleton; OpenMPI refuses root without these.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export TINY_RETRIEVAL_COMMAND="tests/gpu/train_tiny_retrieval.sh --budget $budget ${args[*]}"
 
 echo "== build starbench ($BUILD, CPU backend, starbench target only)"

@@ -4,14 +4,11 @@ no tokenizers library: the data (numpy; with the byte-level tokenizer and real
 torch installed) the training model against the float64 Hugging Face reference
 logits in tests/reference/data. Run: /usr/bin/python3 -m pytest tests/reference/tiny_retrieval
 """
-import json
 import os
 import random
-import struct
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -124,40 +121,22 @@ def test_ruler_scoring_matches_starbench():
     assert ruler.answer_budget("niah_multikey_2") == 128 and ruler.answer_budget("vt") == 30
 
 
-def _read_safetensors(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    out = {}
-    for name, meta in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = meta["data_offsets"]
-        buf = raw[8 + n + a:8 + n + b]
-        if meta["dtype"] == "BF16":
-            arr = (np.frombuffer(buf, np.uint16).astype(np.uint32) << 16).view(np.float32)
-        else:
-            arr = np.frombuffer(buf, np.float32)
-        out[name] = arr.reshape(meta["shape"]).copy()
-    return out
-
-
 def test_training_model_matches_transformers_float64_reference():
     torch = pytest.importorskip("torch")
     from model import TinyConfig, TinyLlama
+    from train import read_safetensors
     ref_dir = os.path.join(REPO, "tests", "reference", "data")
     weights = {}
     for name in os.listdir(os.path.join(ref_dir, "tiny-llama3")):
         if name.endswith(".safetensors"):
-            weights.update(_read_safetensors(os.path.join(ref_dir, "tiny-llama3", name)))
-    reference = _read_safetensors(os.path.join(ref_dir, "global_reference.safetensors"))
+            weights.update(read_safetensors(os.path.join(ref_dir, "tiny-llama3", name)))
+    reference = read_safetensors(os.path.join(ref_dir, "global_reference.safetensors"))
     cfg = TinyConfig(vocab_size=512, hidden_size=128, intermediate_size=384, num_layers=2, num_heads=4,
                      num_kv_heads=2, head_dim=32, rope_original_max_positions=64, tie_word_embeddings=False)
     model = TinyLlama(cfg).double()
-    model.load_state_dict({k: torch.from_numpy(v).double() for k, v in weights.items()})
-    tokens = torch.from_numpy(reference["tokens"]).long()
-    logits = torch.from_numpy(reference["logits"]).double()
+    model.load_state_dict({k: v.double() for k, v in weights.items()})
+    tokens = reference["tokens"].long()
+    logits = reference["logits"].double()
     with torch.no_grad():
         full = model.logits(model.hidden(tokens[None]))[0]
         # KV cache: context 80, then the query; and a left-padded row.

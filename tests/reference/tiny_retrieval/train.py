@@ -620,6 +620,43 @@ def evaluate_export(model_dir, own_model, samples, tok, cfg, device, log, deadli
     return result, table
 
 
+def starbench_check(starbench, model_dir, eval_samples, records, tok, cfg, work, log, count=3, generate=16):
+    """starbench itself (C++, cpu backend) loads the export and gives transformers'
+    greedy answers on a few evaluation prompts: (checked, equal)."""
+    import h5py
+    by_key = {(r["task"], r["target_tokens"], r["index"]): r["prediction"] for r in records}
+    shortest = min((s["target_tokens"] for s in eval_samples), default=0)
+    chosen = [s for s in eval_samples if s["target_tokens"] == shortest
+              and (s["task"], s["target_tokens"], s["index"]) in by_key][:count]
+    checked = equal = 0
+    for k, s in enumerate(chosen):
+        context = [cfg.bos_token_id] + tok.encode(s["context"])
+        prompt = context + tok.encode(s["query"])
+        out = os.path.join(work, f"starbench_forward_{k}.h5")
+        cmd = [starbench, "forward", "--backend", "cpu", "--model", model_dir, "--tokens", ",".join(map(str, prompt)),
+               "--context-len", str(len(context)), "--method", "global", "--generate", str(generate), "-o", out]
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                             env=dict(os.environ, OMP_NUM_THREADS=str(min(8, os.cpu_count() or 1))))
+        if run.returncode != 0:
+            raise RuntimeError(f"starbench forward on the export failed:\n{run.stdout}{run.stderr}")
+        with h5py.File(out, "r") as f:
+            generated = [int(t) for t in f["generated"][()]]
+        answer = []
+        for t in generated:
+            if t in cfg.eos_token_ids:
+                break
+            answer.append(t)
+        text = tok.decode(answer)
+        reference = by_key[(s["task"], s["target_tokens"], s["index"])]
+        # transformers had RULER's budget; starbench `generate` tokens: compare what both produced.
+        same = text == reference or (len(answer) == generate and reference.startswith(text))
+        checked += 1
+        equal += same
+        log(f"  starbench forward, {s['task']} {s['target_tokens']} #{s['index']}: {text!r} "
+            f"({'same as' if same else 'DIFFERS from'} the evaluation: {reference!r})")
+    return checked, equal
+
+
 def tokenizer_reference(tok, eval_samples, cpp, log):
     """Text -> ids with the tokenizers library for starbench's CI, and the C++ ids on the same texts."""
     import make_corpus
@@ -833,6 +870,10 @@ def run(args, work, model_dir, log, deadline, status):
     training["evaluation"] = {k: v for k, v in result.items() if k != "records"}
     final_loss = stats["last_losses"][-1] if stats["last_losses"] else {}
 
+    # starbench loads the export unchanged and answers as transformers does.
+    checked, equal = starbench_check(args.starbench, model_dir, eval_samples, result["records"], tok, cfg, work, log)
+    training["evaluation"]["starbench_check"] = dict(samples=checked, same_answer=equal)
+
     # 7. tokenizer reference ids for starbench's CI
     reference, mismatches = tokenizer_reference(tok, eval_samples, cpp, log)
     reference.update(tokenizer="tokenizer.json", made_with=f"tokenizers {versions['tokenizers']}",
@@ -867,11 +908,14 @@ def run(args, work, model_dir, log, deadline, status):
         problems.append(f"padded batches answer differently: {result['padding_check']}")
     if mismatches:
         problems.append(f"the C++ tokenizer differs from the tokenizers library on {len(mismatches)} strings")
+    if equal != checked or (result["records"] and not checked):
+        problems.append(f"starbench's greedy answers differ from transformers' on {checked - equal} of {checked}")
     status.update(steps=training["steps"], train_seconds=round(training["train_seconds"]), size_mb=round(size / 1e6, 2),
                   cpp_tokenizer_mismatches=len(mismatches), table=evaluate.format_table(table),
                   targets_min=min((table[(t, n)] for t in TARGET_TASKS for n in eval_lengths if (t, n) in table),
                                   default=None),
-                  hf_vs_training_model=result.get("hf_vs_training_model"))
+                  hf_vs_training_model=result.get("hf_vs_training_model"),
+                  starbench_check=training["evaluation"]["starbench_check"])
     if size > SIZE_LIMIT_BYTES:
         problems.append(f"{MODEL_DIR_NAME} is {size / 1e6:.2f} MB, over the {SIZE_LIMIT_BYTES / 1e6:.0f} MB limit")
     if problems:
