@@ -1,9 +1,10 @@
-"""python3 -m analysis {report,merge,accuracy} ..."""
+"""python3 -m analysis {report,merge,accuracy,validate} ..."""
 from __future__ import annotations
 
 import argparse
 import sys
 
+from . import validation
 from .accuracy_study import write_accuracy_report
 from .merge import merge
 from .report import write_report
@@ -22,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     study = commands.add_parser("accuracy", help="accuracy study tables and figure (docs/ACCURACY.md)")
     study.add_argument("inputs", nargs="+", help="results files of `starbench run --task` (.h5)")
     study.add_argument("--out", required=True, help="output directory (created if missing)")
+    check = commands.add_parser("validate", help="simulated runs against measured ones (docs/SIMULATOR.md)")
+    check.add_argument("inputs", nargs="+", help="results files holding measured and simulated runs")
     args = parser.parse_args(argv)
     try:
         if args.command == "report":
@@ -33,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
             made = write_accuracy_report(args.inputs, args.out)
             for name, path in made.items():
                 print(f"{name:<11} {path if path else '(no star runs: skipped)'}")
+        elif args.command == "validate":
+            from .results import load_runs
+            print(validation.markdown(validation.validation(load_runs(args.inputs))), end="")
         else:
             summary = merge(args.output, args.inputs)
             print(f"{args.output}: {summary.copied} run(s) added, {summary.duplicates} duplicate(s) skipped, "

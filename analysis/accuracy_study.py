@@ -3,8 +3,9 @@ RULER accuracy and its ratio to global attention on the same samples, from the
 per-sample records (`kind == "task_sample"`) of `starbench run --task`, beside
 what the Star Attention paper reports.
 
-Variants: global; ring; star with block = C/k (C = the prompt length asked for,
-`--seq-len`; the job script passes C/2, C/4, C/8) and anchor = block, anchor 0
+Variants: global; ring; star with block = C/k (C = the prompt's context; the
+study's config asks for C/2, C/4, C/8; records of fixed blocks without a rule
+are labelled by --seq-len / block when that is a whole number) and anchor = block, anchor 0
 (blockwise-local attention, no anchor) or the previous block as anchor
 (`--anchor-source previous`). Ratios are taken over the samples both the variant
 and global ran, so a partial study never compares different samples.
@@ -37,22 +38,28 @@ PAPER_FINDINGS = [
 def task_samples(runs: pd.DataFrame) -> pd.DataFrame:
     samples = runs[runs.kind == "task_sample"].copy()
     for column, default in (("target_tokens", -1), ("anchor_source", "first"), ("anchor_positions", "original"),
-                            ("generated_text", "")):
+                            ("generated_text", ""), ("block_rule", "")):
         if column not in samples:
             samples[column] = default
     samples["target_tokens"] = pd.to_numeric(samples.target_tokens, errors="coerce").fillna(-1).astype(np.int64)
     samples["anchor_source"] = samples.anchor_source.fillna("first").astype(str)
     samples["anchor_positions"] = samples.anchor_positions.fillna("original").astype(str)
     samples["generated_text"] = samples.generated_text.fillna("").astype(str)
+    samples["block_rule"] = samples.block_rule.fillna("").astype(str)
     return samples
 
 
-def variant_of(method: str, target: int, block: int, anchor: int, source: str, positions: str):
-    """(label, block fraction k of C/k or NaN, anchor kind) of one run."""
+def variant_of(method: str, target: int, block: int, anchor: int, source: str, positions: str, rule: str = ""):
+    """(label, block fraction k of C/k or NaN, anchor kind) of one run; rule is the
+    record's block_rule ("C/4"; "fixed" or "C/ranks" say nothing of k)."""
     if method != "star":
         return method, np.nan, ""
-    k = target / block if block > 0 else np.nan
-    block_text = f"C/{k:.0f}" if np.isfinite(k) and abs(k - round(k)) < 1e-9 else f"b={block}"
+    if rule.startswith("C/") and rule[2:].isdigit():
+        k = float(rule[2:])
+    else:
+        k = target / block if block > 0 else np.nan
+        k = k if np.isfinite(k) and abs(k - round(k)) < 1e-9 else np.nan
+    block_text = f"C/{k:.0f}" if np.isfinite(k) else f"b={block}"
     if anchor == 0:
         anchor_kind = "anchor 0"
     elif source == "previous":
@@ -75,8 +82,8 @@ def study_table(runs: pd.DataFrame) -> pd.DataFrame:
                "samples", "accuracy", "global_accuracy", "ratio_vs_global", "same_answer_as_global"]
     if samples.empty:
         return pd.DataFrame(columns=columns)
-    labels = [variant_of(r.method, r.target_tokens, r.block_size, r.anchor_size, r.anchor_source, r.anchor_positions)
-              for r in samples.itertuples()]
+    labels = [variant_of(r.method, r.target_tokens, r.block_size, r.anchor_size, r.anchor_source, r.anchor_positions,
+                         r.block_rule) for r in samples.itertuples()]
     samples["variant"] = [v[0] for v in labels]
     samples["block_fraction"] = [v[1] for v in labels]
     samples["anchor"] = [v[2] for v in labels]

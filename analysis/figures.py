@@ -59,28 +59,90 @@ def _save(figure, out_dir: str, name: str) -> str:
     return path
 
 
+LAYOUT_STYLES = {"zigzag": "-", "contiguous": "--"}
+
+
+def _rule_label(rule: str) -> str:
+    if rule.startswith("C/"):
+        return f"block = context/{rule[2:]}"
+    return f"block {_length_label(int(rule))}" if rule.isdigit() else rule
+
+
 def speedup_figure(table: pd.DataFrame, points: pd.DataFrame, out_dir: str) -> str | None:
+    """Speedup vs length, one line per (ring layout x star block rule); filled markers measured, hollow ones
+    simulated; the paper's Table 1 (against its contiguous ring, block = context / 4) as stars."""
     if table.empty:
         return None
-    figure, axis = plt.subplots(figsize=(7.5, 4.8))
+    figure, axes = plt.subplots(1, 2, figsize=(13, 5.0), sharey=True)
+    rules = sorted(set(table.block_rule), key=lambda r: (not r.startswith("C/"), r))
+    colors = dict(zip(rules, plt.rcParams["axes.prop_cycle"].by_key()["color"] * 3))
     lengths = list(table.seq_len)
-    for (_, group), color in zip(table.groupby(["model", "backend", "device", "world_size"]),
-                                 plt.rcParams["axes.prop_cycle"].by_key()["color"]):
-        label = _setup_label(group.iloc[0])
-        axis.plot(group.seq_len, group.total_speedup, "o-", color=color, label=f"{label}: whole request")
-        axis.plot(group.seq_len, group.context_speedup, "s--", color=color, alpha=0.7,
-                  label=f"{label}: context phase")
     published = paper.speedups(points)
-    for (model, group), color in zip(published.groupby("model"), ["tab:purple", "tab:brown"]):
-        axis.plot(group.seq_len, group.speedup, color=color, label=f"paper, {model} (Table 1)", **PAPER_STYLE)
-        lengths += list(group.seq_len)
-    axis.axhline(1.0, color="black", linewidth=0.8)
-    _length_axis(axis, lengths)
-    axis.set_ylabel("speedup of star over ring (x)")
-    axis.set_title("Star vs Ring attention: speedup by context length")
-    axis.legend(fontsize=7.5)
-    axis.grid(alpha=0.3)
+    for axis, column, phase in zip(axes, ["context_speedup", "total_speedup"], ["context phase", "whole request"]):
+        for (model, simulated, world, layout, rule), group in table.groupby(
+                ["model", "simulated", "world_size", "ring_layout", "block_rule"]):
+            group = group.sort_values("seq_len")
+            what = "simulated" if simulated else "measured"
+            axis.plot(group.seq_len, group[column], marker="o", linestyle=LAYOUT_STYLES.get(layout, ":"),
+                      color=colors[rule], markerfacecolor="white" if simulated else colors[rule],
+                      label=f"{what}, {model}, {int(world)} ranks: star {_rule_label(rule)} / {layout} ring")
+        for (model, group), color in zip(published.groupby("model"), ["tab:purple", "tab:brown"]):
+            axis.plot(group.seq_len, group.speedup, color=color,
+                      label=f"paper, {model} (Table 1: vs contiguous ring, block = context/4)", **PAPER_STYLE)
+            lengths += list(group.seq_len)
+        axis.axhline(1.0, color="black", linewidth=0.8)
+        _length_axis(axis, lengths)
+        axis.set_title(f"Star over ring: {phase}", fontsize=10)
+        axis.grid(alpha=0.3)
+    axes[0].set_ylabel("speedup (ring time / star time)")
+    axes[1].legend(fontsize=6.5, loc="upper left")
     return _save(figure, out_dir, "speedup_vs_length.png")
+
+
+def work_figure(runs: pd.DataFrame, out_dir: str) -> str | None:
+    """What each rank computes in phase 1 (attention and matmul FLOPs, counted where issued) beside its
+    measured time, at the longest length with ring and star: why star wins or loses in each setting."""
+    timing = runs[(runs.kind == "timing") & runs.method.isin(["ring", "star"])
+                  & runs.busiest_rank_attention_tflop.notna()]
+    if timing.empty or timing.method.nunique() < 2:
+        return None
+    lengths = timing.groupby(["seq_len", "simulated"]).method.nunique()
+    both = lengths[lengths == 2].reset_index()
+    if both.empty:
+        return None
+    chosen_len = int(both.sort_values(["simulated", "seq_len"], ascending=[True, False]).seq_len.iloc[0])
+    simulated = int(both[both.seq_len == chosen_len].simulated.min())
+    chosen = timing[(timing.seq_len == chosen_len) & (timing.simulated == simulated)]
+    chosen = chosen.assign(label=[f"ring {r.ring_layout}" if r.method == "ring"
+                                  else f"star {_rule_label(r.block_rule if r.block_rule != 'fixed' else str(r.block_size))}"
+                                       f" [{r.anchor_mode}]" for r in chosen.itertuples()])
+    chosen = chosen.drop_duplicates("label", keep="last").sort_values(["method", "label"])
+    panels = len(chosen)
+    figure, axes = plt.subplots(1, panels, figsize=(3.2 * panels + 1, 4.2), sharey=True, squeeze=False)
+    for axis, (_, run) in zip(axes[0], chosen.iterrows()):
+        arrays = load_arrays(run.file, run.run_id)
+        attention = arrays.context_attention_flops / 1e12
+        matmul = arrays.context_matmul_flops / 1e12
+        ranks = np.arange(len(attention))
+        axis.bar(ranks, matmul, color="tab:gray", label="matmul TFLOP")
+        axis.bar(ranks, attention, bottom=matmul, color="tab:orange", label="attention TFLOP")
+        twin = axis.twinx()
+        per_rank_ms = np.median(arrays.context_ms, axis=0) if arrays.context_ms.size else np.zeros(len(ranks))
+        twin.plot(ranks, per_rank_ms, "kD", label="context ms (median)")
+        twin.set_ylim(bottom=0, top=max(1e-9, timing[timing.seq_len == chosen_len].context_ms.max()) * 1.15)
+        axis.set_title(f"{run.label}\n{run.context_ms:.0f} ms", fontsize=8)
+        axis.set_xticks(ranks)
+        axis.set_xlabel("rank")
+        if axis is axes[0][-1]:
+            twin.set_ylabel("measured context phase (ms)" if not simulated else "simulated context phase (ms)")
+        else:
+            twin.set_yticklabels([])
+    axes[0][0].set_ylabel("phase-1 work per rank (TFLOP)")
+    axes[0][0].legend(fontsize=7, loc="upper left")
+    figure.suptitle(f"Per-rank work and time at {_length_label(chosen_len)} tokens "
+                    f"({'simulated' if simulated else 'measured'}; the busiest rank sets the phase's time)",
+                    fontsize=10)
+    return _save(figure, out_dir, "work_per_rank.png")
 
 
 def breakdown_figure(table: pd.DataFrame, out_dir: str) -> str | None:

@@ -34,17 +34,20 @@ def write_report(inputs: list[str], out_dir: str) -> dict:
         "accuracy": figures.accuracy_figure(tasks, fidelity, points, out_dir),
         "block_size": figures.block_size_figure(blocks, out_dir),
         "memory": figures.memory_figure(memory, tables.longest_per_method(runs), out_dir),
+        "work": figures.work_figure(runs, out_dir),
     }
 
     setups = runs.drop_duplicates(["model", "backend", "device"])[["model", "backend", "device"]]
     text = ["# starbench report\n",
             f"{len(runs)} run(s) from {', '.join(f'`{p}`' for p in inputs)}.\n",
             "Times are medians over repeats of the slowest rank. Speedup = ring time / star time at the same "
-            "length and rank count; star uses its default layout (block = context / ranks, anchor = block) "
-            "where measured.\n",
+            "length and rank count, one line per ring layout (zigzag: load-balanced; contiguous: the paper's "
+            "baseline) and star block rule (anchor = block; the anchor mode in the table).\n",
             tables.with_markdown(setups.reset_index(drop=True)), "\n"]
     text.append(_figure_section("Speedup of star over ring", made["speedup"], "needs ring and star timing runs."))
     text.append(tables.with_markdown(speedup.drop(columns=["device"])) + "\n")
+    text.append(_figure_section("Work per rank beside time", made["work"],
+                                "needs ring and star runs with per-rank work counts (recorded since they exist)."))
     text.append(_figure_section("Time per phase", made["breakdown"], "no timing runs."))
     text.append(tables.with_markdown(breakdown.drop(columns=["device"])) + "\n")
     text.append(_figure_section("Accuracy relative to global", made["accuracy"],

@@ -18,11 +18,14 @@ RUNS = "runs"
 
 # Columns every loaded frame has, so that analysis code can rely on them even
 # when a file holds only some kinds of runs.
-TEXT_COLUMNS = ["method", "backend", "model", "task", "kind", "device", "params_key"]
-INT_COLUMNS = ["seq_len", "query_len", "generate", "world_size", "block_size", "anchor_size", "repeats", "sample"]
+TEXT_COLUMNS = ["method", "backend", "model", "task", "kind", "device", "params_key", "ring_layout", "anchor_mode",
+                "block_rule", "platform", "hardware"]
+INT_COLUMNS = ["seq_len", "query_len", "generate", "world_size", "block_size", "anchor_size", "repeats", "sample",
+               "simulated"]
 NUMBER_COLUMNS = ["context_ms", "query_ms", "decode_ms_per_token", "total_ms", "comm_bytes_context",
-                  "peak_mem_bytes", "kl_vs_global", "top1_vs_global", "gen_agree_vs_global",
-                  "hidden_rel_err_vs_global", "score", "accuracy", "accuracy_ratio_vs_global"]
+                  "comm_bytes_query", "peak_mem_bytes", "kl_vs_global", "top1_vs_global", "gen_agree_vs_global",
+                  "hidden_rel_err_vs_global", "score", "accuracy", "accuracy_ratio_vs_global",
+                  "busiest_rank_attention_tflop", "busiest_rank_matmul_tflop", "busiest_rank_forward_tokens"]
 
 
 class ResultsError(Exception):
@@ -94,6 +97,22 @@ def load_runs(paths) -> pd.DataFrame:
         if column not in frame:
             frame[column] = np.nan
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    return _fill_legacy(frame)
+
+
+def _fill_legacy(frame: pd.DataFrame) -> pd.DataFrame:
+    """Runs recorded before these attributes existed: the ring was zigzag, star recomputed its anchor per
+    block, nothing was simulated, and a star block was either context / ranks or a fixed size."""
+    if frame.empty:
+        return frame
+    frame.loc[frame.simulated < 0, "simulated"] = 0
+    frame.loc[(frame.method == "ring") & (frame.ring_layout == ""), "ring_layout"] = "zigzag"
+    star = frame.method == "star"
+    frame.loc[star & (frame.anchor_mode == ""), "anchor_mode"] = "recompute"
+    per_rank = -(-frame.seq_len // frame.world_size.clip(lower=1))
+    unknown_rule = star & (frame.block_rule == "")
+    frame.loc[unknown_rule & (frame.block_size == per_rank), "block_rule"] = "C/ranks"
+    frame.loc[unknown_rule & (frame.block_size != per_rank), "block_rule"] = "fixed"
     return frame
 
 
@@ -105,6 +124,10 @@ class RunArrays:
     decode_ms: np.ndarray
     peak_bytes: np.ndarray  # [ranks]
     context_bytes: np.ndarray  # [ranks]
+    # Phase-1 work each rank issued (empty for runs recorded before it was counted).
+    context_attention_flops: np.ndarray = None  # [ranks]
+    context_matmul_flops: np.ndarray = None
+    context_forward_tokens: np.ndarray = None
 
 
 def _array(group: h5py.Group, path: str, ndim: int) -> np.ndarray:
@@ -122,4 +145,7 @@ def load_arrays(file: str, run_id: str) -> RunArrays:
                          query_ms=_array(group, "timing/query_ms", 2),
                          decode_ms=_array(group, "timing/decode_ms", 2),
                          peak_bytes=_array(group, "memory/peak_bytes", 1),
-                         context_bytes=_array(group, "comm/context_bytes", 1))
+                         context_bytes=_array(group, "comm/context_bytes", 1),
+                         context_attention_flops=_array(group, "work/context_attention_flops", 1),
+                         context_matmul_flops=_array(group, "work/context_matmul_flops", 1),
+                         context_forward_tokens=_array(group, "work/context_forward_tokens", 1))

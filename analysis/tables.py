@@ -38,32 +38,56 @@ def default_star(star: pd.DataFrame) -> pd.DataFrame:
     return chosen.drop(columns=["is_default", "anchor_is_block"])
 
 
+# The anchor mode a star line uses where several were measured: the default first.
+ANCHOR_MODE_PREFERENCE = {"sent": 0, "once": 1, "recompute": 2}
+SPEEDUP_COLUMNS = ["ring_layout", "block_rule", "anchor_mode", "block_size", "anchor_size", "ring_context_ms",
+                   "star_context_ms", "context_speedup", "ring_total_ms", "star_total_ms", "total_speedup"]
+
+
+def _preferred_anchor_mode(star: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Of star runs that differ only in anchor mode, those of the preferred mode (they compute the same)."""
+    if star.empty:
+        return star
+    rank = star.anchor_mode.map(ANCHOR_MODE_PREFERENCE).fillna(9)
+    best = rank.groupby([star[k] for k in keys]).transform("min")
+    return star[rank == best]
+
+
 def speedup(runs: pd.DataFrame) -> pd.DataFrame:
-    """Star over ring at each length and rank count: context phase and whole request."""
+    """Star over ring at each length and rank count, one row per (ring layout x star block rule): context
+    phase and whole request. Star rows have anchor = block; where several anchor modes were measured, the
+    default's (sent) stands for the rule. Measured and simulated runs stay apart (SETUP holds the backend)."""
     timing = timing_runs(runs)
-    keys = SETUP + ["world_size", "seq_len"]
-    ring = _dedupe(timing[timing.method == "ring"], keys)
-    star = default_star(_dedupe(timing[timing.method == "star"], keys + ["block_size", "anchor_size"]))
+    keys = SETUP + ["simulated", "world_size", "seq_len"]
+    ring = _dedupe(timing[timing.method == "ring"], keys + ["ring_layout"])
+    star = timing[(timing.method == "star") & (timing.anchor_size == timing.block_size)]
+    star = _dedupe(star, keys + ["block_rule", "block_size", "anchor_size", "anchor_mode"])
     if ring.empty or star.empty:
-        return pd.DataFrame(columns=keys + ["block_size", "anchor_size", "ring_context_ms", "star_context_ms",
-                                            "context_speedup", "ring_total_ms", "star_total_ms", "total_speedup"])
-    merged = ring[keys + ["context_ms", "total_ms"]].merge(
-        star[keys + ["block_size", "anchor_size", "context_ms", "total_ms"]], on=keys, suffixes=("_ring", "_star"))
+        return pd.DataFrame(columns=keys + SPEEDUP_COLUMNS)
+    # A line per rule: "C/ranks", "C/4", or one per fixed block size ("16384").
+    star = star.assign(preference=star.anchor_mode.map(ANCHOR_MODE_PREFERENCE).fillna(9),
+                       line=[rule if rule != "fixed" else str(int(block))
+                             for rule, block in zip(star.block_rule, star.block_size)])
+    star = star.sort_values("preference").groupby(keys + ["line"], as_index=False).head(1)
+    merged = ring[keys + ["ring_layout", "context_ms", "total_ms"]].merge(
+        star[keys + ["line", "anchor_mode", "block_size", "anchor_size", "context_ms", "total_ms"]], on=keys,
+        suffixes=("_ring", "_star"))
     table = pd.DataFrame({
         **{k: merged[k] for k in keys},
+        "ring_layout": merged.ring_layout, "block_rule": merged.line, "anchor_mode": merged.anchor_mode,
         "block_size": merged.block_size, "anchor_size": merged.anchor_size,
         "ring_context_ms": merged.context_ms_ring, "star_context_ms": merged.context_ms_star,
         "context_speedup": merged.context_ms_ring / merged.context_ms_star,
         "ring_total_ms": merged.total_ms_ring, "star_total_ms": merged.total_ms_star,
         "total_speedup": merged.total_ms_ring / merged.total_ms_star,
     })
-    return table.sort_values(keys).reset_index(drop=True)
+    return table.sort_values(keys + ["ring_layout", "block_rule"]).reset_index(drop=True)
 
 
 def breakdown(runs: pd.DataFrame) -> pd.DataFrame:
     """Per-phase time of each method at each length (star: its default layout)."""
     timing = timing_runs(runs)
-    keys = SETUP + ["method", "world_size", "seq_len", "block_size", "anchor_size"]
+    keys = SETUP + ["method", "ring_layout", "anchor_mode", "world_size", "seq_len", "block_size", "anchor_size"]
     frame = _dedupe(timing, keys)
     star = default_star(frame[frame.method == "star"])
     frame = pd.concat([frame[frame.method != "star"], star], ignore_index=True)
@@ -78,7 +102,7 @@ def breakdown(runs: pd.DataFrame) -> pd.DataFrame:
 def fidelity(runs: pd.DataFrame) -> pd.DataFrame:
     """Agreement of ring and star with global on the same input (timing runs)."""
     timing = timing_runs(runs)
-    keys = SETUP + ["method", "world_size", "seq_len", "block_size", "anchor_size"]
+    keys = SETUP + ["method", "ring_layout", "anchor_mode", "world_size", "seq_len", "block_size", "anchor_size"]
     chosen = timing[(timing.method != "global") & timing.top1_vs_global.notna()]
     columns = ["kl_vs_global", "top1_vs_global", "gen_agree_vs_global", "hidden_rel_err_vs_global"]
     if chosen.empty:
@@ -100,13 +124,15 @@ def block_tradeoff(runs: pd.DataFrame) -> pd.DataFrame:
     """Star runs at lengths measured with two or more block sizes: time and fidelity per block."""
     timing = timing_runs(runs)
     keys = SETUP + ["world_size", "seq_len", "block_size", "anchor_size"]
-    star = _dedupe(timing[timing.method == "star"], keys)
+    star = _preferred_anchor_mode(timing[timing.method == "star"], keys)
+    star = _dedupe(star, keys)
     if star.empty:
         return star
     star["anchor_is_block"] = star.anchor_size == star.block_size
     counts = star.groupby(SETUP + ["world_size", "seq_len"]).block_size.transform("nunique")
     star = star[counts >= 2]
-    ring = _dedupe(timing[timing.method == "ring"], SETUP + ["world_size", "seq_len"])
+    ring = timing[(timing.method == "ring") & (timing.ring_layout == "zigzag")]
+    ring = _dedupe(ring, SETUP + ["world_size", "seq_len"])
     star = star.merge(ring[SETUP + ["world_size", "seq_len", "context_ms"]].rename(
         columns={"context_ms": "ring_context_ms"}), on=SETUP + ["world_size", "seq_len"], how="left")
     star["context_speedup"] = star.ring_context_ms / star.context_ms
@@ -118,7 +144,7 @@ def block_tradeoff(runs: pd.DataFrame) -> pd.DataFrame:
 def memory(runs: pd.DataFrame) -> pd.DataFrame:
     """Peak memory of the busiest rank, per method and length."""
     timing = timing_runs(runs)
-    keys = SETUP + ["method", "world_size", "seq_len", "block_size", "anchor_size"]
+    keys = SETUP + ["method", "ring_layout", "anchor_mode", "world_size", "seq_len", "block_size", "anchor_size"]
     frame = _dedupe(timing, keys)
     star = default_star(frame[frame.method == "star"])
     frame = pd.concat([frame[frame.method != "star"], star], ignore_index=True)

@@ -5,7 +5,8 @@
 #
 # For each length C (LENGTHS, default "1024 2048 4096") on RANKS ranks (default 2),
 # cpu backend, configs/accuracy_tiny_retrieval.toml (8 tasks x 50 samples, seed 1):
-#   main:     global, ring, star at block C/2, C/4, C/8 with anchor = block and anchor 0
+#   main:     global, ring, star at block C/2, C/4, C/8 (of each prompt's context)
+#             with anchor = block and anchor 0
 #   previous: star at the same blocks with the previous block as anchor
 # then `python3 -m analysis accuracy` writes the tables and figure (REPORT, default
 # report/accuracy). Everything goes to one results file (OUTPUT, default
@@ -31,16 +32,14 @@ has() { [[ ",$STAGES," == *",$1,"* ]]; }
   { echo "tests/reference/data/tiny-retrieval is missing (made by tests/gpu/train_tiny_retrieval.sh)" >&2; exit 1; }
 mkdir -p "$(dirname "$OUTPUT")"
 for length in $LENGTHS; do
-  blocks="$((length / 2)),$((length / 4)),$((length / 8))"
   if has main; then
-    echo "== $length tokens: global, ring, star (blocks $blocks; anchor = block, anchor 0)"
-    jobs/local.sh "$RANKS" "$bin" run --config "$config" --seq-len "$length" --block-size "$blocks" \
-      -o "$OUTPUT" "${extra[@]}"
+    echo "== $length tokens: global, ring, star (blocks C/2, C/4, C/8; anchor = block, anchor 0)"
+    jobs/local.sh "$RANKS" "$bin" run --config "$config" --seq-len "$length" -o "$OUTPUT" "${extra[@]}"
   fi
   if has previous; then
-    echo "== $length tokens: star (blocks $blocks; anchor = the previous block)"
-    jobs/local.sh "$RANKS" "$bin" run --config "$config" --seq-len "$length" --block-size "$blocks" \
-      --method star --anchor-size -1 --anchor-source previous -o "$OUTPUT" "${extra[@]}"
+    echo "== $length tokens: star (blocks C/2, C/4, C/8; anchor = the previous block)"
+    jobs/local.sh "$RANKS" "$bin" run --config "$config" --seq-len "$length" --method star --anchor-size -1 \
+      --anchor-source previous -o "$OUTPUT" "${extra[@]}"
   fi
 done
 if has report; then

@@ -9,10 +9,18 @@ from analysis.results import load_runs
 from analysis.tests import synthetic
 
 
-def sample_run(task, method, target, sample, score, text, block=0, anchor=0, source="first", ranks=2):
-    run = synthetic.timing_run(method, target - 40, ranks, 1.0, block_size=block, anchor_size=anchor, repeats=1)
+def sample_run(task, method, target, sample, score, text, block=0, anchor=0, source="first", ranks=2, rule=None):
+    """A task_sample record; star blocks as the rule C/k of the context (target - 40 tokens) unless rule="fixed"."""
+    context = target - 40
+    if method == "star" and rule is None:
+        rule = f"C/{round(context / block)}"
+        block = -(-context // round(context / block))
+    run = synthetic.timing_run(method, context, ranks, 1.0, block_size=block, anchor_size=anchor if anchor == 0 else
+                               block if anchor == -1 else anchor, repeats=1)
     run["text"].update(kind="task_sample", task=task, anchor_source=source, anchor_positions="original",
                        generated_text=text, answers="1234567", metric="all")
+    if rule:
+        run["text"]["block_rule"] = rule
     run["integers"].update(sample=sample, target_tokens=target, prompt_tokens=target)
     run["numbers"].update(score=score, depth=0.5)
     run["text"]["params_key"] = synthetic.params_key({**run["text"], **run["integers"]}) + \
@@ -27,11 +35,11 @@ def study_runs():
     for s in range(4):
         runs.append(sample_run("niah_single_1", "global", 1024, s, 1.0, f" {s}.", ranks=1))
         runs.append(sample_run("niah_single_1", "ring", 1024, s, 1.0, f" {s}."))
-        runs.append(sample_run("niah_single_1", "star", 1024, s, 1.0, f" {s}.", block=512, anchor=512))
-        runs.append(sample_run("niah_single_1", "star", 1024, s, float(s < 2), "x", block=256, anchor=0))
-        runs.append(sample_run("niah_single_1", "star", 1024, s, float(s < 3), "y", block=256, anchor=256,
+        runs.append(sample_run("niah_single_1", "star", 1024, s, 1.0, f" {s}.", block=492, anchor=-1))
+        runs.append(sample_run("niah_single_1", "star", 1024, s, float(s < 2), "x", block=246, anchor=0))
+        runs.append(sample_run("niah_single_1", "star", 1024, s, float(s < 3), "y", block=246, anchor=-1,
                                source="previous"))
-        runs.append(sample_run("vt", "star", 1024, s, float(s % 2 == 0), "z", block=512, anchor=512))
+        runs.append(sample_run("vt", "star", 1024, s, float(s % 2 == 0), "z", block=492, anchor=-1))
     for s in range(2):  # global ran 2 of vt's 4 samples
         runs.append(sample_run("vt", "global", 1024, s, 1.0, "z", ranks=1))
     return runs
@@ -75,9 +83,11 @@ def test_summary_and_report(tmp_path):
 
 def test_variant_labels():
     assert accuracy_study.variant_of("ring", 4096, 0, 0, "first", "original")[0] == "ring"
-    assert accuracy_study.variant_of("star", 4096, 512, 512, "first", "original")[:2] == \
+    assert accuracy_study.variant_of("star", 4096, 507, 507, "first", "original", "C/8")[:2] == \
         ("star C/8, anchor = block", 8)
-    assert accuracy_study.variant_of("star", 4096, 1000, 64, "first", "adjacent")[0] == \
+    # Records without a C/k rule: the --seq-len / block ratio when whole, else the block in tokens.
+    assert accuracy_study.variant_of("star", 4096, 512, 0, "first", "original", "fixed")[0] == "star C/8, anchor 0"
+    assert accuracy_study.variant_of("star", 4096, 1000, 64, "first", "adjacent", "fixed")[0] == \
         "star b=1000, anchor = 64, adjacent positions"
 
 

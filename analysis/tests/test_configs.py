@@ -59,16 +59,33 @@ def test_config_values(path):
     assert set(config["method"]) <= {"global", "ring", "star"}
     lengths = config["seq-len"]
     assert lengths == sorted(lengths) and all(n > 0 for n in lengths)
-    for block in config.get("block-size", [0]):
-        assert block == 0 or block <= min(lengths), "a block longer than the shortest context is refused"
+    blocks = config.get("block-size", [0])
+    for block in blocks:
+        if isinstance(block, str):
+            assert re.fullmatch(r"[Cc]/[1-9][0-9]*|[0-9]+", block), f"block rule {block!r}"
+            continue
+        # A fixed block longer than some contexts is skipped there; one longer than all is refused.
+        assert block == 0 or block <= max(lengths), "a block longer than every context is refused"
+    fixed = [b for b in blocks if isinstance(b, int) and b > 0]
     for anchor in config.get("anchor-size", [-1]):
-        assert anchor == -1 or all(anchor <= b for b in config.get("block-size", [0]) if b > 0)
+        assert anchor == -1 or all(anchor <= b for b in fixed)
+    for layout in config.get("ring-layout", ["zigzag"]):
+        assert layout in {"zigzag", "contiguous"}
+    for mode in config.get("anchor-mode", ["auto"]):
+        assert mode in {"auto", "recompute", "once", "sent"}
 
 
 def test_paper_settings():
     paper = load(os.path.join(REPO, "configs", "paper_llama31_8b.toml"))
     assert paper["seq-len"] == [16384, 32768, 65536, 131072]
-    assert paper["block-size"] == [0] and paper["anchor-size"] == [-1]  # context / ranks, anchor = block
+    assert paper["block-size"] == ["C/4"] and paper["anchor-size"] == [-1]  # Table 1: block = anchor = context / 4
+    assert set(paper["ring-layout"]) == {"zigzag", "contiguous"}  # the paper's ring and ours
+    launch4 = load(os.path.join(REPO, "configs", "paper_launch_4hosts.toml"))
+    assert launch4["seq-len"] == [16384, 32768, 65536] and launch4["block-size"] == ["C/4"]  # 4096, 8192, 16384
+    launch8 = load(os.path.join(REPO, "configs", "paper_launch_8hosts.toml"))
+    assert launch8["seq-len"] == [131072] and launch8["block-size"] == [16384]
+    scaling = load(os.path.join(REPO, "configs", "fixed_block_scaling.toml"))
+    assert scaling["block-size"] == [8192, 16384, 32768, 65536] and scaling["seq-len"][-1] == 1048576
     million = load(os.path.join(REPO, "configs", "gradient_1048k.toml"))
     assert million["seq-len"][-1] == 1048576 and "global" not in million["method"]
     blocks = load(os.path.join(REPO, "configs", "block_size_128k.toml"))

@@ -84,7 +84,10 @@ def test_report_on_starbench_output(results, tmp_path):
     made = write_report([results], str(tmp_path / "report"))
     assert all(made.values()), made  # ring + star + two block sizes: every figure has data
     speedup = tables.speedup(load_runs(results))
-    assert speedup.seq_len.tolist() == [64, 128]
+    assert sorted(set(speedup.seq_len)) == [64, 128]
+    # one line per star block size measured (both fixed), all against the zigzag ring
+    assert sorted(set(speedup.block_rule)) == ["16", "C/ranks"]  # BLOCKS: 0 = context / ranks, 16
+    assert (speedup.ring_layout == "zigzag").all()
     text = open(tmp_path / "report" / "report.md", encoding="utf-8").read()
     assert "speedup_vs_length.png" in text
 

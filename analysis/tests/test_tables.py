@@ -7,11 +7,14 @@ from analysis.tests import synthetic
 
 
 def test_speedup_matches_the_times(sweep_file):
-    table = tables.speedup(load_runs(sweep_file))
+    everything = tables.speedup(load_runs(sweep_file))
+    # One line per star block rule: context / ranks at every length, and each fixed block size measured at 4K.
+    assert sorted(set(everything.block_rule)) == ["256", "512", "C/ranks"]
+    assert (everything.ring_layout == "zigzag").all()  # files without the attribute held zigzag rings
+    table = everything[everything.block_rule == "C/ranks"]
     assert table.seq_len.tolist() == [1024, 2048, 4096]
     # synthetic.sweep: star context time = ring / (1.5 + i)
     assert table.context_speedup.tolist() == pytest.approx([1.5, 2.5, 3.5])
-    # Star's default layout is chosen at 4K although 256- and 512-token blocks were measured too.
     assert table.block_size.tolist() == [256, 512, 1024]
     expected_total = table.ring_total_ms / table.star_total_ms
     assert table.total_speedup.tolist() == pytest.approx(expected_total.tolist())

@@ -12,17 +12,32 @@ struct TokenRange {
   int64_t size() const { return end - begin; }
 };
 
-// Ring: the context cut into 2N chunks (sizes differ by at most one); rank r
-// owns chunks r and 2N-1-r, so under the causal mask every rank does the same
-// work (the zigzag layout).
-struct ZigzagLayout {
+// Ring: how the context is sharded over ranks.
+//   zigzag:     2N chunks (sizes differ by at most one); rank r owns chunks r and
+//               2N-1-r, so under the causal mask every rank does the same work.
+//   contiguous: N chunks; rank r owns chunk r, tokens [rC/N, (r+1)C/N). The
+//               baseline of the Star Attention paper (ring_flash_attn_func): at
+//               step s rank r has keys to attend to only if s <= r, so the last
+//               rank does N block-attentions and the first one.
+// Chunk indices are in position order in both layouts: a key chunk before a
+// query chunk is fully visible, the same chunk is causal, a later one hidden.
+enum class RingLayoutKind { Zigzag, Contiguous };
+
+struct RingLayout {
+  RingLayoutKind kind = RingLayoutKind::Zigzag;
   int64_t context_len = 0;
   int world_size = 1;
-  TokenRange chunk(int64_t index) const;  // index in [0, 2N)
-  int64_t first_chunk(int rank) const { return rank; }
-  int64_t second_chunk(int rank) const { return 2 * int64_t(world_size) - 1 - rank; }
-  int64_t tokens_of(int rank) const { return chunk(first_chunk(rank)).size() + chunk(second_chunk(rank)).size(); }
+  int chunks_per_rank() const { return kind == RingLayoutKind::Zigzag ? 2 : 1; }
+  int64_t num_chunks() const { return int64_t(chunks_per_rank()) * world_size; }
+  TokenRange chunk(int64_t index) const;  // index in [0, num_chunks())
+  // The rank's chunks in the order its tokens are laid out (ascending).
+  std::vector<int64_t> chunks_of(int rank) const;
+  int64_t tokens_of(int rank) const;
   int64_t max_tokens_per_rank() const;
+  std::string name() const { return ring_layout_name(kind); }
+  static std::string ring_layout_name(RingLayoutKind kind) {
+    return kind == RingLayoutKind::Zigzag ? "zigzag" : "contiguous";
+  }
 };
 
 // Star: blocks of block_size tokens (the last may be shorter), given to ranks
@@ -43,9 +58,24 @@ struct StarLayout {
   int64_t max_sequence_len() const;
 };
 
+// A star block size as a user gives it: "0" (context / ranks), "C/k" (context /
+// k, rounded up; "c/k" too) or a number of tokens. Sweeps keep the rule so that
+// results can be grouped by it (the paper states block = context / 4).
+struct BlockRule {
+  int64_t tokens = 0;   // fixed size; 0 with divisor 0: context / ranks
+  int64_t divisor = 0;  // C/k
+  int64_t resolve(int64_t context_len, int world_size) const;
+  std::string label() const;  // "fixed", "C/ranks", "C/4"
+};
+BlockRule parse_block_rule(const std::string& text);
+
 // Resolves the defaults (block 0 -> ceil(context / ranks); anchor -1 -> block)
 // and checks the settings; the message says which value is wrong and why.
 StarLayout make_star_layout(int64_t context_len, int64_t block_size, int64_t anchor_size, int world_size);
-ZigzagLayout make_zigzag_layout(int64_t context_len, int world_size);
+// layout: "zigzag" or "contiguous"; the message names a bad one or a context
+// too short to give every chunk a token.
+RingLayout make_ring_layout(int64_t context_len, int world_size, const std::string& layout = "zigzag");
+// The names make_ring_layout accepts.
+std::vector<std::string> ring_layout_names();
 
 }  // namespace sb

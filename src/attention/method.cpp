@@ -107,10 +107,8 @@ std::unique_ptr<AttentionMethod> make_method(const MethodSettings& settings, Tra
   }
   SB_REQUIRE(context_len > 0, "{}: the context is empty (context length {})", settings.name, context_len);
   if (settings.name == "ring") {
-    SB_REQUIRE(context_len >= 2 * int64_t(comm.size()),
-               "ring: a {}-token context cannot be cut into 2 x {} ranks = {} non-empty chunks", context_len,
-               comm.size(), 2 * comm.size());
-    return std::make_unique<RingMethod>(model, comm, make_zigzag_layout(context_len, comm.size()), max_tail_tokens);
+    return std::make_unique<RingMethod>(model, comm, make_ring_layout(context_len, comm.size(), settings.ring_layout),
+                                        max_tail_tokens);
   }
   if (settings.name == "star") {
     SB_REQUIRE(settings.anchor_source == "first" || settings.anchor_source == "previous",
@@ -119,7 +117,7 @@ std::unique_ptr<AttentionMethod> make_method(const MethodSettings& settings, Tra
                "star: --anchor-positions '{}' is not one of original, adjacent", settings.anchor_positions);
     return std::make_unique<StarMethod>(
         model, comm, make_star_layout(context_len, settings.block_size, settings.anchor_size, comm.size()),
-        max_tail_tokens, settings.anchor_source, settings.anchor_positions);
+        max_tail_tokens, settings.anchor_source, settings.anchor_positions, settings.anchor_mode);
   }
   fail("unknown attention method '{}' (valid: global, ring, star)", settings.name);
 }

@@ -27,6 +27,10 @@ struct MethodSettings {
   // before the block).
   std::string anchor_source = "first";
   std::string anchor_positions = "original";
+  // Star: how a rank gets the anchor (recompute | once | sent | auto; see
+  // star_method.h). Ring: how the context is sharded (zigzag | contiguous).
+  std::string anchor_mode = "auto";
+  std::string ring_layout = "zigzag";
 };
 
 class AttentionMethod {

@@ -1,27 +1,51 @@
 #pragma once
 // Star Attention (arXiv 2411.17116), phase 1: each rank encodes its blocks,
-// every block but the first prefixed by the anchor (which keeps positions
-// 0..A-1), attending causally within [anchor; block] and keeping only the
-// block's KV. Phase 2 is the shared distributed query attention.
+// every block but the first attending causally within [anchor; block], where
+// the anchor is the context's first A tokens at positions 0..A-1; only the
+// blocks' KV is kept. Phase 2 is the shared distributed query attention.
+//
+// How a rank gets the anchor (--anchor-mode):
+//   recompute  every block runs [anchor; block] through the model, as in the
+//              paper's code: a rank with k blocks runs the anchor k times. The
+//              only mode for the ablations whose anchor depends on the block
+//              (--anchor-source previous, --anchor-positions adjacent).
+//   once       the anchor attends only to itself, so its hidden states and KV
+//              are the same for every block: a rank runs [anchor; its blocks]
+//              through the model once, and each block attends to [anchor KV;
+//              own KV]. Exact (same outputs as recompute, to rounding).
+//   sent       rank 0 holds block 0, whose first A rows are the anchor: it
+//              broadcasts the anchor's K and V each layer (posted a layer ahead,
+//              overlapped with compute) and the other ranks skip the anchor's
+//              compute altogether. Same outputs; moves A x KV row bytes per layer
+//              per receiving rank.
 #include "attention/method.h"
 
 namespace sb {
 
+// "auto" resolves to the measured default (sent) unless the anchor depends on
+// the block (ablations), which needs recompute; once/sent with an ablation is
+// an error. Returns the resolved mode.
+std::string resolve_anchor_mode(const std::string& mode, const std::string& anchor_source,
+                                const std::string& anchor_positions);
+std::vector<std::string> anchor_mode_names();
+
 class StarMethod : public AttentionMethod {
  public:
   StarMethod(Transformer& model, Comm& comm, StarLayout layout, int64_t max_tail_tokens,
-             std::string anchor_source = "first", std::string anchor_positions = "original")
-      : AttentionMethod(model, comm, layout.context_len, max_tail_tokens),
-        layout_(layout),
-        anchor_source_(std::move(anchor_source)),
-        anchor_positions_(std::move(anchor_positions)) {}
+             std::string anchor_source = "first", std::string anchor_positions = "original",
+             std::string anchor_mode = "auto");
   std::string name() const override { return "star"; }
   void encode_context(const std::vector<int32_t>& context) override;
   const StarLayout& layout() const { return layout_; }
+  const std::string& anchor_mode() const { return anchor_mode_; }
 
  private:
+  class SharedAnchorAttention;
+  void encode_recomputing_anchor(const std::vector<int32_t>& context);
+  void encode_shared_anchor(const std::vector<int32_t>& context);
+
   StarLayout layout_;
-  std::string anchor_source_, anchor_positions_;
+  std::string anchor_source_, anchor_positions_, anchor_mode_;
 };
 
 }  // namespace sb

@@ -12,8 +12,10 @@
 // Ops enqueue on the backend's stream; results are ready for the host after
 // synchronize() (to_host_* synchronises).
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backend/tensor.h"
@@ -35,6 +37,17 @@ struct AttentionMask {
   bool visible(int64_t query_row, int64_t key_row) const {
     return kind == Kind::None || key_row <= query_row + causal_offset;
   }
+  // (query, key) pairs the mask leaves visible: the work an exact kernel that
+  // skips hidden keys must do.
+  double visible_pairs(int64_t q_len, int64_t k_len) const;
+};
+
+// Arithmetic a backend was asked for, counted where it is issued, the same on
+// every backend: the per-rank work behind a phase's time (what makes star win
+// or lose against a ring in a given setting).
+struct WorkCount {
+  double matmul_flops = 0;     // 2 x tokens x out x in per matmul
+  double attention_flops = 0;  // 4 x visible (query, key) pairs x head_dim x query heads
 };
 
 // Measures device time between start() and stop(): CUDA events on the cuda
@@ -53,6 +66,12 @@ class Backend {
   virtual std::string name() const = 0;       // "cpu" or "cuda"
   virtual DType act_dtype() const = 0;        // F32 on cpu, BF16 on cuda
   virtual std::string device_name() const = 0;
+  // False for the simulator's backend: shapes and costs only, no values (its
+  // outputs are zeros, so fidelity against global means nothing there).
+  virtual bool computes_values() const { return true; }
+  // Text attributes every run record made on this backend carries (the
+  // simulator's platform and hardware profile), also part of the resume key.
+  virtual std::vector<std::pair<std::string, std::string>> provenance() const { return {}; }
 
   // --- memory -------------------------------------------------------------
   virtual Tensor empty(DType dtype, std::vector<int64_t> shape) = 0;
@@ -92,11 +111,29 @@ class Backend {
 
   virtual void synchronize() = 0;
   virtual std::unique_ptr<PhaseTimer> make_timer() = 0;
+
+  const WorkCount& work() const { return work_; }
+  void reset_work() { work_ = {}; }
+
+ protected:
+  // Implementations call these from matmul() and attention().
+  void count_matmul(int64_t tokens, int64_t out_features, int64_t in_features) {
+    work_.matmul_flops += 2.0 * double(tokens) * double(out_features) * double(in_features);
+  }
+  void count_attention(const AttentionMask& mask, int64_t q_len, int64_t k_len, int64_t q_heads, int64_t head_dim) {
+    work_.attention_flops += 4.0 * mask.visible_pairs(q_len, k_len) * double(q_heads) * double(head_dim);
+  }
+
+ private:
+  WorkCount work_;
 };
 
 // "cpu" or "cuda"; "auto" picks cuda when built with it and a GPU is visible.
-// local_rank selects the GPU.
+// local_rank selects the GPU. A registered name (the simulator's "sim", while a
+// simulation runs) is built by its factory.
 std::unique_ptr<Backend> make_backend(const std::string& name, int local_rank);
+using BackendFactory = std::function<std::unique_ptr<Backend>(int local_rank)>;
+void register_backend(const std::string& name, BackendFactory factory);  // an empty factory unregisters
 bool cuda_backend_available();
 
 }  // namespace sb

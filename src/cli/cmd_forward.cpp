@@ -25,6 +25,7 @@ struct ForwardSettings {
   int64_t block_size = 0;
   int64_t anchor_size = -1;
   std::string anchor_source = "first", anchor_positions = "original";
+  std::string anchor_mode = "auto", ring_layout = "zigzag";
   int64_t generate = 0;
   std::string output = "forward.h5";
 };
@@ -70,7 +71,7 @@ void run_forward(const ForwardSettings& settings) {
   try {
     if (participates) {
       method = make_method({settings.method, settings.block_size, settings.anchor_size, settings.anchor_source,
-                            settings.anchor_positions},
+                            settings.anchor_positions, settings.anchor_mode, settings.ring_layout},
                            *model,
                            is_global ? *comm : *world, settings.context_len, int64_t(query.size()) + settings.generate);
     }
@@ -118,6 +119,9 @@ void add_forward_command(CLI::App& app) {
       ->capture_default_str();
   forward->add_option("--anchor-positions", settings->anchor_positions, "Star ablation: original | adjacent")
       ->capture_default_str();
+  forward->add_option("--anchor-mode", settings->anchor_mode, "Star: recompute | once | sent | auto")
+      ->capture_default_str();
+  forward->add_option("--ring-layout", settings->ring_layout, "Ring: zigzag | contiguous")->capture_default_str();
   forward->add_option("--generate", settings->generate, "Greedy tokens after the query -> /generated")
       ->capture_default_str();
   forward->add_option("--output,-o", settings->output, "HDF5 file: /logits [T-C, vocab], /generated [G]")

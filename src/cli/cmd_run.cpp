@@ -5,32 +5,41 @@
 namespace sb {
 namespace {
 
-// Files every key of a config file under one subcommand ("seq-len" -> "run.seq-len").
+// Files every key of a config file under the subcommand being run ("seq-len" ->
+// "run.seq-len" or "simulate.seq-len"): `run` and `simulate` read the same files.
 class SubcommandConfig : public CLI::ConfigTOML {
  public:
-  explicit SubcommandConfig(std::string subcommand) : subcommand_(std::move(subcommand)) {}
   std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
     std::vector<CLI::ConfigItem> items = CLI::ConfigTOML::from_config(input);
-    for (CLI::ConfigItem& item : items) item.parents.insert(item.parents.begin(), subcommand_);
+    for (CLI::ConfigItem& item : items) item.parents.insert(item.parents.begin(), config_subcommand());
     return items;
   }
-
- private:
-  std::string subcommand_;
 };
 
 }  // namespace
+
+std::string& config_subcommand() {
+  static std::string name = "run";
+  return name;
+}
 
 void add_run_command(CLI::App& app) {
   auto settings = std::make_shared<SweepSettings>();
   // CLI11 2.1 reads config files on the main app only (App::_process_config_file):
   // a --config set on the subcommand is accepted and silently ignored. So the
-  // main app owns --config, files the keys under `run`, and refuses unknown keys.
-  app.set_config("--config", "", "Experiment file for `run` (TOML/INI; every run flag is also a key)");
-  app.config_formatter(std::make_shared<SubcommandConfig>("run"));
+  // main app owns --config, files the keys under the subcommand given (main.cpp
+  // sets it from the command line), and refuses unknown keys.
+  app.set_config("--config", "", "Experiment file for `run` or `simulate` (TOML/INI; every run flag is also a key)");
+  app.config_formatter(std::make_shared<SubcommandConfig>());
   app.allow_config_extras(CLI::config_extras_mode::error);
   CLI::App* run = app.add_subcommand("run", "Benchmark sweep: methods x context lengths x block/anchor sizes");
   run->fallthrough();  // `starbench run --config FILE` hands --config to the main app
+  add_sweep_options(run, *settings);
+  run->callback([settings] { run_sweep(*settings); });
+}
+
+void add_sweep_options(CLI::App* run, SweepSettings& settings_ref) {
+  SweepSettings* settings = &settings_ref;
   run->add_option("--model", settings->model.model_dir, "HF Llama-3 checkpoint directory (config.json + safetensors)");
   run->add_option("--model-preset", settings->model.preset,
                   "Synthetic weights with a preset's shapes: tiny, llama3-8b, llama3.1-8b, llama3.1-70b, "
@@ -45,7 +54,8 @@ void add_run_command(CLI::App& app) {
   run->add_option("--seq-len", settings->seq_lens, "Context lengths in tokens")->delimiter(',')->capture_default_str();
   run->add_option("--query-len", settings->query_len, "Query tokens after the context")->capture_default_str();
   run->add_option("--generate", settings->generate, "Greedy tokens generated after the query")->capture_default_str();
-  run->add_option("--block-size", settings->block_sizes, "Star block sizes (0: context / ranks)")
+  run->add_option("--block-size", settings->block_sizes,
+                  "Star block sizes: tokens, 0 (context / ranks) or C/k (context / k, e.g. C/4 as in the paper)")
       ->delimiter(',')
       ->capture_default_str();
   run->add_option("--anchor-size", settings->anchor_sizes, "Star anchor sizes (-1: the block size)")
@@ -59,6 +69,15 @@ void add_run_command(CLI::App& app) {
   run->add_option("--anchor-positions", settings->anchor_positions,
                   "Star ablation: anchor position ids are its own (original) or the ones just before the block "
                   "(adjacent)")
+      ->delimiter(',')
+      ->capture_default_str();
+  run->add_option("--anchor-mode", settings->anchor_modes,
+                  "Star: how a rank gets the anchor: recompute (per block, as the paper's code), once (per rank), "
+                  "sent (rank 0 broadcasts its KV per layer), auto (sent; recompute for the ablations)")
+      ->delimiter(',')
+      ->capture_default_str();
+  run->add_option("--ring-layout", settings->ring_layouts,
+                  "Ring: zigzag (load-balanced) and/or contiguous (the Star Attention paper's baseline)")
       ->delimiter(',')
       ->capture_default_str();
   run->add_option("--repeats", settings->repeats, "Timed repeats per run (every one is stored)")->capture_default_str();
@@ -78,7 +97,6 @@ void add_run_command(CLI::App& app) {
   run->add_option("--words", settings->words_path, "Word list for essay haystacks and cwe/fwe")->capture_default_str();
   run->add_option("--squad", settings->squad_path, "SQuAD dev JSON for qa_1");
   run->add_option("--hotpotqa", settings->hotpot_path, "HotpotQA dev JSON for qa_2");
-  run->callback([settings] { run_sweep(*settings); });
 }
 
 }  // namespace sb

@@ -1,6 +1,10 @@
 #pragma once
 // Each subcommand lives in its own file and registers itself on the app.
+#include <string>
+
 #include <CLI/CLI.hpp>
+
+#include "experiment/sweep.h"
 
 namespace sb {
 void add_run_command(CLI::App& app);
@@ -8,4 +12,10 @@ void add_forward_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_tasks_command(CLI::App& app);
+void add_calibrate_command(CLI::App& app);
+void add_simulate_command(CLI::App& app);
+// The flags of `run` (every one also a config key), shared by `simulate`.
+void add_sweep_options(CLI::App* command, SweepSettings& settings);
+// The subcommand a --config file's keys belong to (main.cpp sets it).
+std::string& config_subcommand();
 }  // namespace sb

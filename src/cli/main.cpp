@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <string>
 
 #include <fmt/core.h>
 
@@ -26,7 +27,16 @@ int main(int argc, char** argv) {
     sb::add_forward_command(app);
     sb::add_tokenize_command(app);
     sb::add_inspect_command(app);
+    sb::add_calibrate_command(app);
+    sb::add_simulate_command(app);
     sb::add_tasks_command(app);
+    // A --config file's keys belong to the subcommand on the command line.
+    for (int i = 1; i < argc; ++i) {
+      if (std::string(argv[i]) == "run" || std::string(argv[i]) == "simulate") {
+        sb::config_subcommand() = argv[i];
+        break;
+      }
+    }
     try {
       app.parse(argc, argv);  // the chosen subcommand runs in its callback
     } catch (const CLI::ParseError& error) {

@@ -4,7 +4,9 @@
 // stream so ring transfers overlap attention. Control (errors, timings, sizes)
 // always goes through the MPI control plane in util/control.h, never here.
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "backend/tensor.h"
 
@@ -25,6 +27,13 @@ class Comm {
   virtual void ring_wait() = 0;
 
   virtual void broadcast(Tensor& buffer, int root) = 0;
+  // Broadcast that returns at once (star's anchor KV, posted a layer ahead);
+  // broadcast_wait() completes every pending one. On the cuda backend the wait
+  // is device-side: the compute stream waits, the host goes on. Every rank
+  // posts the same broadcasts in the same order; buffers stay untouched until
+  // broadcast_wait().
+  virtual void broadcast_start(Tensor& buffer, int root) = 0;
+  virtual void broadcast_wait() = 0;
   // recv on root holds size() blocks of send.nbytes() in rank order; ignored elsewhere.
   virtual void gather(const Tensor& send, Tensor& recv, int root) = 0;
 
@@ -35,8 +44,11 @@ class Comm {
   uint64_t bytes_sent_ = 0;
 };
 
-// Over all ranks: MPI for the cpu backend, NCCL for the cuda backend.
+// Over all ranks: MPI for the cpu backend, NCCL for the cuda backend, or the
+// comm registered for the backend's name (the simulator's, while it runs).
 std::unique_ptr<Comm> make_comm(Backend& backend);
+using CommFactory = std::function<std::unique_ptr<Comm>(Backend&)>;
+void register_comm(const std::string& backend_name, CommFactory factory);  // an empty factory unregisters
 // A communicator of this rank alone (global attention inside a multi-rank job).
 std::unique_ptr<Comm> make_local_comm(Backend& backend);
 

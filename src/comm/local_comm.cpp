@@ -17,6 +17,8 @@ class LocalComm : public Comm {
   }
   void ring_wait() override {}
   void broadcast(Tensor&, int) override {}
+  void broadcast_start(Tensor&, int) override {}
+  void broadcast_wait() override {}
   void gather(const Tensor& send, Tensor& recv, int) override { backend_.copy_rows(recv, 0, send, 0, send.dim(0)); }
 
  private:

@@ -2,6 +2,7 @@
 #include <mpi.h>
 
 #include <climits>
+#include <map>
 #include <vector>
 
 #include "backend/backend.h"
@@ -53,6 +54,19 @@ class MpiComm : public Comm {
     if (rank_ == root) bytes_sent_ += buffer.nbytes() * size_t(size_ - 1);
   }
 
+  void broadcast_start(Tensor& buffer, int root) override {
+    SB_REQUIRE(buffer.nbytes() <= size_t(INT_MAX), "broadcast of {} bytes exceeds one MPI message", buffer.nbytes());
+    MPI_Request request;
+    MPI_CHECK(MPI_Ibcast(buffer.data(), int(buffer.nbytes()), MPI_BYTE, root, comm_, &request));
+    pending_broadcasts_.push_back(request);
+    if (rank_ == root) bytes_sent_ += buffer.nbytes() * size_t(size_ - 1);
+  }
+
+  void broadcast_wait() override {
+    for (MPI_Request& request : pending_broadcasts_) wait_or_abort(request, "broadcast (anchor)");
+    pending_broadcasts_.clear();
+  }
+
   void gather(const Tensor& send, Tensor& recv, int root) override {
     if (rank_ == root) {
       SB_REQUIRE(recv.nbytes() >= send.nbytes() * size_t(size_), "gather buffer too small: {} for {} ranks of {}",
@@ -70,11 +84,30 @@ class MpiComm : public Comm {
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, size_ = 1;
   std::vector<MPI_Request> pending_;
+  std::vector<MPI_Request> pending_broadcasts_;
 };
 
 }  // namespace
 
+namespace {
+std::map<std::string, CommFactory>& registered_comms() {
+  static std::map<std::string, CommFactory> factories;
+  return factories;
+}
+}  // namespace
+
+void register_comm(const std::string& backend_name, CommFactory factory) {
+  if (factory) {
+    registered_comms()[backend_name] = std::move(factory);
+  } else {
+    registered_comms().erase(backend_name);
+  }
+}
+
 std::unique_ptr<Comm> make_comm(Backend& backend) {
+  if (auto found = registered_comms().find(backend.name()); found != registered_comms().end()) {
+    return found->second(backend);
+  }
 #ifdef STARBENCH_WITH_CUDA
   if (backend.name() == "cuda") return make_nccl_comm(backend);
 #endif

@@ -40,6 +40,7 @@ Tensor Transformer::forward(const std::vector<int32_t>& tokens, const std::vecto
     SB_REQUIRE(token >= 0 && token < config_.vocab_size, "token id {} is outside the vocabulary [0, {})", token,
                config_.vocab_size);
   }
+  forwarded_tokens_ += num_tokens;
   const int64_t hidden = config_.hidden_size, head_dim = config_.head_dim;
   const int64_t q_heads = config_.num_heads, kv_heads = config_.num_kv_heads;
   const DType act = backend_.act_dtype();

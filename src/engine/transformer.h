@@ -32,6 +32,9 @@ class Transformer {
   // after the last layer, [T, hidden] (before the final norm).
   Tensor forward(const std::vector<int32_t>& tokens, const std::vector<int32_t>& positions,
                  LayerAttention& attention);
+  // Tokens run through the layers since the last reset (GEMM rows per layer).
+  int64_t forwarded_tokens() const { return forwarded_tokens_; }
+  void reset_forwarded_tokens() { forwarded_tokens_ = 0; }
   // Final RMSNorm of rows of the residual stream.
   Tensor final_norm(const Tensor& hidden);
   // LM head on normed hidden rows: [T, vocab].
@@ -52,6 +55,7 @@ class Transformer {
   Tensor embed_, final_norm_, lm_head_;
   std::vector<Layer> layers_;
   float attention_scale_;
+  int64_t forwarded_tokens_ = 0;
 };
 
 }  // namespace sb

@@ -40,6 +40,22 @@ RunRecord::Array vector_array(const std::string& path, const std::vector<double>
 
 }  // namespace
 
+// What distinguishes runs of one method beyond the common fields.
+static std::string provenance_key_suffix(const RunContext& context) {
+  std::string suffix;
+  for (const auto& [key, value] : context.provenance) suffix += fmt::format(";{}={}", key, value);
+  return suffix;
+}
+
+static std::string method_key_suffix(const RunSpec& spec) {
+  if (spec.method == "star") {
+    return fmt::format(";anchor_source={};anchor_positions={};anchor_mode={}", spec.anchor_source,
+                       spec.anchor_positions, spec.anchor_mode);
+  }
+  if (spec.method == "ring") return fmt::format(";ring_layout={}", spec.ring_layout);
+  return {};
+}
+
 std::string params_key(const RunSpec& spec, const RunContext& context) {
   const int ranks = spec.method == "global" ? 1 : context.job_world_size;
   return fmt::format(
@@ -48,9 +64,7 @@ std::string params_key(const RunSpec& spec, const RunContext& context) {
       context.model_name, context.backend, spec.method, spec.context_len, spec.query_len, spec.generate, ranks,
       spec.method == "star" ? spec.block_size : 0, spec.method == "star" ? spec.anchor_size : 0, spec.repeats,
       spec.warmup, spec.seed, spec.task, spec.sample,
-      spec.method == "star" ? fmt::format(";anchor_source={};anchor_positions={}", spec.anchor_source,
-                                          spec.anchor_positions)
-                            : std::string());
+      method_key_suffix(spec)) + provenance_key_suffix(context);
 }
 
 double median_of_slowest(const std::vector<std::vector<double>>& per_repeat_per_rank) {
@@ -80,7 +94,11 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
   if (spec.method == "star") {
     record.text["anchor_source"] = spec.anchor_source;
     record.text["anchor_positions"] = spec.anchor_positions;
+    record.text["anchor_mode"] = outcome.anchor_mode.empty() ? spec.anchor_mode : outcome.anchor_mode;
+    if (!spec.block_rule.empty()) record.text["block_rule"] = spec.block_rule;
   }
+  if (spec.method == "ring") record.text["ring_layout"] = spec.ring_layout;
+  for (const auto& [key, value] : context.provenance) record.text[key] = value;
   record.integers = {{"seq_len", spec.context_len},
                      {"query_len", spec.query_len},
                      {"generate", spec.generate},
@@ -91,6 +109,7 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
                      {"repeats", spec.repeats},
                      {"warmup", spec.warmup},
                      {"sample", spec.sample}};
+  if (context.simulated) record.integers["simulated"] = 1;
   const double context_ms = median_of_slowest(outcome.context_ms);
   const double query_ms = median_of_slowest(outcome.query_ms);
   const double decode_ms = median_of_slowest(outcome.decode_ms);
@@ -118,6 +137,20 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
   record.arrays.push_back(vector_array("memory/peak_bytes", outcome.peak_bytes));
   record.arrays.push_back(vector_array("comm/context_bytes", outcome.context_comm_bytes));
   record.arrays.push_back(vector_array("comm/query_bytes", outcome.query_comm_bytes));
+  if (!outcome.context_attention_flops.empty()) {
+    record.arrays.push_back(vector_array("work/context_attention_flops", outcome.context_attention_flops));
+    record.arrays.push_back(vector_array("work/context_matmul_flops", outcome.context_matmul_flops));
+    record.arrays.push_back(vector_array("work/context_forward_tokens", outcome.context_forward_tokens));
+    // The busiest rank (most attention + matmul work) sets the phase's time.
+    size_t busiest = 0;
+    for (size_t rank = 1; rank < outcome.context_attention_flops.size(); ++rank) {
+      auto work = [&](size_t r) { return outcome.context_attention_flops[r] + outcome.context_matmul_flops[r]; };
+      if (work(rank) > work(busiest)) busiest = rank;
+    }
+    record.numbers["busiest_rank_attention_tflop"] = outcome.context_attention_flops[busiest] / 1e12;
+    record.numbers["busiest_rank_matmul_tflop"] = outcome.context_matmul_flops[busiest] / 1e12;
+    record.numbers["busiest_rank_forward_tokens"] = outcome.context_forward_tokens[busiest];
+  }
   std::vector<double> local_tokens(outcome.local_context_tokens.begin(), outcome.local_context_tokens.end());
   record.arrays.push_back(vector_array("layout/local_context_tokens", local_tokens));
   if (!outcome.generated.empty()) {

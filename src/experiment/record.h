@@ -13,6 +13,10 @@ struct RunContext {
   std::string backend;
   std::string device;
   int job_world_size = 1;
+  // Backend::provenance(): recorded as text attributes and keyed (simulated
+  // runs carry their platform and hardware profile; "simulated" = 1).
+  std::vector<std::pair<std::string, std::string>> provenance = {};
+  bool simulated = false;
 };
 
 // Identifies a run's parameters for resume: equal keys mean the same run.

@@ -3,29 +3,40 @@
 #include <algorithm>
 
 #include "attention/method.h"
+#include "attention/star_method.h"
 #include "util/control.h"
 #include "util/error.h"
 
 namespace sb {
 namespace {
 
-// The longest token sequence one rank runs through the model in phase 1, and
-// the context tokens it keeps.
+// The longest token sequence one rank runs through the model in phase 1, the
+// context tokens it keeps, and the rows of the method's own KV buffers.
 struct RankShare {
   int64_t forward_tokens = 0;
   int64_t kept_tokens = 0;
-  int64_t ring_buffer_rows = 0;
+  int64_t kv_buffer_rows = 0;  // ring: two [K; V] transfer buffers; star: [anchor; block] scratch, anchor receipts
 };
 
 RankShare largest_share(const RunSpec& spec, int world_size) {
   if (spec.method == "ring") {
-    ZigzagLayout layout = make_zigzag_layout(spec.context_len, world_size);
+    RingLayout layout = make_ring_layout(spec.context_len, world_size, spec.ring_layout);
     int64_t most = layout.max_tokens_per_rank();
-    return {most, most, 2 * 2 * most};
+    return {most, most, world_size > 1 ? 2 * 2 * most : 0};
   }
   if (spec.method == "star") {
     StarLayout layout = make_star_layout(spec.context_len, spec.block_size, spec.anchor_size, world_size);
-    return {layout.max_sequence_len(), layout.max_tokens_per_rank(), 0};
+    const std::string mode = resolve_anchor_mode(spec.anchor_mode, spec.anchor_source, spec.anchor_positions);
+    if (mode == "recompute") return {layout.max_sequence_len(), layout.max_tokens_per_rank(), 0};
+    const int64_t anchor = layout.anchor_size;
+    const bool sent = mode == "sent" && world_size > 1 && anchor > 0;
+    int64_t forward = 0;
+    for (int rank = 0; rank < world_size; ++rank) {
+      const bool computes_anchor = !sent && layout.blocks_of(rank).begin > 0;
+      forward = std::max(forward, layout.tokens_of(rank) + (computes_anchor ? anchor : 0));
+    }
+    const int64_t scratch = anchor > 0 ? 2 * (anchor + layout.block_size) : 0;
+    return {forward, layout.max_tokens_per_rank(), scratch + (sent ? 2 * 2 * anchor : 0)};
   }
   return {spec.context_len, spec.context_len, 0};
 }
@@ -38,6 +49,18 @@ int64_t next_token_after(Transformer& model, const Tensor& hidden) {
 
 }  // namespace
 
+MethodSettings method_settings_of(const RunSpec& spec) {
+  MethodSettings settings;
+  settings.name = spec.method;
+  settings.block_size = spec.block_size;
+  settings.anchor_size = spec.anchor_size;
+  settings.anchor_source = spec.anchor_source;
+  settings.anchor_positions = spec.anchor_positions;
+  settings.anchor_mode = spec.anchor_mode;
+  settings.ring_layout = spec.ring_layout;
+  return settings;
+}
+
 size_t Runner::planned_bytes_per_rank(const ModelConfig& config, const RunSpec& spec, int world_size, DType dtype,
                                       int64_t mlp_chunk_tokens) {
   const int ranks = spec.method == "global" ? 1 : world_size;
@@ -48,7 +71,7 @@ size_t Runner::planned_bytes_per_rank(const ModelConfig& config, const RunSpec& 
   bytes += KvCache::bytes_needed(config.num_layers, share.kept_tokens + tail, config.num_kv_heads, config.head_dim,
                                  dtype);
   bytes += Transformer::activation_bytes(config, std::max(share.forward_tokens, tail), mlp_chunk_tokens, dtype);
-  bytes += size_t(share.ring_buffer_rows * kv_row) * dtype_size(dtype);
+  bytes += size_t(share.kv_buffer_rows * kv_row) * dtype_size(dtype);
   // Attention partials (out + lse, twice for merges) and the query's logits.
   bytes += size_t(2 * std::max(share.forward_tokens, tail) * config.num_heads * (config.head_dim + 1)) * 4;
   bytes += size_t(spec.query_len * config.vocab_size) * 4;
@@ -105,10 +128,9 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
       StarLayout layout = make_star_layout(spec.context_len, spec.block_size, spec.anchor_size, participants);
       outcome.block_size = layout.block_size;
       outcome.anchor_size = layout.anchor_size;
+      outcome.anchor_mode = resolve_anchor_mode(spec.anchor_mode, spec.anchor_source, spec.anchor_positions);
     } else if (spec.method == "ring") {
-      SB_REQUIRE(spec.context_len >= 2 * participants,
-                 "ring: a {}-token context cannot be cut into 2 x {} ranks = {} non-empty chunks", spec.context_len,
-                 participants, 2 * participants);
+      make_ring_layout(spec.context_len, participants, spec.ring_layout);
     } else {
       SB_REQUIRE(is_global, "unknown attention method '{}' (valid: global, ring, star)", spec.method);
     }
@@ -132,12 +154,12 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
     const bool measured = iteration >= spec.warmup;
     const bool keep_outputs = iteration == spec.warmup;
     std::unique_ptr<AttentionMethod> method;
-    if (participates) method = make_method({spec.method, spec.block_size, spec.anchor_size, spec.anchor_source, spec.anchor_positions},
-                                           model_, *comm,
-                                           spec.context_len, tail_tokens);
+    if (participates) method = make_method(method_settings_of(spec), model_, *comm, spec.context_len, tail_tokens);
 
     // Phase 1: context encoding.
     comm->reset_bytes_sent();
+    backend.reset_work();
+    model_.reset_forwarded_tokens();
     Control::barrier();
     double context_ms = 0;
     if (participates) {
@@ -147,6 +169,8 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
       context_ms = timer->elapsed_ms();
     }
     const double context_bytes = double(comm->bytes_sent());
+    const WorkCount context_work = backend.work();
+    const double context_tokens = double(model_.forwarded_tokens());
 
     // Phase 2: the query, then greedy decoding token by token.
     comm->reset_bytes_sent();
@@ -182,10 +206,13 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
     if (keep_outputs) {
       outcome.context_comm_bytes = gather(context_bytes);
       outcome.query_comm_bytes = gather(query_bytes);
+      outcome.context_attention_flops = gather(context_work.attention_flops);
+      outcome.context_matmul_flops = gather(context_work.matmul_flops);
+      outcome.context_forward_tokens = gather(context_tokens);
       for (double tokens : gather(participates ? double(method->local_context_tokens()) : 0.0)) {
         outcome.local_context_tokens.push_back(int64_t(tokens));
       }
-      if (rank == 0) {
+      if (rank == 0 && backend.computes_values()) {
         Tensor normed = model_.final_norm(query_hidden);
         outcome.query_hidden = backend.to_host_f32(normed);
         outcome.query_logits = backend.to_host_f32(model_.logits(normed));

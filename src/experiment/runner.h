@@ -6,10 +6,14 @@
 
 #include "backend/backend.h"
 #include "comm/comm.h"
+#include "attention/method.h"
 #include "engine/transformer.h"
 #include "experiment/run_spec.h"
 
 namespace sb {
+
+// The method settings a spec asks for.
+MethodSettings method_settings_of(const RunSpec& spec);
 
 class Runner {
  public:

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "attention/layout.h"
 #include "experiment/model_loader.h"
 #include "experiment/run_spec.h"
 
@@ -18,10 +19,12 @@ struct SweepSettings {
   std::vector<int64_t> seq_lens = {256, 512, 1024};
   int64_t query_len = 16;
   int64_t generate = 4;
-  std::vector<int64_t> block_sizes = {0};
+  std::vector<std::string> block_sizes = {"0"};  // tokens, 0 (context / ranks) or C/k (see BlockRule)
   std::vector<int64_t> anchor_sizes = {-1};
   std::vector<std::string> anchor_sources = {"first"};        // star ablations
   std::vector<std::string> anchor_positions = {"original"};
+  std::vector<std::string> anchor_modes = {"auto"};           // star: recompute | once | sent | auto
+  std::vector<std::string> ring_layouts = {"zigzag"};         // ring: zigzag | contiguous
   int repeats = 3;
   int warmup = 1;
   uint64_t seed = 1234;
@@ -43,16 +46,25 @@ std::string format_duration(double seconds);
 // The methods without repeats, global first: it is the fidelity reference of the others.
 std::vector<std::string> methods_global_first(const std::vector<std::string>& methods);
 
-// Star's own grid (block x anchor x anchor source x anchor positions), in sweep
-// order and unresolved (block 0 = context / ranks, anchor -1 = block); throws
-// sb::Error for an unknown anchor source or positions name.
+// Star's own grid (block rule x anchor x anchor source x anchor positions x
+// anchor mode), in sweep order; block rules and anchors unresolved (anchor -1 =
+// block), anchor modes resolved (auto -> the default for the ablation); throws
+// sb::Error for a bad block size, an unknown name or an anchor mode that cannot
+// serve the ablation.
 struct StarSetting {
-  int64_t block_size = 0, anchor_size = -1;
-  std::string anchor_source, anchor_positions;
+  BlockRule block_rule;
+  int64_t anchor_size = -1;
+  std::string anchor_source, anchor_positions, anchor_mode;
 };
 std::vector<StarSetting> star_settings(const SweepSettings& settings);
+// The ring layouts to run, checked and without repeats.
+std::vector<std::string> ring_layouts(const SweepSettings& settings);
 
 // The runs of the grid, in execution order; throws sb::Error for a bad setting.
+// A fixed star block size that leaves some rank without a block at one length
+// is skipped at that length when it fits another length of the sweep (scaling
+// studies list blocks up to the longest context); one that fits no length is
+// an error.
 std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size);
 
 // Collective. Returns the number of runs executed (not counting skipped ones).

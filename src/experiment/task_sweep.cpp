@@ -28,15 +28,26 @@ namespace {
 
 struct MethodVariant {
   std::string method;
-  int64_t block_size = 0, anchor_size = 0;
-  std::string anchor_source = "first", anchor_positions = "original";
+  BlockRule block_rule;  // star: resolved per prompt (C/k rules follow the prompt's length)
+  int64_t anchor_size = 0;
+  std::string anchor_source = "first", anchor_positions = "original", anchor_mode = "auto";
+  std::string ring_layout = "zigzag";
+  static MethodVariant of(const std::string& method) {
+    MethodVariant variant;
+    variant.method = method;
+    return variant;
+  }
   std::string label() const {
+    if (method == "ring") return ring_layout == "zigzag" ? "ring" : "ring(" + ring_layout + ")";
     if (method != "star") return method;
     std::string ablation;
     if (anchor_source != "first") ablation += "," + anchor_source;
     if (anchor_positions != "original") ablation += "," + anchor_positions;
-    return fmt::format("star(b={},a={}{})", block_size, anchor_size, ablation);
+    const std::string block = block_rule.label() == "fixed" ? std::to_string(block_rule.tokens) : block_rule.label();
+    return fmt::format("star(b={},a={}{})", block, anchor_size, ablation);
   }
+  // Summaries record a fixed block in tokens, a rule as 0 (its label names it).
+  int64_t block_tokens() const { return block_rule.label() == "fixed" ? block_rule.tokens : 0; }
 };
 
 std::vector<MethodVariant> method_variants(const SweepSettings& settings) {
@@ -44,13 +55,19 @@ std::vector<MethodVariant> method_variants(const SweepSettings& settings) {
   for (const std::string& method : methods_global_first(settings.methods)) {
     SB_REQUIRE(method == "global" || method == "ring" || method == "star",
                "unknown attention method '{}' (valid: global, ring, star)", method);
-    if (method != "star") {
-      variants.push_back({method, 0, 0});
-      continue;
-    }
-    for (const StarSetting& setting : star_settings(settings)) {
-      variants.push_back(
-          {method, setting.block_size, setting.anchor_size, setting.anchor_source, setting.anchor_positions});
+    if (method == "ring") {
+      for (const std::string& layout : ring_layouts(settings)) {
+        MethodVariant variant = MethodVariant::of(method);
+        variant.ring_layout = layout;
+        variants.push_back(variant);
+      }
+    } else if (method != "star") {
+      variants.push_back(MethodVariant::of(method));
+    } else {
+      for (const StarSetting& setting : star_settings(settings)) {
+        variants.push_back({method, setting.block_rule, setting.anchor_size, setting.anchor_source,
+                            setting.anchor_positions, setting.anchor_mode});
+      }
     }
   }
   return variants;
@@ -118,7 +135,8 @@ int run_task_sweep(const SweepSettings& settings) {
   std::unique_ptr<Transformer> model = load_model(settings.model, config, *backend);
   std::unique_ptr<Comm> comm = make_comm(*backend);
   Runner runner(*model, *comm);
-  RunContext context{config.name, backend->name(), backend->device_name(), world_size};
+  RunContext context{config.name, backend->name(), backend->device_name(), world_size, backend->provenance(),
+                     !backend->computes_values()};
   TaskOptions options;
   options.words_path = settings.words_path;
   options.squad_path = settings.squad_path;
@@ -185,10 +203,15 @@ int run_task_sweep(const SweepSettings& settings) {
           spec.context_len = int64_t(prompt.context.size());
           spec.query_len = int64_t(prompt.query.size());
           spec.generate = answer_tokens;
-          spec.block_size = variant.block_size;
+          if (variant.method == "star") {
+            spec.block_size = variant.block_rule.resolve(spec.context_len, world_size);
+            spec.block_rule = variant.block_rule.label();
+          }
           spec.anchor_size = variant.anchor_size;
           spec.anchor_source = variant.anchor_source;
           spec.anchor_positions = variant.anchor_positions;
+          spec.anchor_mode = variant.anchor_mode;
+          spec.ring_layout = variant.ring_layout;
           spec.repeats = settings.repeats;
           spec.warmup = settings.warmup;
           spec.seed = settings.seed;
@@ -217,7 +240,7 @@ int run_task_sweep(const SweepSettings& settings) {
           // runs global once more, unrecorded, for the fidelity of the others.
           const int64_t rerun_reference = root && has_global && variant.method != "global" && !reference;
           if (Control::broadcast_ints({rerun_reference}, 0).at(0)) {
-            RunSpec global_spec = make_spec(MethodVariant{"global"});
+            RunSpec global_spec = make_spec(MethodVariant::of("global"));
             global_spec.repeats = 1;
             global_spec.warmup = 0;
             RunOutcome global_outcome = runner.run(global_spec, prompt.context, prompt.query);
@@ -292,7 +315,7 @@ int run_task_sweep(const SweepSettings& settings) {
                         settings.seed, variant.method == "global" ? 1 : world_size);
         summary.integers = {{"seq_len", target_tokens},
                             {"samples", int64_t(method_scores.size())},
-                            {"block_size", variant.block_size},
+                            {"block_size", variant.block_tokens()},
                             {"anchor_size", variant.anchor_size},
                             {"world_size", variant.method == "global" ? 1 : world_size}};
         summary.numbers = {{"accuracy", accuracy}, {"accuracy_ratio_vs_global", ratio}};

@@ -2,7 +2,9 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <cstdlib>
 #include <thread>
 
@@ -38,6 +40,33 @@ void wait_or_abort(MPI_Request& request, const char* what) {
   }
 }
 
+namespace {
+
+Control::PlaneLookup plane_lookup = nullptr;
+
+ControlPlane* plane() { return plane_lookup ? plane_lookup() : nullptr; }
+
+std::string to_bytes(const void* data, size_t size) { return std::string(static_cast<const char*>(data), size); }
+
+template <typename T>
+std::vector<T> from_bytes(const std::string& bytes) {
+  std::vector<T> values(bytes.size() / sizeof(T));
+  if (!values.empty()) std::memcpy(values.data(), bytes.data(), values.size() * sizeof(T));
+  return values;
+}
+
+std::vector<double> plane_gather_doubles(ControlPlane& control, double value) {
+  std::vector<double> values;
+  for (const std::string& bytes : control.all_gather(to_bytes(&value, sizeof value))) {
+    values.push_back(from_bytes<double>(bytes).at(0));
+  }
+  return values;
+}
+
+}  // namespace
+
+void Control::set_plane_lookup(PlaneLookup lookup) { plane_lookup = lookup; }
+
 double Control::collective_timeout_s() {
   static const double timeout = [] {
     const char* text = std::getenv("STARBENCH_COLLECTIVE_TIMEOUT_S");
@@ -48,18 +77,21 @@ double Control::collective_timeout_s() {
 }
 
 int Control::rank() {
+  if (ControlPlane* control = plane()) return control->rank();
   int value = 0;
   MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &value));
   return value;
 }
 
 int Control::size() {
+  if (ControlPlane* control = plane()) return control->size();
   int value = 1;
   MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &value));
   return value;
 }
 
 int Control::local_rank() {
+  if (ControlPlane* control = plane()) return control->local_rank();
   for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID", "LOCAL_RANK"}) {
     if (const char* text = std::getenv(name)) return std::atoi(text);
   }
@@ -72,12 +104,20 @@ int Control::local_rank() {
 }
 
 void Control::barrier() {
+  if (ControlPlane* control = plane()) return control->barrier();
   MPI_Request request;
   MPI_CHECK(MPI_Ibarrier(MPI_COMM_WORLD, &request));
   wait_or_abort(request, "barrier");
 }
 
 void Control::agree(bool ok, const std::string& message) {
+  if (ControlPlane* control = plane()) {
+    // Each rank sends "" (fine) or "!" + its message; the lowest failing rank's wins.
+    for (const std::string& vote : control->all_gather(ok ? std::string() : "!" + message)) {
+      if (!vote.empty()) throw CollectiveError(vote.substr(1));
+    }
+    return;
+  }
   // Lowest failing rank, or size() when every rank is fine.
   int my_vote = ok ? size() : rank();
   int first_failed = 0;
@@ -90,6 +130,10 @@ void Control::agree(bool ok, const std::string& message) {
 }
 
 double Control::max(double value) {
+  if (ControlPlane* control = plane()) {
+    std::vector<double> values = plane_gather_doubles(*control, value);
+    return *std::max_element(values.begin(), values.end());
+  }
   double result = 0;
   MPI_Request request;
   MPI_CHECK(MPI_Iallreduce(&value, &result, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD, &request));
@@ -98,6 +142,11 @@ double Control::max(double value) {
 }
 
 double Control::sum(double value) {
+  if (ControlPlane* control = plane()) {
+    double total = 0;
+    for (double each : plane_gather_doubles(*control, value)) total += each;
+    return total;
+  }
   double result = 0;
   MPI_Request request;
   MPI_CHECK(MPI_Iallreduce(&value, &result, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &request));
@@ -106,6 +155,7 @@ double Control::sum(double value) {
 }
 
 std::vector<double> Control::gather_all(double value) {
+  if (ControlPlane* control = plane()) return plane_gather_doubles(*control, value);
   std::vector<double> values(size());
   MPI_Request request;
   MPI_CHECK(MPI_Iallgather(&value, 1, MPI_DOUBLE, values.data(), 1, MPI_DOUBLE, MPI_COMM_WORLD, &request));
@@ -114,6 +164,7 @@ std::vector<double> Control::gather_all(double value) {
 }
 
 std::string Control::broadcast_string(const std::string& value, int root) {
+  if (ControlPlane* control = plane()) return control->all_gather(control->rank() == root ? value : std::string()).at(size_t(root));
   int64_t length = int64_t(value.size());
   MPI_Request request;
   MPI_CHECK(MPI_Ibcast(&length, 1, MPI_INT64_T, root, MPI_COMM_WORLD, &request));
@@ -127,6 +178,10 @@ std::string Control::broadcast_string(const std::string& value, int root) {
 }
 
 std::vector<int64_t> Control::broadcast_ints(std::vector<int64_t> values, int root) {
+  if (ControlPlane* control = plane()) {
+    const std::string mine = control->rank() == root ? to_bytes(values.data(), values.size() * sizeof(int64_t)) : "";
+    return from_bytes<int64_t>(control->all_gather(mine).at(size_t(root)));
+  }
   int64_t count = int64_t(values.size());
   MPI_Request request;
   MPI_CHECK(MPI_Ibcast(&count, 1, MPI_INT64_T, root, MPI_COMM_WORLD, &request));

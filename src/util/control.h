@@ -8,8 +8,27 @@
 
 namespace sb {
 
+// A control plane other than MPI: the simulator runs every rank as a SimGrid
+// actor in one process, and each actor's Control calls go to its plane. The
+// primitives are few; Control builds the rest on them.
+class ControlPlane {
+ public:
+  virtual ~ControlPlane() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual int local_rank() const = 0;
+  virtual void barrier() = 0;
+  // Every rank contributes bytes; every rank gets all contributions, in rank order.
+  virtual std::vector<std::string> all_gather(const std::string& bytes) = 0;
+};
+
 class Control {
  public:
+  // The plane of the calling rank, or nullptr for MPI (the default). The
+  // simulator installs a lookup while it runs.
+  using PlaneLookup = ControlPlane* (*)();
+  static void set_plane_lookup(PlaneLookup lookup);
+
   // Deadline for any collective wait, seconds (env STARBENCH_COLLECTIVE_TIMEOUT_S, default 600).
   static double collective_timeout_s();
 

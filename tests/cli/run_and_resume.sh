@@ -68,3 +68,30 @@ with h5py.File(path, "r") as f:
     assert len(f["index"]) == expected
 print(f"resume: {expected} runs, none lost, none duplicated")
 PY
+
+# 3. Ring layouts and star anchor modes are runs of their own, recorded as such.
+mpirun 2 run --backend cpu --method global,ring,star --seq-len 96 --ring-layout zigzag,contiguous \
+  --block-size C/4,16 --anchor-mode recompute,sent --query-len 4 --generate 2 --repeats 1 --warmup 0 \
+  -o "$WORK/layouts.h5" >"$WORK/layouts.txt"
+grep -q "ring(contiguous)" "$WORK/layouts.txt" || fail "the table does not name the ring layout"
+grep -q "vs_contig" "$WORK/layouts.txt" || fail "the table has no speedup over the contiguous ring"
+"$PYTHON" - "$WORK/layouts.h5" <<'PY'
+import sys, h5py
+def text(value):
+    return value.decode() if isinstance(value, bytes) else value
+seen = set()
+with h5py.File(sys.argv[1], "r") as f:
+    for name in f["runs"]:
+        a = f["runs"][name].attrs
+        method = text(a["method"])
+        if method == "ring":
+            seen.add(("ring", text(a["ring_layout"])))
+            assert a["kl_vs_global"] < 1e-6, (text(a["ring_layout"]), a["kl_vs_global"])
+        elif method == "star":
+            seen.add(("star", text(a["anchor_mode"]), text(a["block_rule"]), int(a["block_size"])))
+            assert "anchor_mode=" in text(a["params_key"])
+expected = {("ring", "zigzag"), ("ring", "contiguous"), ("star", "recompute", "C/4", 24), ("star", "sent", "C/4", 24),
+            ("star", "recompute", "fixed", 16), ("star", "sent", "fixed", 16)}
+assert seen == expected, seen
+print("layouts: 2 ring layouts and 4 star settings recorded with their layout, mode and block rule")
+PY

@@ -36,6 +36,12 @@ common=(forward --model "$ref/tiny-llama3" --tokens "$tokens" --context-len 80 -
   -o "$OUT/cuda_star.h5" >>"$OUT/methods.log" 2>&1
 "${mpi[@]}" -n "$gpus" "$sb" "${common[@]}" --backend cpu --method star --block-size 20 --anchor-size 8 \
   -o "$OUT/cpu_star.h5" >>"$OUT/methods.log" 2>&1
+"${mpi[@]}" -n "$gpus" "$sb" "${common[@]}" --backend cuda --method ring --ring-layout contiguous \
+  -o "$OUT/cuda_ring_contiguous.h5" >>"$OUT/methods.log" 2>&1
+for mode in recompute once; do  # the anchor recomputed per block, or computed once per rank (default: sent)
+  "${mpi[@]}" -n "$gpus" "$sb" "${common[@]}" --backend cuda --method star --block-size 20 --anchor-size 8 \
+    --anchor-mode $mode -o "$OUT/cuda_star_$mode.h5" >>"$OUT/methods.log" 2>&1
+done
 for backend in cuda cpu; do  # the anchor ablation: each block prefixed by the block before it
   "${mpi[@]}" -n "$gpus" "$sb" "${common[@]}" --backend $backend --method star --block-size 20 --anchor-size 8 \
     --anchor-source previous -o "$OUT/${backend}_star_prev.h5" >>"$OUT/methods.log" 2>&1
@@ -50,7 +56,10 @@ print(f"| comparison (tiny reference checkpoint, C=80, 16 query + 8 greedy) | re
 print("|---|---|---|---|")
 for a, b, label in [("cuda_global", "cpu_global", "cuda global vs cpu global"),
                     ("cuda_ring", "cuda_global", f"cuda ring ({gpus} GPUs) vs cuda global (1 GPU)"),
-                    ("cuda_star", "cpu_star", f"cuda star ({gpus} GPUs, B=20, A=8) vs cpu star ({gpus} ranks)"),
+                    ("cuda_ring_contiguous", "cuda_global", f"cuda ring, contiguous layout ({gpus} GPUs) vs cuda global"),
+                    ("cuda_star", "cpu_star", f"cuda star, anchor sent ({gpus} GPUs, B=20, A=8) vs cpu star ({gpus} ranks)"),
+                    ("cuda_star_once", "cpu_star", f"cuda star, anchor once ({gpus} GPUs) vs cpu star (sent)"),
+                    ("cuda_star_recompute", "cpu_star", f"cuda star, anchor recomputed ({gpus} GPUs) vs cpu star (sent)"),
                     ("cuda_star_prev", "cpu_star_prev", f"cuda star, anchor = previous block ({gpus} GPUs) vs cpu")]:
     try:
         (la, ta), (lb, tb) = load(a), load(b)

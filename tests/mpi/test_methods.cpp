@@ -7,6 +7,7 @@
 #include <random>
 
 #include "attention/method.h"
+#include "attention/star_method.h"
 #include "backend/backend.h"
 #include "comm/comm.h"
 #include "experiment/forward_pass.h"
@@ -171,6 +172,98 @@ TEST(Methods, StarAnchorAblationsAreWiredThrough) {
   // "previous" anchors keep their true positions, so "adjacent" changes nothing there.
   EXPECT_LT(relative_error(star(16, "previous", "original"), star(16, "previous", "adjacent")), 1e-7);
   EXPECT_THROW(make_method({"star", 16, 16, "random"}, *s.model, *s.local, 64, 4), Error);
+}
+
+}  // namespace
+}  // namespace sb
+
+namespace sb {
+namespace {
+
+MethodSettings ring_settings(const std::string& layout) {
+  MethodSettings settings;
+  settings.name = "ring";
+  settings.ring_layout = layout;
+  return settings;
+}
+
+MethodSettings star_settings(int64_t block, int64_t anchor, const std::string& mode) {
+  MethodSettings settings;
+  settings.name = "star";
+  settings.block_size = block;
+  settings.anchor_size = anchor;
+  settings.anchor_mode = mode;
+  return settings;
+}
+
+TEST(Methods, ContiguousRingEqualsGlobalUnevenLengths) {
+  TinySetup& s = setup();
+  const int world = Control::size();
+  for (int64_t context_len : {int64_t(world), int64_t(37), int64_t(64), int64_t(101)}) {
+    auto context = random_tokens(51 + context_len, context_len, s.config.vocab_size);
+    auto query = random_tokens(52 + context_len, 5, s.config.vocab_size);
+    ForwardOutputs global = run({"global"}, *s.local, context, query, 4);
+    ForwardOutputs ring = run(ring_settings("contiguous"), *s.world, context, query, 4);
+    EXPECT_LT(relative_error(global.logits, ring.logits), 2e-5) << "context " << context_len;
+    EXPECT_LT(relative_error(global.hidden, ring.hidden), 2e-5) << "context " << context_len;
+    EXPECT_EQ(global.generated, ring.generated) << "context " << context_len;
+  }
+}
+
+// The anchor computed once per rank, or sent by rank 0, gives what recomputing
+// it per block gives (the paper's formula), with several blocks per rank,
+// uneven last blocks, anchor = block, anchor < block and anchor 0.
+TEST(Methods, StarAnchorModesAgreeWithRecomputation) {
+  TinySetup& s = setup();
+  const int world = Control::size();
+  for (int64_t blocks_per_rank : {1, 2, 3}) {
+    for (int64_t anchor_fraction : {1, 2, 0}) {  // anchor = block, block / 2, 0
+      const int64_t block = 8;
+      const int64_t anchor = anchor_fraction == 0 ? 0 : block / anchor_fraction;
+      const int64_t context_len = block * blocks_per_rank * world - (world > 1 ? 3 : 0);  // last block short
+      auto context = random_tokens(61 + context_len, context_len, s.config.vocab_size);
+      auto query = random_tokens(62 + context_len, 5, s.config.vocab_size);
+      ForwardOutputs recomputed = run(star_settings(block, anchor, "recompute"), *s.world, context, query, 3);
+      for (const char* mode : {"once", "sent"}) {
+        ForwardOutputs shared = run(star_settings(block, anchor, mode), *s.world, context, query, 3);
+        EXPECT_LT(relative_error(recomputed.logits, shared.logits), 2e-5)
+            << mode << ", " << blocks_per_rank << " blocks per rank, anchor " << anchor;
+        EXPECT_LT(relative_error(recomputed.hidden, shared.hidden), 2e-5) << mode;
+        EXPECT_EQ(recomputed.generated, shared.generated) << mode;
+      }
+    }
+  }
+}
+
+// Star's phase 1 moves nothing, except the anchor's K and V in sent mode: rank
+// 0 broadcasts A rows of K and of V per layer to each other rank.
+TEST(Methods, StarPhaseOneMovesOnlyTheSentAnchor) {
+  TinySetup& s = setup();
+  const int world = Control::size();
+  const int64_t block = 8, anchor = 6, context_len = 2 * block * world;
+  auto context = random_tokens(71, context_len, s.config.vocab_size);
+  for (const char* mode : {"recompute", "once", "sent"}) {
+    auto method = make_method(star_settings(block, anchor, mode), *s.model, *s.world, context_len, 4);
+    s.world->reset_bytes_sent();
+    method->encode_context(context);
+    const double sent = Control::sum(double(s.world->bytes_sent()));
+    const double anchor_bytes = double(s.config.num_layers * 2 * anchor * s.config.num_kv_heads *
+                                       s.config.head_dim * dtype_size(s.backend->act_dtype()));
+    const double expected = std::string(mode) == "sent" ? anchor_bytes * (world - 1) : 0.0;
+    EXPECT_EQ(sent, expected) << mode;
+  }
+}
+
+TEST(Methods, AnchorModesThatCannotServeAnAblationAreRefused) {
+  TinySetup& s = setup();
+  MethodSettings settings = star_settings(16, 16, "once");
+  settings.anchor_source = "previous";
+  EXPECT_THROW(make_method(settings, *s.model, *s.local, 64, 4), Error);
+  settings.anchor_mode = "auto";  // resolves to recompute
+  auto method = make_method(settings, *s.model, *s.local, 64, 4);
+  EXPECT_EQ(dynamic_cast<StarMethod&>(*method).anchor_mode(), "recompute");
+  EXPECT_THROW(make_method(star_settings(16, 16, "bogus"), *s.model, *s.local, 64, 4), Error);
+  EXPECT_THROW(make_method(ring_settings("spiral"), *s.model, *s.local, 64, 4), Error);
 }
 
 }  // namespace

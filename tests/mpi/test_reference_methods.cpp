@@ -39,6 +39,15 @@ TEST(ReferenceMethods, RingMatchesFloat64Global) {
   EXPECT_EQ(ring.generated, reference.generated);
 }
 
+TEST(ReferenceMethods, ContiguousRingMatchesFloat64Global) {
+  testing::ReferenceCase reference = load_reference("global_reference.safetensors", "query_logits");
+  MethodSettings settings{"ring"};
+  settings.ring_layout = "contiguous";
+  ForwardOutputs ring = run(settings, reference);
+  EXPECT_LT(max_abs_difference(ring.logits, reference.logits), 2e-3);
+  EXPECT_EQ(ring.generated, reference.generated);
+}
+
 TEST(ReferenceMethods, StarMatchesIndependentStarReference) {
   const int world = Control::size();
   int cases_run = 0;
@@ -49,10 +58,15 @@ TEST(ReferenceMethods, StarMatchesIndependentStarReference) {
     testing::ReferenceCase reference = load_reference(file);
     const int64_t blocks = (reference.context_len + reference.block_size - 1) / reference.block_size;
     if (blocks < world) continue;  // star needs a block per rank
-    ForwardOutputs star = run({"star", reference.block_size, reference.anchor_size}, reference);
-    const double difference = max_abs_difference(star.logits, reference.logits);
-    EXPECT_LT(difference, 2e-3) << file << " on " << world << " ranks";
-    EXPECT_EQ(star.generated, reference.generated) << file << " on " << world << " ranks";
+    // Every way of getting the anchor matches the independent reference.
+    for (const char* mode : {"recompute", "once", "sent"}) {
+      MethodSettings settings{"star", reference.block_size, reference.anchor_size};
+      settings.anchor_mode = mode;
+      ForwardOutputs star = run(settings, reference);
+      const double difference = max_abs_difference(star.logits, reference.logits);
+      EXPECT_LT(difference, 2e-3) << file << " on " << world << " ranks, anchor " << mode;
+      EXPECT_EQ(star.generated, reference.generated) << file << " on " << world << " ranks, anchor " << mode;
+    }
     ++cases_run;
   }
   // With 4 ranks, C80/B10 gives every rank two blocks; with 3, C72/B16 splits 2+2+1.

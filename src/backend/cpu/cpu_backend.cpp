@@ -244,6 +244,7 @@ void CpuBackend::matmul(const Tensor& x, const Tensor& w, Tensor& out, bool accu
   SB_REQUIRE(last_dim(out) == n && out.numel() == tokens * n, "matmul: out {} is not [{}, {}] (x {}, weight {})",
              out.describe(), tokens, n, x.describe(), w.describe());
   SB_REQUIRE(!overlaps(out, x) && !overlaps(out, w), "matmul: out {} overlaps an input", out.describe());
+  count_matmul(tokens, n, k);
   cpu::matmul(x.ptr<float>(), w.ptr<float>(), out.ptr<float>(), tokens, n, k, accumulate);
 }
 
@@ -303,6 +304,7 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, At
   SB_REQUIRE(lse.numel() == tq * hq, "attention: lse {} is not [{}, {}]", lse.describe(), tq, hq);
   SB_REQUIRE(!overlaps(out, q) && !overlaps(out, k) && !overlaps(out, v),
              "attention: out {} overlaps an input", out.describe());
+  count_attention(mask, tq, tk, hq, d);
   cpu::attention(q.ptr<float>(), k.ptr<float>(), v.ptr<float>(), tq, tk, hq, hkv, d, mask, scale, out.ptr<float>(),
                  lse.ptr<float>());
 }

@@ -296,6 +296,7 @@ void CudaBackend::matmul(const Tensor& x, const Tensor& w, Tensor& out, bool acc
   int64_t tokens = x.numel() / std::max<int64_t>(k, 1);
   SB_REQUIRE(out.numel() == tokens * n && out.shape().back() == n, "cuda matmul: out {} is not [{}, {}]",
              out.describe(), tokens, n);
+  count_matmul(tokens, n, k);
   if (k == 0) {
     if (!accumulate) CUDA_CHECK(cudaMemsetAsync(out.data(), 0, out.nbytes(), stream_));
     return;
@@ -338,6 +339,7 @@ void CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, A
   require_shape(out, q.shape(), "attention", "out");
   require_shape(lse, {q_len, heads}, "attention", "lse");
   if (q_len == 0) return;
+  count_attention(mask, q_len, k_len, heads, d);
 
   bool cudnn_mask_ok = mask.kind == AttentionMask::Kind::None || mask.causal_offset >= 0;
   bool try_cudnn = cudnn_ && k_len > 0 && cudnn_mask_ok &&

@@ -81,6 +81,20 @@ class NcclComm : public Comm {
     if (rank_ == root) bytes_sent_ += buffer.nbytes() * uint64_t(size_ - 1);
   }
 
+  void broadcast_start(Tensor& buffer, int root) override {
+    SB_REQUIRE(0 <= root && root < size_, "nccl broadcast_start: root {} outside [0, {})", root, size_);
+    if (buffer.nbytes() == 0) return;
+    // Like ring_start: on the comm stream, after the compute stream has
+    // produced the root's data and finished reading the receivers' buffer.
+    CUDA_CHECK(cudaEventRecord(ready_, compute_));
+    CUDA_CHECK(cudaStreamWaitEvent(comm_stream_, ready_, 0));
+    NCCL_CHECK(ncclBroadcast(buffer.data(), buffer.data(), buffer.nbytes(), ncclUint8, root, comm_, comm_stream_));
+    if (rank_ == root) bytes_sent_ += buffer.nbytes() * uint64_t(size_ - 1);
+    pending_ = true;
+  }
+
+  void broadcast_wait() override { ring_wait(); }
+
   void gather(const Tensor& send, Tensor& recv, int root) override {
     SB_REQUIRE(0 <= root && root < size_, "nccl gather: root {} outside [0, {})", root, size_);
     if (rank_ == root)

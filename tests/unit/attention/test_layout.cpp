@@ -6,10 +6,12 @@
 namespace sb {
 namespace {
 
-TEST(ZigzagLayout, ChunksTileTheContextAndBalanceCausalWork) {
+TEST(RingLayout, ZigzagChunksTileTheContextAndBalanceCausalWork) {
   for (int world : {1, 2, 3, 4, 7}) {
     for (int64_t context : {int64_t(2 * world), int64_t(37), int64_t(101), int64_t(4096)}) {
-      ZigzagLayout layout = make_zigzag_layout(context, world);
+      if (context < 2 * world) continue;
+      RingLayout layout = make_ring_layout(context, world, "zigzag");
+      ASSERT_EQ(layout.num_chunks(), 2 * world);
       int64_t covered = 0;
       for (int64_t c = 0; c < 2 * world; ++c) {
         EXPECT_EQ(layout.chunk(c).begin, covered);
@@ -22,7 +24,11 @@ TEST(ZigzagLayout, ChunksTileTheContextAndBalanceCausalWork) {
       int64_t least = INT64_MAX, most = 0, total_tokens = 0;
       for (int rank = 0; rank < world; ++rank) {
         int64_t work = 0;
-        for (int64_t c : {layout.first_chunk(rank), layout.second_chunk(rank)}) {
+        const std::vector<int64_t> chunks = layout.chunks_of(rank);
+        ASSERT_EQ(chunks.size(), 2u);
+        EXPECT_EQ(chunks[0], rank);
+        EXPECT_EQ(chunks[1], 2 * world - 1 - rank);
+        for (int64_t c : chunks) {
           TokenRange chunk = layout.chunk(c);
           work += chunk.size() * (chunk.begin + chunk.end) / 2;
         }
@@ -33,6 +39,58 @@ TEST(ZigzagLayout, ChunksTileTheContextAndBalanceCausalWork) {
       EXPECT_EQ(total_tokens, context);
       if (context >= 4096) EXPECT_LT(double(most - least) / double(most), 0.01) << world;
     }
+  }
+}
+
+TEST(RingLayout, ContiguousShardsAreThePapersAndUnbalanced) {
+  for (int world : {1, 2, 3, 4}) {
+    for (int64_t context : {int64_t(world), int64_t(37), int64_t(4096)}) {
+      RingLayout layout = make_ring_layout(context, world, "contiguous");
+      int64_t covered = 0;
+      for (int rank = 0; rank < world; ++rank) {
+        ASSERT_EQ(layout.chunks_of(rank), std::vector<int64_t>{rank});
+        // Rank r holds tokens [rC/N, (r+1)C/N).
+        EXPECT_EQ(layout.chunk(rank).begin, rank * context / world);
+        EXPECT_EQ(layout.chunk(rank).end, (rank + 1) * context / world);
+        EXPECT_EQ(layout.chunk(rank).begin, covered);
+        covered = layout.chunk(rank).end;
+      }
+      EXPECT_EQ(covered, context);
+    }
+  }
+  // The causal work of the last rank is (2N - 1) times the first's.
+  RingLayout four = make_ring_layout(4096, 4, "contiguous");
+  auto work = [&](int rank) {
+    TokenRange chunk = four.chunk(rank);
+    return chunk.size() * (chunk.begin + chunk.end) / 2;
+  };
+  EXPECT_EQ(work(3), 7 * work(0));
+}
+
+TEST(RingLayout, BadLayoutsSayWhatIsWrong) {
+  auto message = [](int64_t context, int world, const std::string& name) {
+    try {
+      make_ring_layout(context, world, name);
+    } catch (const Error& error) {
+      return std::string(error.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(message(100, 2, "spiral").find("not one of zigzag, contiguous"), std::string::npos);
+  EXPECT_NE(message(5, 3, "zigzag").find("cannot be cut into 6 non-empty chunks"), std::string::npos);
+  EXPECT_EQ(message(5, 3, "contiguous"), "");
+}
+
+TEST(BlockRule, ParsesTokensRanksAndFractions) {
+  EXPECT_EQ(parse_block_rule("0").label(), "C/ranks");
+  EXPECT_EQ(parse_block_rule("0").resolve(100, 3), 34);
+  EXPECT_EQ(parse_block_rule("16384").label(), "fixed");
+  EXPECT_EQ(parse_block_rule("16384").resolve(131072, 2), 16384);
+  EXPECT_EQ(parse_block_rule("C/4").label(), "C/4");
+  EXPECT_EQ(parse_block_rule("c/4").resolve(131072, 2), 32768);
+  EXPECT_EQ(parse_block_rule("C/3").resolve(100, 2), 34);  // rounded up: 3 blocks cover the context
+  for (const char* bad : {"-3", "C/0", "C/", "abc", "12k", "C/x", ""}) {
+    EXPECT_THROW(parse_block_rule(bad), Error) << bad;
   }
 }
 

@@ -239,3 +239,48 @@ TEST(LseMergeRule, ScalarEdgeCases) {
 
 }  // namespace
 }  // namespace sb
+
+namespace sb {
+namespace {
+
+// The closed form of visible_pairs against counting mask.visible() pair by pair.
+TEST(AttentionMaskWork, VisiblePairsMatchCountingEveryPair) {
+  for (int64_t q_len : {0, 1, 5, 17}) {
+    for (int64_t k_len : {0, 1, 6, 23}) {
+      std::vector<AttentionMask> masks = {AttentionMask::none(), AttentionMask::causal(0),
+                                          AttentionMask::bottom_right(q_len, k_len)};
+      for (int64_t offset : {-30, -7, -1, 3, 40}) masks.push_back(AttentionMask::causal(offset));
+      for (const AttentionMask& mask : masks) {
+        double counted = 0;
+        for (int64_t i = 0; i < q_len; ++i) {
+          for (int64_t j = 0; j < k_len; ++j) counted += mask.visible(i, j) ? 1 : 0;
+        }
+        EXPECT_EQ(mask.visible_pairs(q_len, k_len), counted)
+            << q_len << " x " << k_len << ", offset " << mask.causal_offset;
+      }
+    }
+  }
+}
+
+TEST(AttentionMaskWork, BackendCountsWhatItIsAskedFor) {
+  auto backend = make_backend("cpu", 0);
+  const int64_t tq = 8, tk = 12, hq = 4, hkv = 2, d = 16;
+  std::vector<float> zeros(size_t(tk * hq * d), 0.5f);
+  Tensor q = backend->from_host(DType::F32, {tq, hq, d}, zeros.data());
+  Tensor k = backend->from_host(DType::F32, {tk, hkv, d}, zeros.data());
+  Tensor out = backend->empty(DType::F32, {tq, hq, d});
+  Tensor lse = backend->empty(DType::F32, {tq, hq});
+  Tensor w = backend->from_host(DType::F32, {3, d}, zeros.data());
+  Tensor x = backend->from_host(DType::F32, {tk, d}, zeros.data());
+  Tensor y = backend->empty(DType::F32, {tk, 3});
+  backend->reset_work();
+  backend->attention(q, k, k, AttentionMask::bottom_right(tq, tk), 0.25f, out, lse);
+  backend->matmul(x, w, y);
+  EXPECT_EQ(backend->work().attention_flops, 4.0 * AttentionMask::bottom_right(tq, tk).visible_pairs(tq, tk) * hq * d);
+  EXPECT_EQ(backend->work().matmul_flops, 2.0 * tk * 3 * d);
+  backend->reset_work();
+  EXPECT_EQ(backend->work().matmul_flops, 0.0);
+}
+
+}  // namespace
+}  // namespace sb

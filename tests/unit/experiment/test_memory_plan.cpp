@@ -5,7 +5,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include "experiment/record.h"
 #include "experiment/runner.h"
+#include "experiment/sweep.h"
+#include "util/error.h"
 #include "model/config.h"
 
 namespace sb {
@@ -60,6 +65,76 @@ TEST(MemoryPlan, MoreRanksNeedLessPerRank) {
       previous = gib;
     }
   }
+}
+
+}  // namespace
+}  // namespace sb
+
+namespace sb {
+namespace {
+
+double star_plan_gib(const std::string& mode, int64_t context, int64_t block, int ranks) {
+  RunSpec spec;
+  spec.method = "star";
+  spec.context_len = context;
+  spec.block_size = block;
+  spec.anchor_size = block;
+  spec.anchor_mode = mode;
+  spec.query_len = 64;
+  spec.generate = 4;
+  return double(Runner::planned_bytes_per_rank(preset_config("llama3.1-8b"), spec, ranks, DType::BF16, 8192)) /
+         double(1ull << 30);
+}
+
+// Recompute runs one [anchor; block] at a time; once and sent run a rank's
+// blocks in one pass (more activations), once with the anchor in front.
+TEST(MemoryPlan, StarAnchorModesPlanTheirForwardPasses) {
+  const int64_t million = 1 << 20;
+  const double recompute = star_plan_gib("recompute", million, 65536, 4);
+  const double once = star_plan_gib("once", million, 65536, 4);
+  const double sent = star_plan_gib("sent", million, 65536, 4);
+  fmt::print("plan: llama3.1-8b star 1M, 4 ranks, block 64K: recompute {:.1f}, once {:.1f}, sent {:.1f} GiB\n",
+             recompute, once, sent);
+  EXPECT_LT(recompute, once);
+  EXPECT_LT(sent, once);
+  EXPECT_LT(once, kH200GiB);
+  EXPECT_EQ(star_plan_gib("auto", million, 65536, 4), sent);  // auto resolves to sent
+}
+
+TEST(Sweep, FixedBlocksTooLargeForOneLengthAreSkippedThereOnly) {
+  SweepSettings settings;
+  settings.methods = {"ring", "star"};
+  settings.seq_lens = {64, 256};
+  settings.block_sizes = {"32", "128", "C/4"};
+  settings.ring_layouts = {"zigzag", "contiguous"};
+  const std::vector<RunSpec> runs = expand_grid(settings, 2);
+  std::vector<std::string> stars;
+  for (const RunSpec& spec : runs) {
+    if (spec.method == "star") stars.push_back(fmt::format("{}:{}:{}", spec.context_len, spec.block_size, spec.block_rule));
+  }
+  // 128 leaves a rank without a block at 64 (skipped there); C/4 of 64 is 16.
+  EXPECT_EQ(stars, (std::vector<std::string>{"64:32:fixed", "64:16:C/4", "256:32:fixed", "256:128:fixed",
+                                             "256:64:C/4"}));
+  EXPECT_EQ(std::count_if(runs.begin(), runs.end(), [](const RunSpec& spec) { return spec.method == "ring"; }), 4);
+  settings.block_sizes = {"512"};  // fits no length: a mistake, not a scaling study
+  EXPECT_THROW(expand_grid(settings, 2), Error);
+}
+
+TEST(Record, RingLayoutsAndAnchorModesAreDifferentRuns) {
+  RunContext context{"tiny", "cpu", "host", 4};
+  RunSpec zigzag;
+  zigzag.method = "ring";
+  zigzag.context_len = 128;
+  RunSpec contiguous = zigzag;
+  contiguous.ring_layout = "contiguous";
+  EXPECT_NE(params_key(zigzag, context), params_key(contiguous, context));
+  RunSpec sent;
+  sent.method = "star";
+  sent.context_len = 128;
+  sent.anchor_mode = "sent";
+  RunSpec recompute = sent;
+  recompute.anchor_mode = "recompute";
+  EXPECT_NE(params_key(sent, context), params_key(recompute, context));
 }
 
 }  // namespace

@@ -1,0 +1,79 @@
+#pragma once
+// The simulator's backend: shape-only tensors, each operation charged the time
+// the hardware profile gives it as a SimGrid execution on the rank's host, and
+// every allocation counted (the same rounding as the cuda backend's allocator)
+// for the peak. The methods, the model and the runner call it exactly as they
+// call the cpu and cuda backends.
+//
+// Compute of one rank is sequential (one stream), so consecutive operations
+// are charged together: their time accumulates and is executed when the rank
+// next synchronises (a transfer, a barrier, a timer). While a transfer of the
+// rank is in flight, compute runs slower by the profile's measured overlap
+// slowdown.
+#include <functional>
+#include <memory>
+
+#include "backend/backend.h"
+#include "costmodel/hardware_profile.h"
+
+namespace sb::sim {
+
+class SimBackend : public Backend {
+ public:
+  // provenance: the text attributes every simulated run records (platform,
+  // hardware profile, GPUs per node).
+  SimBackend(const HardwareProfile& profile, std::vector<std::pair<std::string, std::string>> provenance);
+
+  std::string name() const override { return "sim"; }
+  DType act_dtype() const override { return DType::BF16; }
+  std::string device_name() const override { return profile_.gpu + " (simulated)"; }
+  bool computes_values() const override { return false; }
+  std::vector<std::pair<std::string, std::string>> provenance() const override { return provenance_; }
+
+  Tensor empty(DType dtype, std::vector<int64_t> shape) override;
+  Tensor upload(const WeightSpec& spec) override;
+  Tensor from_host(DType dtype, std::vector<int64_t> shape, const void* host_data) override;
+  std::vector<float> to_host_f32(const Tensor& tensor) override;
+  void copy_rows(Tensor& dst, int64_t dst_row, const Tensor& src, int64_t src_row, int64_t num_rows) override;
+  size_t bytes_in_use() const override;
+  size_t peak_bytes() const override;
+  void reset_peak() override;
+  size_t memory_capacity_bytes() const override { return size_t(profile_.memory_bytes); }
+
+  void embedding(const Tensor& table, const Tensor& tokens, Tensor& out) override;
+  void rmsnorm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) override;
+  void matmul(const Tensor& x, const Tensor& w, Tensor& out, bool accumulate = false) override;
+  void set_rope_frequencies(const std::vector<double>&) override {}
+  void rope(Tensor& x, const Tensor& positions) override;
+  void attention(const Tensor& q, const Tensor& k, const Tensor& v, AttentionMask mask, float scale, Tensor& out,
+                 Tensor& lse) override;
+  void lse_merge(Tensor& out, Tensor& lse, const Tensor& other_out, const Tensor& other_lse) override;
+  void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override;
+  void add(Tensor& x, const Tensor& y) override;
+  std::vector<int64_t> argmax_rows(const Tensor& logits) override;
+
+  void synchronize() override { flush(); }
+  std::unique_ptr<PhaseTimer> make_timer() override;
+
+  // Executes the compute charged so far (blocks the calling actor for it).
+  void flush();
+  // The comm tells the backend whether one of the rank's transfers is in flight.
+  void set_transfer_probe(std::function<bool()> probe) { transfer_in_flight_ = std::move(probe); }
+  const HardwareProfile& profile() const { return profile_; }
+
+  struct MemoryCounter {
+    size_t in_use = 0, peak = 0;
+  };
+
+ private:
+  void charge(double seconds) { pending_seconds_ += seconds; }
+  Tensor make_tensor(DType dtype, std::vector<int64_t> shape);
+
+  const HardwareProfile& profile_;
+  std::vector<std::pair<std::string, std::string>> provenance_;
+  std::shared_ptr<MemoryCounter> memory_;
+  double pending_seconds_ = 0;
+  std::function<bool()> transfer_in_flight_;
+};
+
+}  // namespace sb::sim

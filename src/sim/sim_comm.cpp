@@ -1,0 +1,139 @@
+#include "sim/sim_comm.h"
+
+#include <fmt/format.h>
+
+#include "util/error.h"
+
+namespace sb::sim {
+namespace sg4 = simgrid::s4u;
+
+namespace {
+
+sg4::Mailbox* mailbox(const char* kind, int from, int to) {
+  return sg4::Mailbox::by_name(fmt::format("{}:{}->{}", kind, from, to));
+}
+
+bool in_flight(const sg4::CommPtr& transfer) {
+  return transfer && transfer->get_state() != sg4::Activity::State::FINISHED;
+}
+
+}  // namespace
+
+SimComm::SimComm(World& world, int rank, SimBackend& backend) : world_(world), rank_(rank), backend_(backend) {
+  backend_.set_transfer_probe([this] { return transfer_in_flight(); });
+}
+
+SimComm::~SimComm() { backend_.set_transfer_probe(nullptr); }
+
+bool SimComm::transfer_in_flight() {
+  for (const sg4::CommPtr& transfer : ring_pending_) {
+    if (in_flight(transfer)) return true;
+  }
+  for (const auto& key : broadcasts_pending_) {
+    auto found = world_.hops.find(key);
+    if (found != world_.hops.end() && in_flight(found->second.transfer)) return true;
+  }
+  return false;
+}
+
+void SimComm::ring_start(const Tensor& send, int dst, Tensor& recv, int src) {
+  SB_REQUIRE(0 <= dst && dst < size() && 0 <= src && src < size(), "sim ring_start: peer {} / {} outside [0, {})",
+             dst, src, size());
+  backend_.flush();  // the transfer starts after the compute issued before it
+  if (send.nbytes() > 0) {
+    ring_pending_.push_back(mailbox("p2p", rank_, dst)->put_async(this, payload(double(send.nbytes()))));
+  }
+  if (recv.nbytes() > 0) ring_pending_.push_back(mailbox("p2p", src, rank_)->get_async<char>(&received_));
+  bytes_sent_ += send.nbytes();
+}
+
+void SimComm::ring_wait() {
+  backend_.flush();
+  for (sg4::CommPtr& transfer : ring_pending_) transfer->wait();
+  ring_pending_.clear();
+}
+
+void SimComm::start_hop(uint64_t sequence, int receiver, BroadcastHop& hop) {
+  const int from = (receiver - 1 + size()) % size();  // the ring from the root: root, root+1, ...
+  hop.transfer = sg4::Comm::sendto_async(world_.hosts[size_t(from)], world_.hosts[size_t(receiver)],
+                                         uint64_t(payload(hop.bytes)) + 1);
+  (void)sequence;
+  world_.hop_ready->notify_all();
+}
+
+void SimComm::broadcast_start(Tensor& buffer, int root) {
+  SB_REQUIRE(0 <= root && root < size(), "sim broadcast: root {} outside [0, {})", root, size());
+  const uint64_t sequence = broadcast_sequence_++;
+  if (size() == 1 || buffer.nbytes() == 0) return;
+  backend_.flush();
+  const double bytes = double(buffer.nbytes());
+  std::unique_lock<sg4::Mutex> lock(*world_.mutex);
+  if (rank_ == root) {
+    for (int receiver = 0; receiver < size(); ++receiver) {
+      if (receiver == root) continue;
+      BroadcastHop& hop = world_.hops[{sequence, receiver}];
+      hop.root_posted = true;
+      hop.bytes = bytes;
+      hop.waiters = receiver == (root + 1) % size() ? 2 : 1;
+      if (hop.receiver_posted) start_hop(sequence, receiver, hop);
+    }
+    bytes_sent_ += buffer.nbytes() * uint64_t(size() - 1);
+    broadcasts_pending_.emplace_back(sequence, (root + 1) % size());  // the root's own send
+  } else {
+    BroadcastHop& hop = world_.hops[{sequence, rank_}];
+    hop.receiver_posted = true;
+    hop.bytes = bytes;
+    if (hop.root_posted) start_hop(sequence, rank_, hop);
+    broadcasts_pending_.emplace_back(sequence, rank_);
+  }
+}
+
+void SimComm::broadcast_wait() {
+  backend_.flush();
+  for (const auto& key : broadcasts_pending_) {
+    sg4::CommPtr transfer;
+    {
+      std::unique_lock<sg4::Mutex> lock(*world_.mutex);
+      while (!world_.hops[key].transfer) world_.hop_ready->wait(lock);
+      transfer = world_.hops[key].transfer;
+    }
+    transfer->wait();
+  }
+  // A hop is awaited by its receiver and, for the root's successor, by the
+  // root too: whoever finds it finished and awaited by both drops it.
+  std::unique_lock<sg4::Mutex> lock(*world_.mutex);
+  for (const auto& key : broadcasts_pending_) {
+    auto found = world_.hops.find(key);
+    if (found != world_.hops.end() && ++found->second.waiters_done >= found->second.waiters) world_.hops.erase(found);
+  }
+  broadcasts_pending_.clear();
+}
+
+void SimComm::broadcast(Tensor& buffer, int root) {
+  broadcast_start(buffer, root);
+  broadcast_wait();
+  if (size() > 1 && world_.profile.has_comm) sg4::this_actor::sleep_for(world_.profile.broadcast.latency_s);
+}
+
+void SimComm::gather(const Tensor& send, Tensor& recv, int root) {
+  SB_REQUIRE(0 <= root && root < size(), "sim gather: root {} outside [0, {})", root, size());
+  if (rank_ == root) {
+    SB_REQUIRE(recv.nbytes() == send.nbytes() * size_t(size()), "sim gather: recv {} must hold {} x {}",
+               recv.describe(), size(), send.describe());
+  }
+  if (send.nbytes() == 0 || size() == 1) return;
+  backend_.flush();
+  if (rank_ != root) {
+    mailbox("gather", rank_, root)->put(this, uint64_t(payload(double(send.nbytes()))));
+    bytes_sent_ += send.nbytes();
+  } else {
+    std::vector<sg4::CommPtr> receives;
+    for (int peer = 0; peer < size(); ++peer) {
+      if (peer != root) receives.push_back(mailbox("gather", peer, root)->get_async<char>(&received_));
+    }
+    for (sg4::CommPtr& receive : receives) receive->wait();
+  }
+  if (world_.profile.has_comm) sg4::this_actor::sleep_for(world_.profile.p2p.latency_s);
+}
+
+}  // namespace sb::sim

@@ -1,0 +1,47 @@
+#pragma once
+// The simulator's Comm: transfers are SimGrid communications between the ranks'
+// hosts, over the platform's links (NVLink inside a node, InfiniBand between
+// nodes) with their contention. Point-to-point transfers rendezvous on
+// mailboxes like NCCL send/recv pairs; a broadcast travels the ring of ranks
+// from the root as concurrent hops (NCCL's pipelined ring with fine chunks);
+// asynchronous operations overlap the rank's compute as NCCL's stream does.
+#include <vector>
+
+#include <simgrid/s4u.hpp>
+
+#include "comm/comm.h"
+#include "sim/sim_backend.h"
+#include "sim/sim_world.h"
+
+namespace sb::sim {
+
+class SimComm : public Comm {
+ public:
+  SimComm(World& world, int rank, SimBackend& backend);
+  ~SimComm() override;
+
+  int rank() const override { return rank_; }
+  int size() const override { return world_.ranks(); }
+
+  void ring_start(const Tensor& send, int dst, Tensor& recv, int src) override;
+  void ring_wait() override;
+  void broadcast(Tensor& buffer, int root) override;
+  void broadcast_start(Tensor& buffer, int root) override;
+  void broadcast_wait() override;
+  void gather(const Tensor& send, Tensor& recv, int root) override;
+
+ private:
+  double payload(double bytes) const { return bytes / world_.transfer_efficiency; }
+  bool transfer_in_flight();
+  void start_hop(uint64_t sequence, int receiver, BroadcastHop& hop);
+
+  World& world_;
+  int rank_;
+  SimBackend& backend_;
+  std::vector<simgrid::s4u::CommPtr> ring_pending_;
+  std::vector<std::pair<uint64_t, int>> broadcasts_pending_;  // (sequence, receiver) this rank waits for
+  uint64_t broadcast_sequence_ = 0;
+  char* received_ = nullptr;  // mailbox gets need a target; simulated payloads carry nothing
+};
+
+}  // namespace sb::sim

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Star vs ring on all GPUs of one node (docs/SPEEDUP.md) and the hardware profile
+# for the simulator (docs/SIMULATOR.md), in one device call. Llama-3.1-8B shape,
+# synthetic bf16 weights, query 64 tokens, 4 greedy tokens; one rank per GPU.
+#   tests/gpu/star_study.sh
+#   STAGES=build,methods,calibrate,study   BUILD=build-gpu   DEADLINE_S=560 (the whole script)
+#   SHORT=32768,65536,131072 (1 warm-up + 2 timed repeats)   LONG=262144 (1 + 1)
+# Everything lands in $OUT: study.h5 (every run), <gpu>.json (the profile), logs; a
+# markdown table is printed last. Stages that would pass the deadline are cut.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build-gpu}
+OUT=${OUT:-$PWD/$BUILD/check-out}
+STAGES=${STAGES:-build,methods,calibrate,study}
+SHORT=${SHORT-32768,65536,131072}
+LONG=${LONG-262144}
+DEADLINE_S=${DEADLINE_S:-560}
+mkdir -p "$OUT"
+export NCCL_NVLS_ENABLE=0 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 PYTHONUNBUFFERED=1
+has() { [[ ",$STAGES," == *",$1,"* ]]; }
+begin=$(date +%s)
+left() { echo $(( DEADLINE_S - ($(date +%s) - begin) )); }
+# run_for SECONDS LOG cmd...: at most SECONDS, and never past the deadline.
+run_for() {
+  local limit=$1 log=$2
+  shift 2
+  local remaining
+  remaining=$(left)
+  (( remaining < limit )) && limit=$remaining
+  if (( limit < 20 )); then echo "skipped (deadline): $*" | tee -a "$OUT/study_skipped.log"; return 1; fi
+  echo "[$(date -u +%H:%M:%S)] ($limit s) $*" >>"$OUT/study_commands.log"
+  timeout -k 10 "$limit" "$@" >>"$log" 2>&1 || { echo "FAILED or timed out ($?): $*"; tail -5 "$log"; return 1; }
+}
+gpus=$(nvidia-smi -L | wc -l)
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv | tee "$OUT/gpus.csv"
+git rev-parse --short HEAD 2>/dev/null | tee "$OUT/commit.txt"
+
+if has build; then
+  start=$(date +%s)
+  cmake -S . -B "$BUILD" -DSTARBENCH_CUDA=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a \
+    -DSTARBENCH_TESTS=OFF >"$OUT/study_build.log" 2>&1 &&
+    cmake --build "$BUILD" -j"$(nproc)" --target starbench >>"$OUT/study_build.log" 2>&1 ||
+    { tail -30 "$OUT/study_build.log"; exit 1; }
+  echo "build: $(( $(date +%s) - start )) s"
+fi
+sb="$BUILD/starbench"
+mpi=(mpiexec --allow-run-as-root --oversubscribe --bind-to none)
+
+if has methods; then  # the new paths on GPUs against the cpu backend (tiny reference checkpoint)
+  BUILD=$BUILD OUT=$OUT E2E_SEQS= run_for 150 "$OUT/methods_run.log" bash tests/gpu/check_methods.sh
+  cat "$OUT/methods_summary.md" 2>/dev/null
+fi
+
+if has calibrate; then
+  name=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | sed 's/^NVIDIA //; s/[^A-Za-z0-9]\+/-/g' | tr A-Z a-z)
+  run_for 240 "$OUT/calibrate.log" "${mpi[@]}" -n 2 "$sb" calibrate --backend cuda \
+    --model-preset llama3.1-8b,llama3.1-70b -o "$OUT/${name:-gpu}.json"
+  grep "starbench calibrate" "$OUT/calibrate.log" | tail -8
+fi
+
+if has study; then
+  results="$OUT/study.h5"
+  model=(--backend cuda --model-preset llama3.1-8b --query-len 64 --generate 4)
+  [[ -n $SHORT ]] && run_for 120 "$OUT/study_global.log" "${mpi[@]}" -n 1 "$sb" run "${model[@]}" --method global \
+    --seq-len "$SHORT" --repeats 1 --warmup 1 -o "$results"
+  # Both ring layouts; star at context / ranks, context / 4 and fixed 16K / 32K blocks, anchor sent.
+  [[ -n $SHORT ]] && run_for 240 "$OUT/study_short.log" "${mpi[@]}" -n "$gpus" "$sb" run "${model[@]}" \
+    --method ring,star --seq-len "$SHORT" --ring-layout zigzag,contiguous --block-size 0,C/4,16384,32768 \
+    --anchor-mode sent --repeats 2 --warmup 1 -o "$results"
+  # The anchor modes at 128K, block 16K: recomputed per block (the paper's code, star before this work) and
+  # computed once per rank, beside sent (above).
+  run_for 100 "$OUT/study_modes.log" "${mpi[@]}" -n "$gpus" "$sb" run "${model[@]}" --method star \
+    --seq-len 131072 --block-size 16384 --anchor-mode recompute,once --repeats 2 --warmup 1 -o "$results"
+  if [[ -n $LONG ]]; then
+    run_for 120 "$OUT/study_long.log" "${mpi[@]}" -n "$gpus" "$sb" run "${model[@]}" --method star \
+      --seq-len "$LONG" --block-size 16384,32768,C/4 --anchor-mode sent --repeats 1 --warmup 1 -o "$results"
+    run_for 60 "$OUT/study_long.log" "${mpi[@]}" -n "$gpus" "$sb" run "${model[@]}" --method star \
+      --seq-len "$LONG" --block-size 16384 --anchor-mode recompute --repeats 1 --warmup 1 -o "$results"
+    run_for 150 "$OUT/study_long.log" "${mpi[@]}" -n "$gpus" "$sb" run "${model[@]}" --method ring \
+      --seq-len "$LONG" --ring-layout zigzag,contiguous --repeats 1 --warmup 1 -o "$results"
+  fi
+  python3 tests/gpu/study_table.py "$results" | tee "$OUT/study_table.md"
+fi
+echo "star_study: $(( $(date +%s) - begin )) s"
