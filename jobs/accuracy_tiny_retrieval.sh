@@ -15,8 +15,8 @@
 # STAGES (default main,previous,report) picks parts. EXTRA: more starbench flags.
 #
 # Time on this project's 2-core CPU machine (2 ranks; measured with a synthetic
-# checkpoint of the same shape, see docs/ACCURACY.md): about 50 min at 1K, 2.2 h at
-# 2K, 5.3 h at 4K (EXTRA="--samples 25" halves a length).
+# checkpoint of the same shape, see docs/ACCURACY.md): about 25 min at 1K, 1 h at
+# 2K, 4 h at 4K (EXTRA="--samples 25" halves a length).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build/starbench}
