@@ -578,6 +578,9 @@ def evaluate_export(model_dir, own_model, samples, tok, cfg, device, log, deadli
     transformers is absent: local dry runs), plus a check that both agree."""
     eos_ids = list(cfg.eos_token_ids)
     result = {}
+    # float32 means float32 here (as starbench's cpu backend), not TF32 matmuls.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     try:
         import transformers
         from transformers import DynamicCache, LlamaForCausalLM
