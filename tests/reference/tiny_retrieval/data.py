@@ -76,12 +76,17 @@ def swappable_strings(sample):
     return sorted(set(out), key=len, reverse=True)
 
 
-def split_text(text, originals):
-    """[(kind, value)]: ("text", str) pieces and ("slot", original) where a swappable string
-    (with the space before it, if any) stands."""
+def slot_pattern(originals):
+    """Whole occurrences of the swappable strings, with the space before them if any."""
+    return re.compile(r" ?(?<![0-9A-Za-z-])(" + "|".join(re.escape(o) for o in originals) + r")(?![0-9A-Za-z])")
+
+
+def split_text(text, originals, pattern=None):
+    """[(kind, value)]: ("text", str) pieces and ("slot"/"slot_space", original) where a
+    swappable string (with the space before it, if any) stands."""
     if not originals:
         return [("text", text)] if text else []
-    pattern = re.compile(r" ?(?<![0-9A-Za-z-])(" + "|".join(re.escape(o) for o in originals) + r")(?![0-9A-Za-z])")
+    pattern = pattern or slot_pattern(originals)
     pieces, pos = [], 0
     for m in pattern.finditer(text):
         if m.start() > pos:
@@ -141,12 +146,13 @@ def make_examples(samples, tokens, bos_id, eos_id, augment=True):
     plans, texts = [], []
     for s in samples:
         originals = swappable_strings(s) if augment else []
+        pattern = slot_pattern(originals) if originals else None
         plan = []
         for part, (text, is_answer) in enumerate(((s["context"], False), (s["query"], False),
                                                   (completion_text(s), True))):
             # Context, query and completion are tokenized apart, as run --task does
             # (and as generation continues after the query).
-            for kind, value in split_text(text, originals):
+            for kind, value in split_text(text, originals, pattern):
                 if kind == "text":
                     plan.append(("text", len(texts), is_answer, part))
                     texts.append(value)
