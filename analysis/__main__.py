@@ -1,10 +1,11 @@
-"""python3 -m analysis {report,merge} ..."""
+"""python3 -m analysis {report,merge,accuracy,validate} ..."""
 from __future__ import annotations
 
 import argparse
 import sys
 
 from . import validation
+from .accuracy_study import write_accuracy_report
 from .merge import merge
 from .report import write_report
 from .results import ResultsError
@@ -19,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     combine = commands.add_parser("merge", help="combine results files (one run per params_key)")
     combine.add_argument("output", help="merged file (created, or extended when it is a results file)")
     combine.add_argument("inputs", nargs="+", help="results files to add")
+    study = commands.add_parser("accuracy", help="accuracy study tables and figure (docs/ACCURACY.md)")
+    study.add_argument("inputs", nargs="+", help="results files of `starbench run --task` (.h5)")
+    study.add_argument("--out", required=True, help="output directory (created if missing)")
     check = commands.add_parser("validate", help="simulated runs against measured ones (docs/SIMULATOR.md)")
     check.add_argument("inputs", nargs="+", help="results files holding measured and simulated runs")
     args = parser.parse_args(argv)
@@ -28,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
             for name, path in made.items():
                 print(f"{name:<11} {path if path else '(no data: skipped)'}")
             print(f"report      {args.out}/report.md")
+        elif args.command == "accuracy":
+            made = write_accuracy_report(args.inputs, args.out)
+            for name, path in made.items():
+                print(f"{name:<11} {path if path else '(no star runs: skipped)'}")
         elif args.command == "validate":
             from .results import load_runs
             print(validation.markdown(validation.validation(load_runs(args.inputs))), end="")

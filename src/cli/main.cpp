@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
     sb::add_inspect_command(app);
     sb::add_calibrate_command(app);
     sb::add_simulate_command(app);
+    sb::add_tasks_command(app);
     // A --config file's keys belong to the subcommand on the command line.
     for (int i = 1; i < argc; ++i) {
       if (std::string(argv[i]) == "run" || std::string(argv[i]) == "simulate") {

@@ -21,6 +21,7 @@ ModelConfig resolve_model_config(const ModelChoice& choice) {
       SB_REQUIRE(std::filesystem::is_directory(choice.model_dir), "--model {}: no such directory",
                  choice.model_dir);
       config = load_config_json((std::filesystem::path(choice.model_dir) / "config.json").string());
+      config.name = checkpoint_model_name(choice.model_dir);  // as Checkpoint::open names it
     } else {
       config = preset_config(choice.preset);
     }

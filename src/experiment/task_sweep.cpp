@@ -19,6 +19,7 @@
 #include "io/paced_appender.h"
 #include "io/results_store.h"
 #include "metrics/ruler_score.h"
+#include "tasks/task_prompt.h"
 #include "tasks/tasks.h"
 #include "tokenizer/tokenizer.h"
 #include "util/control.h"
@@ -26,15 +27,6 @@
 
 namespace sb {
 namespace {
-
-// RULER's answer budgets (tokens_to_generate in its task configs).
-int64_t ruler_answer_tokens(const std::string& task) {
-  if (task.rfind("niah", 0) == 0) return 128;
-  if (task == "vt") return 30;
-  if (task == "cwe") return 120;
-  if (task == "fwe") return 50;
-  return 32;  // qa_1, qa_2
-}
 
 struct MethodVariant {
   std::string method;
@@ -86,32 +78,6 @@ std::vector<MethodVariant> method_variants(const SweepSettings& settings) {
     }
   }
   return variants;
-}
-
-// Tokens of one prompt: context (with BOS) and query, split where Star
-// Attention splits them; with the chat template the split keeps the template
-// header in the context and its tail in the query.
-struct PromptTokens {
-  std::vector<int32_t> context, query;
-};
-
-PromptTokens tokenize_prompt(const Tokenizer& tokenizer, const TaskSample& sample, bool chat_template) {
-  PromptTokens prompt;
-  std::string context_text = sample.context, query_text = sample.query;
-  if (chat_template) {
-    const std::string templated =
-        apply_llama3_chat_template({{"user", sample.context + sample.query}}, /*add_generation_prompt=*/true);
-    const size_t split = templated.find(sample.context);
-    SB_REQUIRE(split != std::string::npos, "chat template lost the context of {} sample {}", sample.task,
-               sample.index);
-    context_text = templated.substr(0, split + sample.context.size());
-    query_text = templated.substr(split + sample.context.size());
-  }
-  // The template already starts with <|begin_of_text|>; plain prompts get it here.
-  if (!chat_template) prompt.context.push_back(tokenizer.bos_id());
-  for (int32_t id : tokenizer.encode(context_text)) prompt.context.push_back(id);
-  prompt.query = tokenizer.encode(query_text);
-  return prompt;
 }
 
 std::vector<int64_t> to_int64(const std::vector<int32_t>& ids) { return {ids.begin(), ids.end()}; }
@@ -197,11 +163,7 @@ int run_task_sweep(const SweepSettings& settings) {
   int executed = 0;
   // The generator sizes the task text; BOS or the chat template's scaffolding
   // come on top, so they are taken off each target.
-  int64_t scaffold_tokens = 0;
-  if (root) {
-    const PromptTokens scaffold = tokenize_prompt(*tokenizer, TaskSample{}, settings.chat_template);
-    scaffold_tokens = int64_t(scaffold.context.size() + scaffold.query.size());
-  }
+  const int64_t scaffold_tokens = root ? prompt_scaffold_tokens(*tokenizer, settings.chat_template) : 0;
   // Runs already in the file, read once (resume and summaries); new records go
   // out in paced batches (a RULER study is thousands of small records).
   std::map<std::string, std::string> stored_runs;  // params_key -> run id (the last)
@@ -237,7 +199,7 @@ int run_task_sweep(const SweepSettings& settings) {
         problem.clear();
         if (root) {
           try {
-            prompt = tokenize_prompt(*tokenizer, samples.at(size_t(index)), settings.chat_template);
+            prompt = tokenize_task_prompt(*tokenizer, samples.at(size_t(index)), settings.chat_template);
           } catch (const Error& error) {
             problem = error.what();
           }
@@ -382,7 +344,8 @@ int run_task_sweep(const SweepSettings& settings) {
       fmt::print("{:<16} {:>8} {:<20} {:>8} {:>9.1f} {:>10}\n", row.task, row.seq_len, row.label, row.samples,
                  row.accuracy, std::isnan(row.ratio) ? std::string("-") : fmt::format("{:.2f}", row.ratio));
     }
-    fmt::print("accuracy = RULER score x 100 per task; with synthetic weights it is expected to be near 0.\n");
+    fmt::print("accuracy = RULER score x 100 per task{}\n",
+               settings.model.model_dir.empty() ? "; with synthetic weights it is expected to be near 0." : ".");
   }
   Control::barrier();
   return executed;

@@ -13,6 +13,14 @@ namespace sb {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+std::string checkpoint_model_name(const std::string& model_dir) {
+  std::error_code ec;
+  const fs::path dir(model_dir);
+  std::string name = dir.lexically_normal().filename().string();  // "path/to/Llama-3-8B/" -> "Llama-3-8B"
+  if (name.empty() || name == ".") name = fs::weakly_canonical(dir, ec).filename().string();
+  return name;
+}
+
 std::shared_ptr<Checkpoint> Checkpoint::open(const std::string& model_dir) {
   std::error_code ec;
   if (!fs::is_directory(model_dir, ec)) fail("model directory '{}' does not exist or is not a directory", model_dir);
@@ -24,11 +32,7 @@ std::shared_ptr<Checkpoint> Checkpoint::open(const std::string& model_dir) {
   std::shared_ptr<Checkpoint> checkpoint(new Checkpoint());
   checkpoint->directory_ = model_dir;
   checkpoint->config_ = load_config_json(config_path.string());
-  // "path/to/Llama-3-8B/" names the model Llama-3-8B.
-  fs::path normal = dir.lexically_normal();
-  std::string name = normal.filename().string();
-  if (name.empty() || name == ".") name = fs::weakly_canonical(dir, ec).filename().string();
-  checkpoint->config_.name = name;
+  checkpoint->config_.name = checkpoint_model_name(model_dir);
   validate_config(checkpoint->config_);
 
   const fs::path index_path = dir / "model.safetensors.index.json";

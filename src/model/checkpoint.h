@@ -15,6 +15,9 @@
 
 namespace sb {
 
+// The name a checkpoint directory gives its model: "path/to/Llama-3-8B/" -> "Llama-3-8B".
+std::string checkpoint_model_name(const std::string& model_dir);
+
 class Checkpoint {
  public:
   // Throws sb::Error for a missing directory / config.json / weights, a shard

@@ -17,4 +17,10 @@ std::vector<std::string> task_names();
 std::vector<TaskSample> generate_task_samples(const std::string& task, int64_t target_tokens, int num_samples,
                                               uint64_t seed, const Tokenizer& tokenizer, const TaskOptions& options);
 
+// Sample `index` of such a set of num_samples (its needle depth is spread over
+// the set): the same sample generate_task_samples returns at that index.
+// Thread-safe; throws sb::Error for an unknown task or a bad size.
+TaskSample generate_task_sample(const std::string& task, int64_t target_tokens, int64_t index, int64_t num_samples,
+                                uint64_t seed, const Tokenizer& tokenizer, const TaskOptions& options);
+
 }  // namespace sb

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,8 @@
 
 #include "../tokenizer/tiny_tokenizer.h"
 #include "tasks/rng.h"
+#include "tasks/task_export.h"
+#include "tasks/task_prompt.h"
 #include "tasks/tasks.h"
 #include "util/error.h"
 
@@ -280,6 +283,132 @@ TEST(TasksRealTokenizer, SizedWithin1Percent) {
       EXPECT_LE(std::abs(total_tokens(tok, s) - target), target / 100) << task << " " << target;
       for (const auto& answer : s.answers) EXPECT_NE(s.context.find(answer), std::string::npos) << task;
     }
+  }
+}
+
+
+// ---- generation one sample at a time and the JSON lines of `starbench tasks`
+
+TEST(TaskExport, OneSampleEqualsItsSet) {
+  for (const std::string task : {"niah_multikey_1", "vt", "fwe"}) {
+    const auto set = generate_task_samples(task, 2000, 3, 17, tiny(), test_options());
+    for (int64_t i = 0; i < 3; ++i) {
+      const TaskSample one = generate_task_sample(task, 2000, i, 3, 17, tiny(), test_options());
+      EXPECT_EQ(one.context, set[i].context) << task << " " << i;
+      EXPECT_EQ(one.query, set[i].query) << task << " " << i;
+      EXPECT_EQ(one.answers, set[i].answers) << task << " " << i;
+      EXPECT_EQ(one.depth, set[i].depth) << task << " " << i;
+      EXPECT_EQ(one.index, i);
+    }
+  }
+  EXPECT_THROW(generate_task_sample("vt", 2000, 3, 3, 1, tiny(), test_options()), Error);
+  EXPECT_THROW(generate_task_sample("vt", 2000, -1, 3, 1, tiny(), test_options()), Error);
+}
+
+TEST(TaskExport, JsonLineHoldsTheSampleAndItsPromptIds) {
+  const TaskSample s = generate_task_sample("niah_single_1", 1500, 1, 3, 5, tiny(), test_options());
+  for (bool chat : {false, true}) {
+    const auto line = nlohmann::json::parse(task_sample_json(s, 1501, 3, 5, tiny(), chat, true));
+    EXPECT_EQ(line["task"], "niah_single_1");
+    EXPECT_EQ(line["target_tokens"], 1501);
+    EXPECT_EQ(line["index"], 1);
+    EXPECT_EQ(line["samples"], 3);
+    EXPECT_EQ(line["seed"], 5);
+    EXPECT_EQ(line["sample_seed"].get<uint64_t>(), sample_seed("niah_single_1", 5, 1));
+    EXPECT_EQ(line["chat_template"], chat);
+    EXPECT_EQ(line["context"], s.context);
+    EXPECT_EQ(line["query"], s.query);
+    EXPECT_EQ(line["answers"].get<std::vector<std::string>>(), s.answers);
+    EXPECT_EQ(line["metric"], "all");
+    EXPECT_DOUBLE_EQ(line["depth"].get<double>(), s.depth);
+    EXPECT_EQ(line["context_tokens"], s.context_tokens);
+    EXPECT_EQ(line["query_tokens"], s.query_tokens);
+    EXPECT_EQ(line["answer_tokens"], 128);
+    const PromptTokens prompt = tokenize_task_prompt(tiny(), s, chat);
+    EXPECT_EQ(line["context_ids"].get<std::vector<int32_t>>(), prompt.context);
+    EXPECT_EQ(line["query_ids"].get<std::vector<int32_t>>(), prompt.query);
+    EXPECT_EQ(line["prompt_tokens"].get<int64_t>(), int64_t(prompt.context.size() + prompt.query.size()));
+    EXPECT_EQ(prompt.context.front(), tiny().bos_id());  // plain: BOS first; chat: the template starts with it
+    EXPECT_EQ(line["prompt_tokens"].get<int64_t>(),
+              s.context_tokens + s.query_tokens + prompt_scaffold_tokens(tiny(), chat));
+  }
+  EXPECT_FALSE(nlohmann::json::parse(task_sample_json(s, 1501, 3, 5, tiny(), false, false)).contains("context_ids"));
+}
+
+TEST(TaskExport, SameLinesWhateverTheThreadCount) {
+  TaskExportSettings settings;
+  settings.tasks = {"niah_single_2", "vt"};
+  settings.seq_lens = {800, 1200};
+  settings.samples = 5;
+  settings.seed = 3;
+  settings.options = test_options();
+  std::vector<std::string> outputs;
+  for (int threads : {1, 3}) {
+    settings.threads = threads;
+    std::ostringstream out;
+    EXPECT_EQ(write_task_samples_jsonl(settings, tiny(), out), 20);
+    outputs.push_back(out.str());
+  }
+  EXPECT_EQ(outputs[0], outputs[1]);
+  // (task, length, index) order, each sample sized for its length minus BOS.
+  std::istringstream lines(outputs[0]);
+  std::string text;
+  size_t n = 0;
+  while (std::getline(lines, text)) {
+    const auto line = nlohmann::json::parse(text);
+    EXPECT_EQ(line["task"], settings.tasks[n / 10]);
+    EXPECT_EQ(line["target_tokens"], settings.seq_lens[(n / 5) % 2]);
+    EXPECT_EQ(line["index"], int64_t(n % 5));
+    const int64_t target = line["target_tokens"].get<int64_t>();
+    EXPECT_LE(std::abs(line["prompt_tokens"].get<int64_t>() - target), target / 100 + 1);
+    ++n;
+  }
+  EXPECT_EQ(n, 20u);
+}
+
+TEST(TaskExport, BadSettingsFailBeforeAnyOutput) {
+  const auto expect_error = [](TaskExportSettings settings, const std::string& fragment) {
+    std::ostringstream out;
+    try {
+      write_task_samples_jsonl(settings, tiny(), out);
+      ADD_FAILURE() << "no error, expected " << fragment;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(out.str().empty()) << fragment;
+  };
+  TaskExportSettings good;
+  good.tasks = {"vt"};
+  good.seq_lens = {600};
+  good.options = test_options();
+  TaskExportSettings s = good;
+  s.tasks = {"vt", "niah_single_9"};
+  expect_error(s, "unknown task 'niah_single_9'");
+  s = good;
+  s.seq_lens = {600, 256};
+  expect_error(s, "--seq-len 256 leaves 255 tokens");
+  s = good;
+  s.samples = 0;
+  expect_error(s, "--samples must be >= 1");
+  s = good;
+  s.tasks = {"niah_single_1"};
+  s.options.words_path = "/nonexistent/words";
+  expect_error(s, "wamerican");
+}
+
+TEST(TaskExport, AGeneratorErrorOnAWorkerReachesTheCaller) {
+  TaskExportSettings s;
+  s.tasks = {"vt", "qa_1"};  // qa_1 without --squad fails inside a worker thread
+  s.seq_lens = {600};
+  s.samples = 4;
+  s.threads = 3;
+  s.options = test_options();
+  std::ostringstream out;
+  try {
+    write_task_samples_jsonl(s, tiny(), out);
+    FAIL() << "qa_1 without data must fail";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("SQuAD"), std::string::npos) << e.what();
   }
 }
 
