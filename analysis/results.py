@@ -18,7 +18,7 @@ RUNS = "runs"
 
 # Columns every loaded frame has, so that analysis code can rely on them even
 # when a file holds only some kinds of runs.
-TEXT_COLUMNS = ["method", "backend", "model", "task", "kind", "device", "params_key"]
+TEXT_COLUMNS = ["method", "backend", "model", "task", "kind", "device", "node_layout", "params_key"]
 INT_COLUMNS = ["seq_len", "query_len", "generate", "world_size", "block_size", "anchor_size", "repeats", "sample"]
 NUMBER_COLUMNS = ["context_ms", "query_ms", "decode_ms_per_token", "total_ms", "comm_bytes_context",
                   "peak_mem_bytes", "kl_vs_global", "top1_vs_global", "gen_agree_vs_global",

@@ -2,6 +2,7 @@
 // itself links starbench_backend; CMakeLists.txt closes that cycle (a pair of
 // mutually dependent static libraries, which CMake repeats on the link line)
 // and defines STARBENCH_WITH_CUDA for this file when the cuda backend is built.
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,15 @@ bool cuda_backend_available() {
   return cuda_device_present();
 #else
   return false;
+#endif
+}
+
+int visible_gpu_count() {
+  if (const char* fake = std::getenv("STARBENCH_FAKE_GPUS")) return std::atoi(fake);
+#ifdef STARBENCH_WITH_CUDA
+  return cuda_device_count();
+#else
+  return 0;
 #endif
 }
 

@@ -50,7 +50,8 @@ std::string params_key(const RunSpec& spec, const RunContext& context) {
       spec.warmup, spec.seed, spec.task, spec.sample,
       spec.method == "star" ? fmt::format(";anchor_source={};anchor_positions={}", spec.anchor_source,
                                           spec.anchor_positions)
-                            : std::string());
+                            : std::string()) +
+         hardware_key(context.placement, ranks);
 }
 
 double median_of_slowest(const std::vector<std::vector<double>>& per_repeat_per_rank) {
@@ -106,6 +107,7 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
                     {"comm_bytes_context", comm_context},
                     {"comm_bytes_query", comm_query},
                     {"peak_mem_bytes", peak}};
+  add_placement(record, context.placement, outcome.world_size);
   if (fidelity) {
     record.numbers["kl_vs_global"] = fidelity->kl_divergence;
     record.numbers["top1_vs_global"] = fidelity->top1_agreement;

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "experiment/fidelity.h"
+#include "experiment/placement.h"
 #include "experiment/run_spec.h"
 #include "io/results_store.h"
 
@@ -13,9 +14,11 @@ struct RunContext {
   std::string backend;
   std::string device;
   int job_world_size = 1;
+  Placement placement;  // hosts, devices, driver, Slurm job (gather_placement)
 };
 
-// Identifies a run's parameters for resume: equal keys mean the same run.
+// Identifies a run's parameters for resume: equal keys mean the same run. Ends
+// with the hardware it ran on (hardware_key: device model, nodes x ranks).
 std::string params_key(const RunSpec& spec, const RunContext& context);
 
 // Median over repeats of the slowest rank's time.

@@ -87,6 +87,7 @@ std::vector<StarSetting> star_settings(const SweepSettings& settings) {
   std::vector<StarSetting> grid;
   for (int64_t block : settings.block_sizes) {
     for (int64_t anchor : settings.anchor_sizes) {
+      check_star_sizes(block, anchor);
       for (const std::string& source : settings.anchor_sources) {
         for (const std::string& positions : settings.anchor_positions) {
           SB_REQUIRE(source == "first" || source == "previous",
@@ -191,7 +192,7 @@ int run_sweep(const SweepSettings& settings) {
   std::unique_ptr<Transformer> model = load_model(settings.model, config, *backend);
   std::unique_ptr<Comm> comm = make_comm(*backend);
   Runner runner(*model, *comm);
-  RunContext context{config.name, backend->name(), backend->device_name(), world_size};
+  RunContext context{config.name, backend->name(), backend->device_name(), world_size, gather_placement(*backend)};
 
   if (root) {
     fmt::print(stderr, "starbench run: {} ({} layers, hidden {}), backend {} on {}, {} rank(s), {} run(s) -> {}\n",

@@ -35,6 +35,11 @@ expect_error 2 "--anchor-source 'foo' is not one of" run --backend cpu --method 
 expect_error 2 "--anchor-positions 'far' is not one of" run --backend cpu --method global,star --task niah_single_1 \
   --anchor-positions far -o "$WORK/r.h5"
 expect_error 2 "not writable\|cannot create\|cannot open\|unwritable" run --backend cpu -o /proc/starbench.h5
+# One rank per GPU, checked on every rank before a GPU is touched (STARBENCH_FAKE_GPUS
+# stands in for the GPU count on machines without GPUs).
+STARBENCH_FAKE_GPUS=2 expect_error 3 "host $(hostname) runs 3 rank(s) (0, 1, 2) but sees 2 GPU(s)" \
+  run --backend cuda -o "$WORK/r.h5"
+[[ ! -e $WORK/r.h5 ]] || fail "a refused run left $WORK/r.h5 behind"
 
 if [[ -d "$reference" ]]; then
   # A truncated shard names the file.
