@@ -702,7 +702,8 @@ std::vector<std::string> ResultsStore::append(std::vector<RunRecord> records) {
   // Another process may commit to the same file: take turns, and build on the
   // file as it is now (read under the lock), not as it was at open().
   std::optional<FileLock> lock;
-  if (locking_enabled()) lock.emplace(FileLock::acquire(target_ + ".lock", kLockTimeoutSeconds, "results file " + describe()));
+  if (locking_enabled())
+    lock.emplace(FileLock::acquire(target_ + ".lock", kLockTimeoutSeconds, "results file " + describe()));
   TemporaryGuard temporary{temporary_path(target_)};
   if (file_exists(target_)) {
     check_is_store(target_, describe());

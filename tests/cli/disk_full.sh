@@ -29,7 +29,7 @@ expect_full() {
   local after=absent
   [[ -f $dir/r.h5 ]] && after=$(md5sum <"$dir/r.h5")
   [[ $after == "$before" ]] || fail "$description: the results file changed"
-  ! ls "$dir" | grep -q '\.tmp\.' || fail "$description: a temporary copy was left: $(ls "$dir")"
+  ! compgen -G "$dir/*.tmp.*" >/dev/null || fail "$description: a temporary copy was left: $(ls "$dir")"
   echo "ok: $description: $(grep -o "error: .*" "$WORK/err" | head -c 150)"
 }
 

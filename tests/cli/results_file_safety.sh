@@ -5,6 +5,7 @@
 # the model is loaded; a sweep refused before its first run leaves no file.
 source "$(dirname "$0")/common.sh"
 
+small=(run --backend cpu --method global --seq-len 64 --repeats 1 --warmup 0)
 count_runs() {
   "$PYTHON" -c "import h5py, sys; print(len(h5py.File(sys.argv[1], 'r')['runs']))" "$1"
 }
@@ -28,7 +29,6 @@ echo "ok: two concurrent writers, 60 runs stored"
 # --- 2. a symlinked results path -----------------------------------------------------
 mkdir -p "$WORK/store"
 ln -s store/linked.h5 "$WORK/linked.h5"  # dangling: the first commit creates the target
-small=(run --backend cpu --method global --seq-len 64 --repeats 1 --warmup 0)
 mpirun 1 "${small[@]}" -o "$WORK/linked.h5" >/dev/null 2>&1 || fail "run through a dangling symlink failed"
 mpirun 1 "${small[@]}" --seq-len 80 -o "$WORK/linked.h5" >/dev/null 2>&1 || fail "run through a symlink failed"
 [[ -L $WORK/linked.h5 ]] || fail "the symlink was replaced by a regular file"

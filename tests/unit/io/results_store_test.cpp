@@ -69,15 +69,7 @@ void expect_same_run(const RunRecord& expected, const RunRecord& actual) {
   }
 }
 
-template <typename F>
-std::string error_of(F&& call) {
-  try {
-    call();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no sb::Error)";
-}
+using test::error_of;
 
 TEST(ResultsStore, OpenCreatesNothingTheFirstAppendCreatesTheStore) {
   ScratchDir dir;

@@ -37,15 +37,7 @@ RunRecord keyed_run(const std::string& key, size_t values) {
   return record;
 }
 
-template <typename F>
-std::string error_of(F&& call) {
-  try {
-    call();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no sb::Error)";
-}
+using test::error_of;
 
 std::string file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
