@@ -372,8 +372,10 @@ for _ in $(seq 240); do
 done
 [[ $(job_field "$job" Restarts) -ge 1 ]] ||
   fail "job $job was not requeued (state $(job_field "$job" JobState), Restarts=$(job_field "$job" Restarts))"
-# Slurm holds a requeued job back for two minutes (its BeginTime); no need to wait here.
-scontrol update JobId="$job" StartTime=now || true
+# Slurm holds a requeued job back for two minutes (its BeginTime); a few seconds
+# will do here. (Not at once: slurmd refuses a credential issued in the same second
+# as the old one was revoked, "Job credential revoked".)
+scontrol update JobId="$job" StartTime=now+3 || true
 job_state=$(wait_ended "$job" 180)
 say "job $job: state $job_state after $(job_field "$job" Restarts) restart(s)"
 show_log "$job"
