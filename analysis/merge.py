@@ -1,13 +1,17 @@
 """Merging results files: every job writes its own file, this combines them.
 
-Runs are copied whole (attributes and arrays) and renumbered; a run whose
-params_key is already in the output is the same measurement (e.g. the global
-baseline every array task copied) and is kept once. The output is written to
-a temporary file and renamed into place, so an interrupted merge leaves the
-previous output untouched.
+Runs are copied whole (attributes and arrays) and renumbered; a run whose key
+(merge_key: params_key and the hardware it ran on) is already in the output is
+the same measurement (e.g. the global baseline every array task copied) and is
+kept once; runs of the same parameters on other GPUs or another node layout are
+all kept. The output is written to a temporary file and renamed into place, so
+an interrupted merge leaves the previous output untouched; like starbench, the
+merge holds an fcntl lock on "<output>.lock" meanwhile and writes a symlinked
+output through to its target.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -27,6 +31,22 @@ class MergeSummary:
     copied: int = 0
     duplicates: int = 0
     incomplete: int = 0
+
+
+def merge_key(group: h5py.Group) -> str:
+    """What makes two runs one measurement.
+
+    starbench's params_key ends with the device model and the node layout
+    (";device=...;node_layout=2x4") since it records them; a run written before
+    that gets them from its attributes, a missing one counting as unknown (so
+    two old runs that both lack it still count as one measurement).
+    """
+    key = decode(group.attrs.get("params_key", ""))
+    if not key or ";device=" in key:
+        return key
+    device = decode(group.attrs.get("device", ""))
+    layout = decode(group.attrs.get("node_layout", ""))
+    return f"{key};device={device};node_layout={layout}"
 
 
 def _next_number(runs: h5py.Group) -> int:
@@ -69,14 +89,17 @@ def merge(output: str, inputs: list[str]) -> MergeSummary:
             raise ResultsError(f"merge: {path} is both an input and the output")
         open_store(path).close()  # every input is checked before anything is written
 
-    directory = os.path.dirname(os.path.abspath(output))
+    output = os.path.realpath(output)  # a symlinked output is updated, not replaced by a file
+    directory = os.path.dirname(output)
     if not os.path.isdir(directory):
         raise ResultsError(f"merge: {output}: directory {directory} does not exist")
     # The C++ store's temporary-file name (<path>.tmp.<host>.<pid>): starbench
     # removes such files left by dead processes when it opens the results file.
     temporary = f"{output}.tmp.{socket.gethostname().replace('/', '_')}.{os.getpid()}"
     summary = MergeSummary()
+    lock = os.open(f"{output}.lock", os.O_RDWR | os.O_CREAT, 0o666)
     try:
+        fcntl.lockf(lock, fcntl.LOCK_EX)  # a starbench appending to the output takes turns with us
         if os.path.exists(output):
             open_store(output).close()
             shutil.copyfile(output, temporary)
@@ -87,7 +110,7 @@ def merge(output: str, inputs: list[str]) -> MergeSummary:
             out.attrs["starbench_schema"] = SCHEMA
             # Runs in creation order, as the C++ store creates /runs.
             runs = out[RUNS] if RUNS in out else out.create_group(RUNS, track_order=True)
-            seen = {decode(g.attrs.get("params_key", "")) for g in runs.values() if is_complete(g)}
+            seen = {merge_key(g) for g in runs.values() if is_complete(g)}
             number = _next_number(runs)
             for path in inputs:
                 with open_store(path) as source:
@@ -98,7 +121,7 @@ def merge(output: str, inputs: list[str]) -> MergeSummary:
                         if not is_complete(group):
                             summary.incomplete += 1
                             continue
-                        key = decode(group.attrs.get("params_key", ""))
+                        key = merge_key(group)
                         if key and key in seen:
                             summary.duplicates += 1
                             continue
@@ -116,4 +139,6 @@ def merge(output: str, inputs: list[str]) -> MergeSummary:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+    finally:
+        os.close(lock)
     return summary

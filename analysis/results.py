@@ -18,8 +18,8 @@ RUNS = "runs"
 
 # Columns every loaded frame has, so that analysis code can rely on them even
 # when a file holds only some kinds of runs.
-TEXT_COLUMNS = ["method", "backend", "model", "task", "kind", "device", "params_key", "ring_layout", "anchor_mode",
-                "block_rule", "platform", "hardware", "duo_pattern"]
+TEXT_COLUMNS = ["method", "backend", "model", "task", "kind", "device", "node_layout", "params_key", "ring_layout",
+                "anchor_mode", "block_rule", "platform", "hardware", "duo_pattern"]
 INT_COLUMNS = ["seq_len", "query_len", "generate", "world_size", "block_size", "anchor_size", "repeats", "sample",
                "simulated", "duo_sink", "duo_recent"]
 NUMBER_COLUMNS = ["context_ms", "query_ms", "decode_ms_per_token", "total_ms", "comm_bytes_context",

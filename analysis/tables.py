@@ -8,8 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-# Runs that measure the same configuration on the same kind of machine.
-SETUP = ["model", "backend", "device"]
+# Runs that measure the same configuration on the same kind of machine: the
+# device model and the node layout ("2x4": nodes x ranks per node; "" in files
+# written before starbench recorded it).
+SETUP = ["model", "backend", "device", "node_layout"]
 
 
 def timing_runs(runs: pd.DataFrame) -> pd.DataFrame:

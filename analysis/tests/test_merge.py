@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from analysis.__main__ import main
-from analysis.merge import merge
+from analysis.merge import merge, merge_key
 from analysis.results import ResultsError, load_arrays, load_runs
 from analysis.tests import synthetic
 
@@ -85,3 +85,50 @@ def test_merge_command(tmp_path, sweep_file, capsys):
     assert "11 run(s) added" in capsys.readouterr().out
     assert main(["merge", out, str(tmp_path / "missing.h5")]) == 1
     assert "missing.h5: no such file" in capsys.readouterr().err
+
+
+def _on(run: dict, **text) -> dict:
+    run["text"].update(text)
+    return run
+
+
+def test_merge_keeps_the_same_run_measured_on_other_hardware(tmp_path):
+    """params_key written before starbench recorded hardware is the same for an H100 and an H200 run,
+    or for one node of 8 ranks and two of 4: the device and node_layout attributes tell them apart."""
+    def one(name, **text):
+        path = str(tmp_path / name)
+        synthetic.write_results(path, [_on(synthetic.timing_run("ring", 65536, 8, 50.0), **text)])
+        return path
+
+    h100 = one("h100.h5", device="NVIDIA H100 80GB HBM3", node_layout="1x8")
+    h200 = one("h200.h5", device="NVIDIA H200", node_layout="1x8")
+    h200_2x4 = one("h200_2x4.h5", device="NVIDIA H200", node_layout="2x4")
+    h200_again = one("h200_again.h5", device="NVIDIA H200", node_layout="1x8")
+    out = str(tmp_path / "merged.h5")
+    summary = merge(out, [h100, h200, h200_2x4, h200_again])
+    assert (summary.copied, summary.duplicates) == (3, 1)
+    runs = load_runs(out)
+    assert sorted(zip(runs.device, runs.node_layout)) == [
+        ("NVIDIA H100 80GB HBM3", "1x8"), ("NVIDIA H200", "1x8"), ("NVIDIA H200", "2x4")]
+
+
+def test_merge_key_of_runs_with_and_without_hardware(tmp_path):
+    path = str(tmp_path / "runs.h5")
+    new_style = synthetic.timing_run("star", 4096, 4, 5.0)
+    new_style["text"]["params_key"] += ";device=NVIDIA H200;node_layout=1x4"
+    old_style = _on(synthetic.timing_run("star", 8192, 4, 5.0), device="NVIDIA H200")
+    synthetic.write_results(path, [new_style, old_style])
+    with h5py.File(path) as handle:
+        keys = [merge_key(handle["runs"][name]) for name in sorted(handle["runs"])]
+    assert keys[0] == new_style["text"]["params_key"]  # already says where it ran
+    assert keys[1] == old_style["text"]["params_key"] + ";device=NVIDIA H200;node_layout="  # layout unknown
+
+
+def test_merge_writes_through_a_symlinked_output(tmp_path, sweep_file):
+    (tmp_path / "store").mkdir()
+    target = tmp_path / "store" / "all.h5"
+    link = tmp_path / "all.h5"
+    link.symlink_to(target)  # dangling: the merge creates the target
+    merge(str(link), [sweep_file])
+    assert link.is_symlink() and target.is_file()
+    assert len(load_runs(str(link))) == 11

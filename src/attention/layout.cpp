@@ -98,14 +98,20 @@ BlockRule parse_block_rule(const std::string& text) {
   return rule;
 }
 
+void check_star_sizes(int64_t block_size, int64_t anchor_size) {
+  SB_REQUIRE(block_size >= 0, "star: --block-size {} is negative (0 means context / ranks)", block_size);
+  SB_REQUIRE(anchor_size >= -1, "star: --anchor-size {} is negative (-1 means the block size, 0 no anchor)",
+             anchor_size);
+}
+
 StarLayout make_star_layout(int64_t context_len, int64_t block_size, int64_t anchor_size, int world_size) {
   SB_REQUIRE(context_len > 0, "star: the context is empty");
   SB_REQUIRE(world_size >= 1, "star: world size {} is invalid", world_size);
-  SB_REQUIRE(block_size >= 0, "star: --block-size {} is negative (0 means context / ranks)", block_size);
+  check_star_sizes(block_size, anchor_size);
   if (block_size == 0) block_size = (context_len + world_size - 1) / world_size;
   SB_REQUIRE(block_size <= context_len, "star: --block-size {} is larger than the context ({} tokens)", block_size,
              context_len);
-  if (anchor_size < 0) anchor_size = block_size;
+  if (anchor_size == -1) anchor_size = block_size;
   SB_REQUIRE(anchor_size <= block_size, "star: --anchor-size {} is larger than a block ({} tokens)", anchor_size,
              block_size);
   StarLayout layout{context_len, block_size, anchor_size, world_size};

@@ -69,6 +69,10 @@ struct BlockRule {
 };
 BlockRule parse_block_rule(const std::string& text);
 
+// Throws sb::Error for a negative block size or an anchor size below -1 (the only
+// negative size with a meaning: anchor = block).
+void check_star_sizes(int64_t block_size, int64_t anchor_size);
+
 // Resolves the defaults (block 0 -> ceil(context / ranks); anchor -1 -> block)
 // and checks the settings; the message says which value is wrong and why.
 StarLayout make_star_layout(int64_t context_len, int64_t block_size, int64_t anchor_size, int world_size);

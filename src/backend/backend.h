@@ -160,5 +160,9 @@ std::unique_ptr<Backend> make_backend(const std::string& name, int local_rank);
 using BackendFactory = std::function<std::unique_ptr<Backend>(int local_rank)>;
 void register_backend(const std::string& name, BackendFactory factory);  // an empty factory unregisters
 bool cuda_backend_available();
+// GPUs this process sees (0 without the cuda backend). STARBENCH_FAKE_GPUS=N
+// replaces the count, so that the one-GPU-per-rank check (create_backend) can be
+// tested on machines without GPUs; it makes no GPU appear.
+int visible_gpu_count();
 
 }  // namespace sb

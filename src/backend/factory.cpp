@@ -3,6 +3,7 @@
 // mutually dependent static libraries, which CMake repeats on the link line)
 // and defines STARBENCH_WITH_CUDA for this file when the cuda backend is built.
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
@@ -58,6 +59,15 @@ void register_backend(const std::string& name, BackendFactory factory) {
   } else {
     registered_backends().erase(name);
   }
+}
+
+int visible_gpu_count() {
+  if (const char* fake = std::getenv("STARBENCH_FAKE_GPUS")) return std::atoi(fake);
+#ifdef STARBENCH_WITH_CUDA
+  return cuda_device_count();
+#else
+  return 0;
+#endif
 }
 
 std::unique_ptr<Backend> make_backend(const std::string& name, int local_rank) {

@@ -1,6 +1,4 @@
 // starbench inspect: lists the runs a results file holds.
-#include <filesystem>
-
 #include <fmt/core.h>
 
 #include "cli/commands.h"
@@ -16,8 +14,7 @@ void add_inspect_command(CLI::App& app) {
   inspect->add_option("file", *path, "HDF5 results file")->required();
   inspect->callback([path] {
     if (Control::rank() != 0) return;
-    SB_REQUIRE(std::filesystem::is_regular_file(*path), "inspect: no such file {}", *path);
-    ResultsStore store = ResultsStore::open(*path);
+    ResultsStore store = ResultsStore::open_for_reading(*path);
     std::vector<std::string> ids = store.run_ids();
     fmt::print("{} run(s) in {}\n", ids.size(), *path);
     fmt::print("{:<12} {:<7} {:<12} {:>8} {:>5} {:>7} {:>7} {:>11} {:>10}\n", "run", "method", "kind", "seq_len",

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 
 #include <fmt/core.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "model/checkpoint.h"
 #include "model/weights.h"
@@ -75,11 +78,42 @@ std::shared_ptr<const DuoPattern> resolve_duo_pattern(const DuoOptions& options,
   return pattern;
 }
 
+
+namespace {
+
+// One GPU per rank: a rank takes the GPU of its node-local rank, so more ranks on
+// a node than GPUs would put two ranks on one device, which fails late, inside
+// NCCL. Every rank of such a node reports it, naming the host, ranks and GPUs.
+std::string ranks_per_gpu_problem(const std::vector<int>& node_ranks, int local_rank, int gpus) {
+  // No GPU at all: make_backend says so in its own words.
+  if (gpus == 0 || (int(node_ranks.size()) <= gpus && local_rank < gpus)) return "";
+  const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
+  const char* fake = std::getenv("STARBENCH_FAKE_GPUS");
+  return fmt::format(
+      "host {} runs {} rank(s) ({}) but sees {} GPU(s){}: one rank per GPU, so start at most {} rank(s) on this "
+      "node (Slurm: --ntasks-per-node={}) or give it more GPUs (--gpus-per-node={})",
+      Control::host_name(), node_ranks.size(), fmt::join(node_ranks, ", "), gpus,
+      fake ? fmt::format(" (STARBENCH_FAKE_GPUS={})", fake)
+           : visible ? fmt::format(" (CUDA_VISIBLE_DEVICES={})", visible) : std::string(),
+      gpus, gpus, node_ranks.size());
+}
+
+}  // namespace
+
 std::unique_ptr<Backend> create_backend(const std::string& name) {
   std::unique_ptr<Backend> backend;
   std::string problem;
+  const std::vector<int> node_ranks = Control::node_ranks();  // collective: every rank, whatever its backend
+  const int local_rank = Control::local_rank();
   try {
-    backend = make_backend(name, Control::local_rank());
+    if (name == "cuda" || (name == "auto" && cuda_backend_available()))
+      problem = ranks_per_gpu_problem(node_ranks, local_rank, visible_gpu_count());
+  } catch (const Error& error) {
+    problem = error.what();
+  }
+  Control::agree(problem.empty(), problem);
+  try {
+    backend = make_backend(name, local_rank);
   } catch (const Error& error) {
     problem = error.what();
   }

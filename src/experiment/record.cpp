@@ -85,7 +85,9 @@ std::string params_key(const RunSpec& spec, const RunContext& context) {
       context.model_name, context.backend, spec.method, spec.context_len, spec.query_len, spec.generate, ranks,
       spec.method == "star" ? spec.block_size : 0, spec.method == "star" ? spec.anchor_size : 0, spec.repeats,
       spec.warmup, spec.seed, spec.task, spec.sample,
-      method_key_suffix(spec) + duo_params_key(spec.duo.get())) + provenance_key_suffix(context);
+      method_key_suffix(spec) + duo_params_key(spec.duo.get())) + provenance_key_suffix(context) +
+         // A simulated run's hardware is its platform and profile (provenance), not the machine simulating it.
+         (context.simulated ? std::string() : hardware_key(context.placement, ranks));
 }
 
 double median_of_slowest(const std::vector<std::vector<double>>& per_repeat_per_rank) {
@@ -151,6 +153,7 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
                     {"decode_peak_mem_bytes", decode_peak},
                     {"kv_cache_bytes", kv}};
   add_duo_attributes(spec, record);
+  if (!context.simulated) add_placement(record, context.placement, outcome.world_size);
   if (fidelity) {
     record.numbers["kl_vs_global"] = fidelity->kl_divergence;
     record.numbers["top1_vs_global"] = fidelity->top1_agreement;

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "experiment/fidelity.h"
+#include "experiment/placement.h"
 #include "experiment/run_spec.h"
 #include "io/results_store.h"
 
@@ -17,9 +18,11 @@ struct RunContext {
   // runs carry their platform and hardware profile; "simulated" = 1).
   std::vector<std::pair<std::string, std::string>> provenance = {};
   bool simulated = false;
+  Placement placement;  // hosts, devices, driver, Slurm job (gather_placement)
 };
 
-// Identifies a run's parameters for resume: equal keys mean the same run.
+// Identifies a run's parameters for resume: equal keys mean the same run. Ends
+// with the hardware it ran on (hardware_key: device model, nodes x ranks).
 std::string params_key(const RunSpec& spec, const RunContext& context);
 // A duo pattern's part of a key (source, threshold applied, sink, recent); "" for none.
 std::string duo_params_key(const DuoPattern* duo);

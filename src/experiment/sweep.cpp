@@ -119,6 +119,7 @@ std::vector<StarSetting> star_settings(const SweepSettings& settings) {
   for (const std::string& block : settings.block_sizes) {
     const BlockRule rule = parse_block_rule(block);
     for (int64_t anchor : settings.anchor_sizes) {
+      check_star_sizes(block, anchor);
       for (const std::string& source : settings.anchor_sources) {
         for (const std::string& positions : settings.anchor_positions) {
           SB_REQUIRE(source == "first" || source == "previous",
@@ -272,8 +273,8 @@ int run_sweep(const SweepSettings& settings) {
   std::unique_ptr<Transformer> model = load_model(settings.model, config, *backend);
   std::unique_ptr<Comm> comm = make_comm(*backend);
   Runner runner(*model, *comm);
-  RunContext context{config.name, backend->name(), backend->device_name(), world_size, backend->provenance(),
-                     !backend->computes_values()};
+  RunContext context{config.name,           backend->name(), backend->device_name(), world_size,
+                     backend->provenance(), !backend->computes_values(), gather_placement(*backend)};
 
   if (root) {
     fmt::print(stderr, "starbench run: {} ({} layers, hidden {}), backend {} on {}, {} rank(s), {} run(s) -> {}\n",

@@ -146,8 +146,8 @@ int run_task_sweep(const SweepSettings& settings) {
   std::unique_ptr<Transformer> model = load_model(settings.model, config, *backend);
   std::unique_ptr<Comm> comm = make_comm(*backend);
   Runner runner(*model, *comm);
-  RunContext context{config.name, backend->name(), backend->device_name(), world_size, backend->provenance(),
-                     !backend->computes_values()};
+  RunContext context{config.name,           backend->name(), backend->device_name(), world_size,
+                     backend->provenance(), !backend->computes_values(), gather_placement(*backend)};
   TaskOptions options;
   options.words_path = settings.words_path;
   options.squad_path = settings.squad_path;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "io/check_h5.h"
 #include "util/error.h"
 
 namespace sb {
@@ -23,7 +24,7 @@ T h5_call(T result, const char* call, const std::string& path) {
 
 void write_array_file(const std::string& path, const std::vector<NamedArray>& arrays) {
   const std::string temporary = path + ".tmp." + std::to_string(getpid());
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  silence_hdf5_errors();
   hid_t file = H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   SB_REQUIRE(file >= 0, "cannot create output file {} (is the directory writable?)", path);
   for (const NamedArray& array : arrays) {
@@ -52,7 +53,7 @@ void write_array_file(const std::string& path, const std::vector<NamedArray>& ar
 
 std::vector<double> read_array_as_f64(const std::string& path, const std::string& name,
                                       std::vector<int64_t>* shape) {
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  silence_hdf5_errors();
   hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   SB_REQUIRE(file >= 0, "cannot open HDF5 file {}", path);
   hid_t dataset = H5Dopen2(file, name.c_str(), H5P_DEFAULT);

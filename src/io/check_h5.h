@@ -5,14 +5,36 @@
 // innermost HDF5 reason is appended to our message.
 #include <hdf5.h>
 
+#include <algorithm>
 #include <string>
 
 #include "util/error.h"
 
 namespace sb {
 
-// Turns off HDF5's automatic error-stack printing for this thread.
-inline void silence_hdf5_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+// Turns off HDF5's automatic error-stack printing for this thread. Every HDF5
+// entry point of src/io calls it first, which makes it the place to keep HDF5
+// from installing its exit-time cleanup: HDF5 1.10 leaves a file whose H5Fclose
+// failed (a full disk) half-closed in its id table, and that cleanup segfaults on
+// it at exit, after the error was reported. The store closes every file it opens,
+// so nothing is lost by skipping it.
+inline void silence_hdf5_errors() {
+  static const bool no_exit_cleanup = H5dont_atexit() >= 0;
+  (void)no_exit_cleanup;
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
+
+// HDF5's failed system calls read "file write failed: time = ..., filename = ...,
+// file descriptor = 19, errno = 28, error message = 'No space left on device', buf
+// = ...": keep what failed and the system's reason.
+inline std::string compact_hdf5_reason(const std::string& description) {
+  const std::string marker = "error message = '";
+  const size_t start = description.find(marker);
+  if (start == std::string::npos) return description;
+  const size_t end = description.find('\'', start + marker.size());
+  const std::string what = description.substr(0, std::min(description.find(':'), start));
+  return what + ": " + description.substr(start + marker.size(), end == std::string::npos ? end : end - start - marker.size());
+}
 
 // The deepest description on HDF5's current error stack ("" when empty).
 inline std::string hdf5_error_reason() {
@@ -25,7 +47,7 @@ inline std::string hdf5_error_reason() {
         return 0;
       },
       &reason);
-  return reason;
+  return compact_hdf5_reason(reason);
 }
 
 template <typename T>

@@ -1,12 +1,11 @@
 #include "io/results_store.h"
 
-#include <fcntl.h>
 #include <hdf5.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -15,6 +14,8 @@
 #include <utility>
 
 #include "io/check_h5.h"
+#include "io/file_commit.h"
+#include "io/file_lock.h"
 #include "util/error.h"
 
 namespace sb {
@@ -73,54 +74,7 @@ using Type = Owned<H5Tclose>;
 using Plist = Owned<H5Pclose>;
 using Object = Owned<H5Oclose>;
 
-// --- file-level plumbing ---------------------------------------------------------
-
-std::string host_name() {
-  char name[256] = {};
-  gethostname(name, sizeof name - 1);
-  std::string host(name);
-  for (char& c : host)
-    if (c == '/') c = '_';
-  return host.empty() ? "localhost" : host;
-}
-
-// Host and pid in the name: on a shared file system a stale copy is only judged
-// dead by the host that made it.
-std::string temporary_path(const std::string& path) {
-  return path + ".tmp." + host_name() + "." + std::to_string(getpid());
-}
-
-fs::path directory_of(const std::string& path) {
-  fs::path parent = fs::path(path).parent_path();
-  return parent.empty() ? fs::path(".") : parent;
-}
-
-void remove_stale_temporaries(const std::string& path) {
-  const std::string prefix = fs::path(path).filename().string() + ".tmp.";
-  const std::string host = host_name();
-  std::error_code error;
-  for (const fs::directory_entry& entry : fs::directory_iterator(directory_of(path), error)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind(prefix, 0) != 0) continue;
-    const std::string rest = name.substr(prefix.size());  // "<host>.<pid>"
-    const size_t dot = rest.rfind('.');
-    if (dot == std::string::npos || rest.substr(0, dot) != host) continue;
-    char* end = nullptr;
-    const long pid = std::strtol(rest.c_str() + dot + 1, &end, 10);
-    if (*end != '\0' || pid <= 0) continue;
-    if (kill(pid_t(pid), 0) == -1 && errno == ESRCH) fs::remove(entry.path(), error);
-  }
-}
-
-void fsync_path(const std::string& path, bool directory) {
-  const int fd = ::open(path.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
-  SB_REQUIRE(fd >= 0, "cannot open {} to sync it: {}", path, std::strerror(errno));
-  const int status = fsync(fd);
-  const int saved = errno;
-  ::close(fd);
-  SB_REQUIRE(status == 0, "fsync of {} failed: {}", path, std::strerror(saved));
-}
-
+// --- the commit --------------------------------------------------------------------
 // Removes the temporary copy unless the append got as far as renaming it.
 struct TemporaryGuard {
   std::string path;
@@ -133,21 +87,38 @@ struct TemporaryGuard {
   }
 };
 
-// Closes the copy, syncs it and renames it over the original: the commit point.
+// Syncs the copy and renames it over the original: the commit point.
 void commit_temporary(TemporaryGuard& temporary, const std::string& path) {
   fsync_path(temporary.path, false);
   stage("synced");
   SB_REQUIRE(std::rename(temporary.path.c_str(), path.c_str()) == 0, "cannot rename {} to {}: {}",
              temporary.path, path, std::strerror(errno));
   temporary.armed = false;
-  fsync_path(directory_of(path).string(), true);
+  fsync_path(directory_of(path), true);
   stage("renamed");
 }
+
+// Commits take turns through an fcntl lock on "<results>.lock" (file_lock.h);
+// STARBENCH_RESULTS_LOCK=off turns that off for file systems without locks.
+bool locking_enabled() {
+  const char* value = std::getenv("STARBENCH_RESULTS_LOCK");
+  return value == nullptr || std::string(value) != "off";
+}
+
+// A commit copies and renames a file in well under a second; a lock held for
+// minutes means a writer hung on its file system.
+constexpr double kLockTimeoutSeconds = 300;
 
 hid_t file_access() {
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   // STRONG: H5Fclose closes every object still open, so "closed" means all bytes are out.
   H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+#if H5_VERSION_GE(1, 10, 7)
+  // HDF5's own flock() of every file it opens guards in-place writers; the store
+  // never writes the live file (commits go through a copy and a lock of its own),
+  // and flock fails outright on file systems without it (Lustre without -o flock).
+  H5Pset_file_locking(fapl, false, true);
+#endif
   return fapl;
 }
 
@@ -637,34 +608,38 @@ void write_index(hid_t file, const std::string& path, const IndexRows& index) {
 
 // --- opening -----------------------------------------------------------------------------
 
-void create_store(const std::string& path) {
-  TemporaryGuard temporary{temporary_path(path)};
-  {
-    // Persistent free-space tracking: the space of each replaced /index is reused
-    // by later appends instead of growing the file forever.
-    Plist creation(H5Pcreate(H5P_FILE_CREATE));
-    H5Pset_file_space_strategy(creation, H5F_FSPACE_STRATEGY_FSM_AGGR, 1, 1);
-    Plist access(file_access());
-    File file(H5Fcreate(temporary.path.c_str(), H5F_ACC_TRUNC, creation, access));
-    SB_REQUIRE(file.get() >= 0, "cannot create results file {}: is its directory present and writable?", path);
-    write_text_attribute(file, kSchemaAttribute, kSchema, path + ":/");
-    Plist group_creation(H5Pcreate(H5P_GROUP_CREATE));
-    H5_CHECK(H5Pset_link_creation_order(group_creation, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED), path);
-    Group runs(H5_CHECK(H5Gcreate2(file, "runs", H5P_DEFAULT, group_creation, H5P_DEFAULT), path + ":/runs"));
-    write_index(file, path, IndexRows{});
-    runs.close();
-    H5_CHECK(file.close(), path);
-  }
-  commit_temporary(temporary, path);
+// A new, empty store in `temporary` (the first commit of a file fills and renames it).
+void create_store_file(const std::string& temporary, const std::string& path) {
+  // Persistent free-space tracking: the space of each replaced /index is reused
+  // by later appends instead of growing the file forever.
+  Plist creation(H5Pcreate(H5P_FILE_CREATE));
+  H5Pset_file_space_strategy(creation, H5F_FSPACE_STRATEGY_FSM_AGGR, 1, 1);
+  Plist access(file_access());
+  File file(H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, creation, access));
+  SB_REQUIRE(file.get() >= 0, "cannot create results file {}{}", path,
+             hdf5_error_reason().empty() ? "" : ": " + hdf5_error_reason());
+  write_text_attribute(file, kSchemaAttribute, kSchema, path + ":/");
+  Plist group_creation(H5Pcreate(H5P_GROUP_CREATE));
+  H5_CHECK(H5Pset_link_creation_order(group_creation, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED), path);
+  Group runs(H5_CHECK(H5Gcreate2(file, "runs", H5P_DEFAULT, group_creation, H5P_DEFAULT), path + ":/runs"));
+  write_index(file, path, IndexRows{});
+  runs.close();
+  SB_REQUIRE(file.close() >= 0, "cannot write results file {} (into {}): {}", path, temporary, hdf5_error_reason());
 }
 
-void check_is_store(const std::string& path) {
+bool file_exists(const std::string& path) {
   std::error_code error;
-  SB_REQUIRE(!fs::is_directory(path, error), "results file {} is a directory", path);
-  SB_REQUIRE(access(path.c_str(), R_OK) == 0, "cannot read results file {}: {}", path, std::strerror(errno));
-  SB_REQUIRE(H5Fis_hdf5(path.c_str()) > 0, "{} is not an HDF5 file (not a starbench results store)", path);
+  return fs::exists(path, error);
+}
+
+// `file` is opened, `path` names it in messages (the two differ for a symlink).
+void check_is_store(const std::string& file_path, const std::string& path) {
+  std::error_code error;
+  SB_REQUIRE(!fs::is_directory(file_path, error), "results file {} is a directory", path);
+  SB_REQUIRE(access(file_path.c_str(), R_OK) == 0, "cannot read results file {}: {}", path, std::strerror(errno));
+  SB_REQUIRE(H5Fis_hdf5(file_path.c_str()) > 0, "{} is not an HDF5 file (not a starbench results store)", path);
   Plist access(file_access());
-  File file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, access));
+  File file(H5Fopen(file_path.c_str(), H5F_ACC_RDONLY, access));
   SB_REQUIRE(file.get() >= 0, "cannot open HDF5 file {}{}", path, hdf5_error_reason().empty() ? "" : ": " + hdf5_error_reason());
   SB_REQUIRE(H5Aexists(file, kSchemaAttribute) > 0 && H5Lexists(file, "runs", H5P_DEFAULT) > 0,
              "{} is an HDF5 file but not a starbench results store (no '{}' attribute)", path, kSchemaAttribute);
@@ -675,11 +650,12 @@ void check_is_store(const std::string& path) {
   SB_REQUIRE(schema == kSchema, "{} has results schema '{}', this starbench reads '{}'", path, schema, kSchema);
 }
 
-File open_for_reading(const std::string& path) {
+File open_file_for_reading(const std::string& file_path, const std::string& path) {
   silence_hdf5_errors();
   Plist access(file_access());
-  const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, access);
-  SB_REQUIRE(id >= 0, "cannot open results file {}", path);
+  const hid_t id = H5Fopen(file_path.c_str(), H5F_ACC_RDONLY, access);
+  SB_REQUIRE(id >= 0, "cannot open results file {}{}", path,
+             hdf5_error_reason().empty() ? "" : ": " + hdf5_error_reason());
   return File(id);
 }
 
@@ -688,16 +664,23 @@ File open_for_reading(const std::string& path) {
 void set_append_stage_hook(std::function<void(const std::string& stage)> hook) { stage_hook() = std::move(hook); }
 
 ResultsStore ResultsStore::open(const std::string& path) {
+  ResultsStore store = open_for_reading(path, /*must_exist=*/false);
+  check_replaceable(store.target_, store.describe(), locking_enabled());
+  return store;
+}
+
+ResultsStore ResultsStore::open_for_reading(const std::string& path, bool must_exist) {
   silence_hdf5_errors();
   SB_REQUIRE(!path.empty(), "results file path is empty");
-  remove_stale_temporaries(path);
-  std::error_code error;
-  if (!fs::exists(path, error)) {
-    create_store(path);
-  } else {
-    check_is_store(path);
-  }
-  return ResultsStore(path);
+  ResultsStore store(path, resolve_symlinks(path));
+  SB_REQUIRE(!must_exist || file_exists(store.target_), "no results file {}", store.describe());
+  remove_stale_temporaries(store.target_);
+  if (file_exists(store.target_)) check_is_store(store.target_, store.describe());
+  return store;
+}
+
+std::string ResultsStore::describe() const {
+  return target_ == path_ ? path_ : fmt::format("{} (a link to {})", path_, target_);
 }
 
 std::string ResultsStore::append(RunRecord record) {
@@ -716,15 +699,24 @@ std::vector<std::string> ResultsStore::append(std::vector<RunRecord> records) {
   }
   std::vector<std::string> ids;
   if (records.empty()) return ids;
-  TemporaryGuard temporary{temporary_path(path_)};
-  std::error_code error;
-  fs::copy_file(path_, temporary.path, fs::copy_options::overwrite_existing, error);
-  SB_REQUIRE(!error, "cannot copy results file {} to {} for appending: {}", path_, temporary.path, error.message());
+  // Another process may commit to the same file: take turns, and build on the
+  // file as it is now (read under the lock), not as it was at open().
+  std::optional<FileLock> lock;
+  if (locking_enabled())
+    lock.emplace(FileLock::acquire(target_ + ".lock", kLockTimeoutSeconds, "results file " + describe()));
+  TemporaryGuard temporary{temporary_path(target_)};
+  if (file_exists(target_)) {
+    check_is_store(target_, describe());
+    copy_file_contents(target_, temporary.path);
+  } else {
+    create_store_file(temporary.path, describe());  // the file appears with its first runs
+  }
   stage("copied");
   {
     Plist access(file_access());
     File file(H5Fopen(temporary.path.c_str(), H5F_ACC_RDWR, access));
-    SB_REQUIRE(file.get() >= 0, "cannot open {} (copy of {}) for writing", temporary.path, path_);
+    SB_REQUIRE(file.get() >= 0, "cannot open {} (copy of {}) for writing{}", temporary.path, path_,
+               hdf5_error_reason().empty() ? "" : ": " + hdf5_error_reason());
     std::optional<IndexRows> table = index_rows_from_table(file, path_);
     IndexRows index = table ? std::move(*table) : index_rows_from_runs(file, path_);
     std::vector<std::string> existing;
@@ -757,20 +749,23 @@ std::vector<std::string> ResultsStore::append(std::vector<RunRecord> records) {
     }
     write_index(file, path_, index);
     stage("index");
-    H5_CHECK(file.close(), temporary.path);
+    SB_REQUIRE(file.close() >= 0, "cannot write results file {} (into its copy {}): {}", describe(), temporary.path,
+               hdf5_error_reason());
   }
   stage("closed");
-  commit_temporary(temporary, path_);
+  commit_temporary(temporary, target_);
   return ids;
 }
 
 std::vector<std::string> ResultsStore::run_ids() const {
-  File file = open_for_reading(path_);
+  if (!file_exists(target_)) return {};  // created by the first append
+  File file = open_file_for_reading(target_, describe());
   return list_runs(file, path_);
 }
 
 RunRecord ResultsStore::read(const std::string& run_id) const {
-  File file = open_for_reading(path_);
+  SB_REQUIRE(file_exists(target_), "{} holds no run '{}' (the file does not exist yet)", describe(), run_id);
+  File file = open_file_for_reading(target_, describe());
   SB_REQUIRE(valid_name(run_id) && H5Lexists(file, ("runs/" + run_id).c_str(), H5P_DEFAULT) > 0 &&
                  is_complete(file, run_id),
              "{} holds no run '{}'", path_, run_id);
@@ -790,8 +785,9 @@ std::vector<std::string> ResultsStore::find_by_params_key(const std::string& key
 }
 
 std::map<std::string, std::vector<std::string>> ResultsStore::runs_by_params_key() const {
-  File file = open_for_reading(path_);
   std::map<std::string, std::vector<std::string>> runs;
+  if (!file_exists(target_)) return runs;
+  File file = open_file_for_reading(target_, describe());
   for (const std::string& id : list_runs(file, path_)) {
     const std::string group = "runs/" + id;
     if (H5Aexists_by_name(file, group.c_str(), "params_key", H5P_DEFAULT) <= 0) continue;

@@ -6,7 +6,9 @@
 // append writes into a copy of the file next to it, fsyncs it and rename()s it over
 // the original. A kill at any moment leaves either the old file or the new one, so a
 // run is stored whole or not at all and earlier runs are never touched.
-// Rank 0 alone opens a store; one writing process per file at a time.
+// Several processes may append to one file: commits take turns through an fcntl
+// lock on "<file>.lock" and each copies the file as the last commit left it.
+// A symlinked path is written through to its target. Rank 0 alone opens a store.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -34,10 +36,15 @@ struct RunRecord {
 
 class ResultsStore {
  public:
-  // Creates the file if absent; opens for append otherwise. An unwritable path, a
-  // file that is not HDF5 or an HDF5 file that is not a starbench store raises
-  // sb::Error naming the path. Removes temporary copies left by dead processes.
+  // For appending. Checks up front that the file (or a symlink's target) can be
+  // replaced and, if present, is a starbench store; raises sb::Error naming the
+  // path and the reason otherwise. Creates nothing: the first append creates the
+  // file, so a sweep refused before its first run leaves no file behind. Removes
+  // temporary copies left by dead processes.
   static ResultsStore open(const std::string& path);
+  // For reading only (no write checks): a present file must be a starbench store;
+  // an absent one is an error when must_exist, else a store without runs.
+  static ResultsStore open_for_reading(const std::string& path, bool must_exist = true);
 
   // Stores the run atomically and returns its id (record.run_id, or the next free
   // "run_NNNNNN" when empty).
@@ -56,13 +63,18 @@ class ResultsStore {
   std::map<std::string, std::vector<std::string>> runs_by_params_key() const;
 
   const std::string& path() const { return path_; }
+  // The file commits replace: path() with symlinks followed.
+  const std::string& target() const { return target_; }
 
  private:
-  explicit ResultsStore(std::string path) : path_(std::move(path)) {}
+  ResultsStore(std::string path, std::string target) : path_(std::move(path)), target_(std::move(target)) {}
+  // path(), and its target when it is a link: how messages name the file.
+  std::string describe() const;
   std::string path_;
+  std::string target_;
 };
 
-// Test hook: when set, append() calls it at each stage ("copied", "array:<i>"
+// Test hook: when set, append() calls it at each stage ("copied" (or created), "array:<i>"
 // after the i-th array is written, "index", "closed", "synced", "renamed") so a
 // test can kill the process at a chosen point. Not for production use.
 void set_append_stage_hook(std::function<void(const std::string& stage)> hook);

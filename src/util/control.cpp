@@ -1,6 +1,7 @@
 #include "util/control.h"
 
 #include <mpi.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -103,6 +104,26 @@ int Control::local_rank() {
   return value;
 }
 
+std::string Control::host_name() {
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  return name[0] ? name : "localhost";
+}
+
+std::vector<int> Control::node_ranks() {
+  MPI_Comm node_comm;
+  MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank(), MPI_INFO_NULL, &node_comm));
+  int node_size = 1;
+  MPI_CHECK(MPI_Comm_size(node_comm, &node_size));
+  std::vector<int> ranks(size_t(node_size), 0);
+  int mine = rank();
+  MPI_Request request;
+  MPI_CHECK(MPI_Iallgather(&mine, 1, MPI_INT, ranks.data(), 1, MPI_INT, node_comm, &request));
+  wait_or_abort(request, "allgather(node ranks)");
+  MPI_CHECK(MPI_Comm_free(&node_comm));
+  return ranks;
+}
+
 void Control::barrier() {
   if (ControlPlane* control = plane()) return control->barrier();
   MPI_Request request;
@@ -160,6 +181,23 @@ std::vector<double> Control::gather_all(double value) {
   MPI_Request request;
   MPI_CHECK(MPI_Iallgather(&value, 1, MPI_DOUBLE, values.data(), 1, MPI_DOUBLE, MPI_COMM_WORLD, &request));
   wait_or_abort(request, "allgather");
+  return values;
+}
+
+std::vector<std::string> Control::gather_all_strings(const std::string& value) {
+  int length = int(value.size());
+  std::vector<int> lengths(size_t(size()), 0);
+  MPI_Request request;
+  MPI_CHECK(MPI_Iallgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, MPI_COMM_WORLD, &request));
+  wait_or_abort(request, "allgather(string lengths)");
+  std::vector<int> offsets(lengths.size(), 0);
+  for (size_t r = 1; r < lengths.size(); ++r) offsets[r] = offsets[r - 1] + lengths[r - 1];
+  std::string all(size_t(offsets.back() + lengths.back()), '\0');
+  MPI_CHECK(MPI_Iallgatherv(value.data(), length, MPI_CHAR, all.data(), lengths.data(), offsets.data(), MPI_CHAR,
+                            MPI_COMM_WORLD, &request));
+  wait_or_abort(request, "allgather(strings)");
+  std::vector<std::string> values;
+  for (size_t r = 0; r < lengths.size(); ++r) values.push_back(all.substr(size_t(offsets[r]), size_t(lengths[r])));
   return values;
 }
 

@@ -36,6 +36,10 @@ class Control {
   static int size();
   static int local_rank();  // from OMPI_COMM_WORLD_LOCAL_RANK / SLURM_LOCALID / MPI split
   static bool is_root() { return rank() == 0; }
+  static std::string host_name();
+  // Collective: the world ranks that share this rank's node (its shared-memory
+  // domain), in rank order.
+  static std::vector<int> node_ranks();
 
   static void barrier();
   // Every rank passes its own ok/message; if any rank failed, every rank throws
@@ -44,6 +48,7 @@ class Control {
   static double max(double value);
   static double sum(double value);
   static std::vector<double> gather_all(double value);  // every rank gets every value
+  static std::vector<std::string> gather_all_strings(const std::string& value);
   static std::string broadcast_string(const std::string& value, int root);
   static std::vector<int64_t> broadcast_ints(std::vector<int64_t> values, int root);
 };

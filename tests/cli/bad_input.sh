@@ -47,6 +47,11 @@ expect_error 2 "--duo-sink, --duo-recent, --duo-threshold and --duo-sparsity nee
 expect_error 2 "must lie inside the anchor" forward --backend cpu --model-preset tiny --tokens "$(seq -s, 1 40)" \
   --context-len 32 --method star --block-size 16 --anchor-size 2 --duo-pattern "$WORK/bare.tsv" --duo-sink 4 \
   --duo-recent 8 -o "$WORK/o.h5"
+# One rank per GPU, checked on every rank before a GPU is touched (STARBENCH_FAKE_GPUS
+# stands in for the GPU count on machines without GPUs).
+STARBENCH_FAKE_GPUS=2 expect_error 3 "host $(hostname) runs 3 rank(s) (0, 1, 2) but sees 2 GPU(s)" \
+  run --backend cuda -o "$WORK/r.h5"
+[[ ! -e $WORK/r.h5 ]] || fail "a refused run left $WORK/r.h5 behind"
 
 if [[ -d "$reference" ]]; then
   # A truncated shard names the file.

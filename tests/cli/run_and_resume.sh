@@ -7,11 +7,13 @@ out="$WORK/results.h5"
 sweep=(run --backend cpu --method global,ring,star --seq-len 256,384,512,640 --block-size 0,64 --anchor-size -1,0
        --query-len 4 --generate 3 --repeats 10 --warmup 0 -o "$out")
 
-# 1. A full sweep on 2 ranks prints a table and stores every run.
-mpirun 2 run --backend cpu --seq-len 64,128 --query-len 4 --generate 2 --repeats 2 --warmup 1 -o "$WORK/full.h5" \
+# 1. A full sweep on 2 ranks prints a table and stores every run, with the
+# hardware and the (here pretended) Slurm job it ran in.
+timeout -k 5 120 mpiexec "${MPI_FLAGS[@]}" -n 2 env SLURM_JOB_ID=4242 SLURM_JOB_NAME=cli-test "$STARBENCH" \
+  run --backend cpu --seq-len 64,128 --query-len 4 --generate 2 --repeats 2 --warmup 1 -o "$WORK/full.h5" \
   >"$WORK/table.txt"
 grep -q "context_ms" "$WORK/table.txt" || fail "no table printed"
-"$PYTHON" - "$WORK/full.h5" <<'PY'
+"$PYTHON" - "$WORK/full.h5" "$(hostname)" <<'PY'
 import sys, h5py, pandas as pd, numpy as np
 with h5py.File(sys.argv[1], "r") as f:
     index = pd.DataFrame(f["index"][()])
@@ -27,6 +29,10 @@ with h5py.File(sys.argv[1], "r") as f:
         method = g.attrs["method"]
         method = method.decode() if isinstance(method, bytes) else method
         assert world == (1 if method == "global" else 2)
+        assert g.attrs["hosts"] == sys.argv[2], g.attrs["hosts"]
+        assert g.attrs["node_layout"] == f"1x{world}" and g.attrs["ranks_per_node"] == world
+        assert g.attrs["slurm_job_id"] == 4242 and g.attrs["slurm_job_name"] == "cli-test"
+        assert g.attrs["params_key"].endswith(f";node_layout=1x{world}"), g.attrs["params_key"]
         if method == "ring":
             assert g.attrs["kl_vs_global"] < 1e-6 and g.attrs["top1_vs_global"] == 1.0
 assert len(index) == 6

@@ -97,15 +97,17 @@ class CudaTimer : public PhaseTimer {
 
 }  // namespace
 
-bool cuda_device_present() {
+int cuda_device_count() {
   int count = 0;
   cudaError_t status = cudaGetDeviceCount(&count);
   if (status != cudaSuccess) {
     cudaGetLastError();  // no driver / no device: not an error here, just "absent"
-    return false;
+    return 0;
   }
-  return count > 0;
+  return count;
 }
+
+bool cuda_device_present() { return cuda_device_count() > 0; }
 
 std::unique_ptr<Backend> make_cuda_backend(int local_rank) { return std::make_unique<CudaBackend>(local_rank); }
 
@@ -114,7 +116,12 @@ CudaBackend::CudaBackend(int local_rank) {
   cudaError_t status = cudaGetDeviceCount(&count);
   SB_REQUIRE(status == cudaSuccess && count > 0, "rank {}: --backend cuda but no CUDA device is visible ({})",
              current_rank(), status == cudaSuccess ? "0 devices" : cudaGetErrorString(status));
-  device_ = std::max(local_rank, 0) % count;
+  // One GPU per rank: a second rank on a device would fail late, inside NCCL
+  // (create_backend refuses such a layout up front, naming the host and ranks).
+  SB_REQUIRE(0 <= local_rank && local_rank < count,
+             "rank {}: local rank {} but only {} GPU(s) visible: start at most one rank per GPU", current_rank(),
+             local_rank, count);
+  device_ = local_rank;
   CUDA_CHECK(cudaSetDevice(device_));
   cudaDeviceProp props{};
   CUDA_CHECK(cudaGetDeviceProperties(&props, device_));

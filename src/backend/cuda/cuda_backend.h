@@ -1,6 +1,6 @@
 #pragma once
 // The cuda backend: bf16 storage, fp32 accumulation, one GPU per rank
-// (device = local_rank % device count). This header stays free of CUDA
+// (device = local rank; more local ranks than GPUs is an error). This header stays free of CUDA
 // headers so that the backend factory (compiled without the CUDA toolkit's
 // include path) can include it.
 #include <memory>
@@ -15,6 +15,8 @@ struct CUevent_st;   // cudaEvent_t
 namespace sb {
 
 std::unique_ptr<Backend> make_cuda_backend(int local_rank);
+// GPUs the CUDA runtime sees (0 without a driver or device).
+int cuda_device_count();
 // True when the CUDA runtime sees at least one usable GPU.
 bool cuda_device_present();
 

@@ -1,18 +1,43 @@
 #include "backend/cuda/nccl_comm.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include <cuda_runtime_api.h>
 #include <nccl.h>
 
+#include <fmt/core.h>
+
 #include "backend/cuda/check_cuda.h"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/nccl_deadline.h"
 #include "util/control.h"
 
 namespace sb {
 namespace {
+
+// ncclCommFinalize (in progress on a non-blocking communicator) waits for the
+// peers to be done with us; a peer that never is gets the communicator aborted
+// after the deadline, as in NcclDeadline. Never throws: it runs in a destructor.
+void release_communicator(ncclComm_t comm, double timeout_s) {
+  ncclResult_t state = ncclCommFinalize(comm);
+  const auto start = std::chrono::steady_clock::now();
+  while (state == ncclInProgress &&
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < timeout_s) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (ncclCommGetAsyncError(comm, &state) != ncclSuccess) break;
+  }
+  if (state == ncclSuccess) {
+    ncclCommDestroy(comm);
+  } else {
+    ncclCommAbort(comm);
+  }
+}
 
 class NcclComm : public Comm {
  public:
@@ -34,17 +59,25 @@ class NcclComm : public Comm {
     words = Control::broadcast_ints(words, 0);
     std::memcpy(&id, words.data(), sizeof id);
     CUDA_CHECK(cudaSetDevice(backend_.device()));
-    NCCL_CHECK(ncclCommInitRank(&comm_, size_, id, rank_));
+    // Non-blocking, so that every wait on a peer has a deadline (nccl_deadline.h).
+    ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+    config.blocking = 0;
+    const ncclResult_t started = ncclCommInitRankConfig(&comm_, size_, id, rank_, &config);
+    deadline_ = std::make_unique<NcclDeadline>(comm_, backend_.device(), Control::collective_timeout_s());
+    deadline_->call(started, fmt::format("communicator setup over {} ranks (this is rank {})", size_, rank_));
     CUDA_CHECK(cudaStreamCreateWithFlags(&comm_stream_, cudaStreamNonBlocking));
     CUDA_CHECK(cudaEventCreateWithFlags(&ready_, cudaEventDisableTiming));
     CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
   }
   ~NcclComm() override {
-    if (pending_) cudaStreamSynchronize(comm_stream_);
+    if (pending_) cudaStreamSynchronize(comm_stream_);  // still under the watchdog's deadline
+    const bool aborted = !deadline_ || deadline_->aborted();
+    const double timeout_s = deadline_ ? deadline_->timeout_s() : Control::collective_timeout_s();
+    deadline_.reset();
     cudaEventDestroy(done_);
     cudaEventDestroy(ready_);
     cudaStreamDestroy(comm_stream_);
-    ncclCommDestroy(comm_);
+    if (comm_ != nullptr && !aborted) release_communicator(comm_, timeout_s);
   }
 
   int rank() const override { return rank_; }
@@ -61,7 +94,11 @@ class NcclComm : public Comm {
     NCCL_CHECK(ncclGroupStart());
     if (send.nbytes() > 0) NCCL_CHECK(ncclSend(send.data(), send.nbytes(), ncclUint8, dst, comm_, comm_stream_));
     if (recv.nbytes() > 0) NCCL_CHECK(ncclRecv(recv.data(), recv.nbytes(), ncclUint8, src, comm_, comm_stream_));
-    NCCL_CHECK(ncclGroupEnd());
+    const std::string what =
+        fmt::format("ring transfer of rank {} (send to rank {}, receive from rank {}) over {} ranks", rank_, dst, src,
+                    size_);
+    deadline_->call(ncclGroupEnd(), what);
+    deadline_->watch(comm_stream_, what);
     bytes_sent_ += send.nbytes();
     pending_ = true;
   }
@@ -77,7 +114,10 @@ class NcclComm : public Comm {
     SB_REQUIRE(0 <= root && root < size_, "nccl broadcast: root {} outside [0, {})", root, size_);
     if (buffer.nbytes() == 0) return;
     ring_wait();
-    NCCL_CHECK(ncclBroadcast(buffer.data(), buffer.data(), buffer.nbytes(), ncclUint8, root, comm_, compute_));
+    const std::string what = fmt::format("broadcast from rank {} over {} ranks (this is rank {})", root, size_, rank_);
+    deadline_->call(ncclBroadcast(buffer.data(), buffer.data(), buffer.nbytes(), ncclUint8, root, comm_, compute_),
+                    what);
+    deadline_->watch(compute_, what);
     if (rank_ == root) bytes_sent_ += buffer.nbytes() * uint64_t(size_ - 1);
   }
 
@@ -88,7 +128,11 @@ class NcclComm : public Comm {
     // produced the root's data and finished reading the receivers' buffer.
     CUDA_CHECK(cudaEventRecord(ready_, compute_));
     CUDA_CHECK(cudaStreamWaitEvent(comm_stream_, ready_, 0));
-    NCCL_CHECK(ncclBroadcast(buffer.data(), buffer.data(), buffer.nbytes(), ncclUint8, root, comm_, comm_stream_));
+    const std::string what =
+        fmt::format("anchor broadcast from rank {} over {} ranks (this is rank {})", root, size_, rank_);
+    deadline_->call(ncclBroadcast(buffer.data(), buffer.data(), buffer.nbytes(), ncclUint8, root, comm_, comm_stream_),
+                    what);
+    deadline_->watch(comm_stream_, what);
     if (rank_ == root) bytes_sent_ += buffer.nbytes() * uint64_t(size_ - 1);
     pending_ = true;
   }
@@ -115,7 +159,9 @@ class NcclComm : public Comm {
       NCCL_CHECK(ncclSend(send.data(), send.nbytes(), ncclUint8, root, comm_, compute_));
       bytes_sent_ += send.nbytes();
     }
-    NCCL_CHECK(ncclGroupEnd());
+    const std::string what = fmt::format("gather to rank {} over {} ranks (this is rank {})", root, size_, rank_);
+    deadline_->call(ncclGroupEnd(), what);
+    deadline_->watch(compute_, what);
   }
 
  private:
@@ -124,6 +170,7 @@ class NcclComm : public Comm {
   cudaStream_t comm_stream_ = nullptr;
   cudaEvent_t ready_ = nullptr, done_ = nullptr;
   ncclComm_t comm_ = nullptr;
+  std::unique_ptr<NcclDeadline> deadline_;
   int rank_ = 0, size_ = 1;
   bool pending_ = false;
 };

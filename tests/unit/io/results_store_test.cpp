@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -68,27 +69,24 @@ void expect_same_run(const RunRecord& expected, const RunRecord& actual) {
   }
 }
 
-template <typename F>
-std::string error_of(F&& call) {
-  try {
-    call();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no sb::Error)";
-}
+using test::error_of;
 
-TEST(ResultsStore, CreatesEmptyStore) {
+TEST(ResultsStore, OpenCreatesNothingTheFirstAppendCreatesTheStore) {
   ScratchDir dir;
   const std::string path = dir.file("results.h5");
   ResultsStore store = ResultsStore::open(path);
-  EXPECT_TRUE(std::filesystem::is_regular_file(path));
+  // A sweep refused after open() (memory plan, no GPU, bad model) leaves no file behind.
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
   EXPECT_TRUE(store.run_ids().empty());
+  EXPECT_TRUE(store.find_by_params_key("x").empty());
+  EXPECT_THROW(store.read("run_000001"), Error);
+  EXPECT_EQ(store.append(sample_record("star", 1, "k")), "run_000001");
+  EXPECT_TRUE(std::filesystem::is_regular_file(path));
   test::IndexTable index = test::read_index(path);
-  EXPECT_EQ(index.rows, 0u);
-  EXPECT_EQ(index.columns, std::vector<std::string>{"run_id"});
-  // Reopening an existing empty store works and finds nothing.
-  EXPECT_TRUE(ResultsStore::open(path).find_by_params_key("x").empty());
+  EXPECT_EQ(index.rows, 1u);
+  EXPECT_EQ(ResultsStore::open(path).run_ids(), std::vector<std::string>{"run_000001"});
+  EXPECT_NE(error_of([&] { ResultsStore::open_for_reading(dir.file("missing.h5")); }).find("missing.h5"),
+            std::string::npos);
 }
 
 TEST(ResultsStore, RoundTripsEveryAttributeAndArrayKindAcrossReopen) {
@@ -387,10 +385,11 @@ TEST(ResultsStore, BadRecordsAreRefusedAndLeaveTheStoreUnchanged) {
   EXPECT_EQ(test::read_index(path).rows, 1u);
   EXPECT_THROW(store.read("run_000002"), Error);
   EXPECT_THROW(store.read("../x"), Error);
-  // No temporary copies are left behind by the refused appends.
-  size_t files = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) files += entry.is_regular_file();
-  EXPECT_EQ(files, 1u);
+  // No temporary copies are left behind by the refused appends (the lock file stays).
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) files.push_back(entry.path().filename());
+  std::sort(files.begin(), files.end());
+  EXPECT_EQ(files, (std::vector<std::string>{"results.h5", "results.h5.lock"}));
 }
 
 TEST(ResultsStore, RemovesStaleTemporariesOfDeadProcessesOnly) {

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "util/error.h"
+
 namespace sb::test {
 
 class ScratchDir {
@@ -43,6 +45,17 @@ struct IndexTable {
   std::map<std::string, std::vector<int64_t>> integers;
   std::map<std::string, std::vector<double>> numbers;
 };
+
+// The message of the sb::Error that `call` throws ("(no sb::Error)" when none).
+template <typename F>
+std::string error_of(F&& call) {
+  try {
+    call();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "(no sb::Error)";
+}
 
 inline IndexTable read_index(const std::string& path) {
   IndexTable table;
