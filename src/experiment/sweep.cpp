@@ -119,7 +119,7 @@ std::vector<StarSetting> star_settings(const SweepSettings& settings) {
   for (const std::string& block : settings.block_sizes) {
     const BlockRule rule = parse_block_rule(block);
     for (int64_t anchor : settings.anchor_sizes) {
-      check_star_sizes(block, anchor);
+      check_star_sizes(rule.tokens, anchor);  // the block is non-negative once parsed; the anchor is checked here
       for (const std::string& source : settings.anchor_sources) {
         for (const std::string& positions : settings.anchor_positions) {
           SB_REQUIRE(source == "first" || source == "previous",

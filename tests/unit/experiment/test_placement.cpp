@@ -30,9 +30,9 @@ TEST(Placement, ResumeKeySeparatesDevicesAndLayoutsButNotJobsOrHosts) {
   RunSpec ring;
   ring.method = "ring";
   ring.context_len = 4096;
-  RunContext h200_1x8{"llama", "cuda", "H200", 8, placement_of({"a", "a", "a", "a", "a", "a", "a", "a"}, "H200")};
-  RunContext h200_2x4{"llama", "cuda", "H200", 8, placement_of({"a", "a", "a", "a", "b", "b", "b", "b"}, "H200")};
-  RunContext h100_1x8{"llama", "cuda", "H100", 8, placement_of({"a", "a", "a", "a", "a", "a", "a", "a"}, "H100")};
+  RunContext h200_1x8{"llama", "cuda", "H200", 8, {}, false, placement_of({"a", "a", "a", "a", "a", "a", "a", "a"}, "H200")};
+  RunContext h200_2x4{"llama", "cuda", "H200", 8, {}, false, placement_of({"a", "a", "a", "a", "b", "b", "b", "b"}, "H200")};
+  RunContext h100_1x8{"llama", "cuda", "H100", 8, {}, false, placement_of({"a", "a", "a", "a", "a", "a", "a", "a"}, "H100")};
   RunContext other_job = h200_1x8;
   other_job.placement.hosts.assign(8, "z");  // another node of the same kind, another job
   other_job.placement.slurm_integers["slurm_job_id"] = 99;
