@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import validation
+from . import tables, validation
 from .accuracy_study import write_accuracy_report
 from .merge import merge
 from .report import write_report
@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     study = commands.add_parser("accuracy", help="accuracy study tables and figure (docs/ACCURACY.md)")
     study.add_argument("inputs", nargs="+", help="results files of `starbench run --task` (.h5)")
     study.add_argument("--out", required=True, help="output directory (created if missing)")
+    study = commands.add_parser("speedup-table", help="every timing run with its speedups over both ring layouts")
+    study.add_argument("inputs", nargs="+", help="results files")
     check = commands.add_parser("validate", help="simulated runs against measured ones (docs/SIMULATOR.md)")
     check.add_argument("inputs", nargs="+", help="results files holding measured and simulated runs")
     args = parser.parse_args(argv)
@@ -36,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
             made = write_accuracy_report(args.inputs, args.out)
             for name, path in made.items():
                 print(f"{name:<11} {path if path else '(no star runs: skipped)'}")
+        elif args.command == "speedup-table":
+            from .results import load_runs
+            print(tables.with_markdown(tables.study_table(load_runs(args.inputs)), digits=4), end="")
         elif args.command == "validate":
             from .results import load_runs
             print(validation.markdown(validation.validation(load_runs(args.inputs))), end="")

@@ -183,3 +183,36 @@ def with_markdown(frame: pd.DataFrame, digits: int = 3) -> str:
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
     body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join([header, rule, *body]) + "\n"
+
+
+def study_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Every timing run, one row each, with its speedups over both ring layouts at the same length and rank
+    count (context phase / whole request) and its busiest rank's work: docs/SPEEDUP.md's table."""
+    timing = timing_runs(runs)
+    if timing.empty:
+        return timing
+    keys = SETUP + ["simulated", "world_size", "seq_len"]
+    frame = timing.copy()
+    for layout in ("zigzag", "contiguous"):
+        ring = _dedupe(timing[(timing.method == "ring") & (timing.ring_layout == layout)], keys)
+        ring = ring[keys + ["context_ms", "total_ms"]].rename(
+            columns={"context_ms": f"{layout}_context_ms", "total_ms": f"{layout}_total_ms"})
+        frame = frame.merge(ring, on=keys, how="left")
+        frame[f"vs_{layout}"] = [
+            f"{rc / c:.2f}x / {rt / t:.2f}x" if m != "global" and r == w and not np.isnan(rc) else ""
+            for m, r, w, rc, c, rt, t in zip(frame.method, frame.world_size, frame.world_size,
+                                             frame[f"{layout}_context_ms"], frame.context_ms,
+                                             frame[f"{layout}_total_ms"], frame.total_ms)]
+    frame["setting"] = [
+        layout if m == "ring" else (f"block {b} ({rule}), anchor {mode}" if m == "star" else "")
+        for m, layout, b, rule, mode in zip(frame.method, frame.ring_layout, frame.block_size, frame.block_rule,
+                                            frame.anchor_mode)]
+    frame["comm_gib"] = frame.comm_bytes_context / 2**30
+    frame["peak_gib"] = frame.peak_mem_bytes / 2**30
+    order = {"global": 0, "ring": 1, "star": 2, "duo": 3}
+    frame = frame.assign(order=frame.method.map(order).fillna(9)).sort_values(
+        ["simulated", "seq_len", "order", "setting"])
+    columns = ["seq_len", "method", "setting", "world_size", "repeats", "context_ms", "query_ms",
+               "decode_ms_per_token", "total_ms", "vs_zigzag", "vs_contiguous", "busiest_rank_attention_tflop",
+               "busiest_rank_matmul_tflop", "comm_gib", "peak_gib", "kl_vs_global"]
+    return frame[columns].reset_index(drop=True)

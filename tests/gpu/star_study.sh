@@ -59,26 +59,30 @@ if has calibrate; then
 fi
 
 if has study; then
+  # Ordered by what matters most, each sweep resuming over the ones before (stored runs are skipped), so a
+  # deadline cuts the least important rows. Star anchor = block, anchor sent unless said otherwise.
   results="$OUT/study.h5"
   model=(--backend cuda --model-preset llama3.1-8b --query-len 64 --generate 4)
-  [[ -n $SHORT ]] && run_for 120 "$OUT/study_global.log" "${mpi[@]}" -n 1 "$sb" run "${model[@]}" --method global \
+  multi=("${mpi[@]}" -n "$gpus" "$sb" run "${model[@]}")
+  # 1. The acceptance rows: block 16K against the zigzag ring, and star as it was (anchor recomputed per block).
+  run_for 100 "$OUT/study.log" "${multi[@]}" --method ring,star --seq-len 131072 --ring-layout zigzag \
+    --block-size 16384 --anchor-mode sent,recompute --repeats 2 --warmup 1 -o "$results"
+  [[ -n $LONG ]] && run_for 150 "$OUT/study.log" "${multi[@]}" --method ring,star --seq-len "$LONG" \
+    --ring-layout zigzag --block-size 16384 --anchor-mode sent,recompute --repeats 1 --warmup 1 -o "$results"
+  # 2. The paper's ring (contiguous shards) at the same lengths.
+  run_for 150 "$OUT/study.log" "${multi[@]}" --method ring --seq-len "131072${LONG:+,$LONG}" \
+    --ring-layout contiguous --repeats 1 --warmup 1 -o "$results"
+  # 3. The rest of the grid: 32K-128K, both rings, star at context / ranks, context / 4, 16K and 32K blocks;
+  #    the anchor computed once at 128K; global on one GPU; 256K at context / 4 and 32K blocks.
+  [[ -n $SHORT ]] && run_for 200 "$OUT/study.log" "${multi[@]}" --method ring,star --seq-len "$SHORT" \
+    --ring-layout zigzag,contiguous --block-size 0,C/4,16384,32768 --anchor-mode sent --repeats 2 --warmup 1 \
+    -o "$results"
+  run_for 60 "$OUT/study.log" "${multi[@]}" --method star --seq-len 131072 --block-size 16384 --anchor-mode once \
+    --repeats 2 --warmup 1 -o "$results"
+  [[ -n $SHORT ]] && run_for 100 "$OUT/study.log" "${mpi[@]}" -n 1 "$sb" run "${model[@]}" --method global \
     --seq-len "$SHORT" --repeats 1 --warmup 1 -o "$results"
-  # Both ring layouts; star at context / ranks, context / 4 and fixed 16K / 32K blocks, anchor sent.
-  [[ -n $SHORT ]] && run_for 240 "$OUT/study_short.log" "${mpi[@]}" -n "$gpus" "$sb" run "${model[@]}" \
-    --method ring,star --seq-len "$SHORT" --ring-layout zigzag,contiguous --block-size 0,C/4,16384,32768 \
-    --anchor-mode sent --repeats 2 --warmup 1 -o "$results"
-  # The anchor modes at 128K, block 16K: recomputed per block (the paper's code, star before this work) and
-  # computed once per rank, beside sent (above).
-  run_for 100 "$OUT/study_modes.log" "${mpi[@]}" -n "$gpus" "$sb" run "${model[@]}" --method star \
-    --seq-len 131072 --block-size 16384 --anchor-mode recompute,once --repeats 2 --warmup 1 -o "$results"
-  if [[ -n $LONG ]]; then
-    run_for 120 "$OUT/study_long.log" "${mpi[@]}" -n "$gpus" "$sb" run "${model[@]}" --method star \
-      --seq-len "$LONG" --block-size 16384,32768,C/4 --anchor-mode sent --repeats 1 --warmup 1 -o "$results"
-    run_for 60 "$OUT/study_long.log" "${mpi[@]}" -n "$gpus" "$sb" run "${model[@]}" --method star \
-      --seq-len "$LONG" --block-size 16384 --anchor-mode recompute --repeats 1 --warmup 1 -o "$results"
-    run_for 150 "$OUT/study_long.log" "${mpi[@]}" -n "$gpus" "$sb" run "${model[@]}" --method ring \
-      --seq-len "$LONG" --ring-layout zigzag,contiguous --repeats 1 --warmup 1 -o "$results"
-  fi
-  python3 tests/gpu/study_table.py "$results" | tee "$OUT/study_table.md"
+  [[ -n $LONG ]] && run_for 120 "$OUT/study.log" "${multi[@]}" --method star --seq-len "$LONG" \
+    --block-size C/4,32768 --anchor-mode sent --repeats 1 --warmup 1 -o "$results"
+  PYTHONPATH=. python3 -m analysis speedup-table "$results" | tee "$OUT/study_table.md"
 fi
 echo "star_study: $(( $(date +%s) - begin )) s"

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The device calls that produced the GPU numbers of docs/ (one call = one lease of a 2-GPU machine, at most
+# ~9.5 minutes): the GPU scripts of this folder composed so that both GPUs stay busy.
+#   PLAN=A tests/gpu/device_call.sh   build; HF DuoAttention references (CPU) and the training script's smoke
+#                                     run (GPU 1) in the background; test_cuda (GPU 0), test_nccl; then the
+#                                     calibration and the star/ring study on both GPUs (star_study.sh).
+#   PLAN=B tests/gpu/device_call.sh   the tiny retrieval model's training (GPU 1, train_tiny_retrieval.sh)
+#                                     beside DuoAttention vs global (GPU 0, duo_bench.sh); then on both GPUs
+#                                     the methods check (cuda vs cpu) and star vs star + duo.
+# Everything is packed into $OUT/<plan>.tar (+ the training / reference tars); summaries print last.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+PLAN=${PLAN:?PLAN=A or PLAN=B}
+DEADLINE_S=${DEADLINE_S:-560}
+RESULT_DIR=${OUT:-$PWD/build-gpu/device-out}
+mkdir -p "$RESULT_DIR"
+work=/tmp/device-$PLAN
+rm -rf "$work" && mkdir -p "$work"
+export NCCL_NVLS_ENABLE=0 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 PYTHONUNBUFFERED=1
+BUILD=build-gpu
+begin=$(date +%s)
+left() { echo $(( DEADLINE_S - ($(date +%s) - begin) )); }
+say() { echo "[$(( $(date +%s) - begin )) s] $*" | tee -a "$work/summary.md"; }
+nvidia-smi --query-gpu=index,name,driver_version,memory.total,clocks.sm --format=csv | tee "$work/gpus.csv"
+git rev-parse --short HEAD 2>/dev/null | tee "$work/commit.txt"
+git status --short | head -20 >"$work/tree_status.txt"
+
+build() {  # build TARGETS...
+  cmake -S . -B "$BUILD" -DSTARBENCH_CUDA=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a \
+    -DSTARBENCH_TESTS=ON -DSTARBENCH_SIMGRID=OFF >"$work/build.log" 2>&1 &&
+    cmake --build "$BUILD" -j"$(nproc)" --target "$@" >>"$work/build.log" 2>&1
+}
+
+if [[ $PLAN == A ]]; then
+  (cd tests/reference && timeout 420 python3 make_reference.py --only duo --out /tmp/ref_duo \
+    --tar "$RESULT_DIR/ref_duo.tar" >"$work/ref_duo.log" 2>&1; echo "exit $?" >>"$work/ref_duo.log") &
+  (CUDA_VISIBLE_DEVICES=1 OUT=/tmp/smoke timeout 240 bash tests/gpu/train_tiny_retrieval.sh --budget 200 --smoke \
+    >"$work/smoke.log" 2>&1; echo "exit $?" >>"$work/smoke.log"; cp /tmp/smoke/tiny_retrieval.tar "$work/smoke.tar") &
+  smoke=$!
+  build starbench test_cuda test_nccl && say "build ok" || { say "build FAILED"; tail -30 "$work/build.log"; }
+  CUDA_VISIBLE_DEVICES=0 timeout 150 "$BUILD/tests/gpu/test_cuda" >"$work/test_cuda.log" 2>&1
+  say "test_cuda: exit $? $(grep -E '^\[  (PASSED|FAILED)' "$work/test_cuda.log" | tr '\n' ' ')"
+  grep -A1 "FAILED\b" "$work/test_cuda.log" | head -20
+  # The smoke run owns GPU 1 until it ends (at most ~4 min after the start).
+  wait "$smoke"
+  say "training smoke: $(tail -3 "$work/smoke.log" | tr '\n' ' ')"
+  timeout 120 mpiexec --allow-run-as-root -n 2 "$BUILD/tests/gpu/test_nccl" >"$work/test_nccl.log" 2>&1
+  say "test_nccl: exit $? $(grep -E '^\[  (PASSED|FAILED)' "$work/test_nccl.log" | tr '\n' ' ')"
+  OUT=$work BUILD=$BUILD STAGES=calibrate,study DEADLINE_S=$(( $(left) - 25 )) bash tests/gpu/star_study.sh \
+    >"$work/star_study.log" 2>&1
+  say "star study: $(tail -1 "$work/star_study.log")"
+  wait
+  say "duo references: $(tail -2 "$work/ref_duo.log" | tr '\n' ' ')"
+  cat "$work/study_table.md" 2>/dev/null
+elif [[ $PLAN == B ]]; then
+  (CUDA_VISIBLE_DEVICES=1 OUT=/tmp/train timeout 470 bash tests/gpu/train_tiny_retrieval.sh --budget 440 \
+    ${TRAIN_ARGS:-} >"$work/train.log" 2>&1; echo "exit $?" >>"$work/train.log"
+    cp /tmp/train/tiny_retrieval.tar "$RESULT_DIR/tiny_retrieval.tar") &
+  train=$!
+  build starbench && say "build ok" || { say "build FAILED"; tail -30 "$work/build.log"; }
+  CUDA_VISIBLE_DEVICES=0 OUT=$work/duo BUILD=$BUILD BUDGET_S=${DUO_BUDGET_S:-200} timeout 330 \
+    bash tests/gpu/duo_bench.sh >"$work/duo_single.log" 2>&1
+  say "duo vs global (GPU 0): exit $?"
+  wait "$train"
+  say "training: $(grep SUMMARY "$work/train.log" | tail -1)"
+  OUT=$work BUILD=$BUILD E2E_SEQS= timeout $(( $(left) - 90 > 30 ? $(left) - 90 : 30 )) \
+    bash tests/gpu/check_methods.sh >"$work/methods.log" 2>&1
+  say "methods check: exit $?"
+  OUT=$work/duo BUILD=$BUILD PART=star STAR_SEQS=${STAR_SEQS:-65536} timeout $(( $(left) - 15 > 20 ? $(left) - 15 : 20 )) \
+    bash tests/gpu/duo_bench.sh >"$work/duo_star.log" 2>&1
+  say "star vs star + duo (2 GPUs): exit $?"
+  cat "$work/methods_summary.md" "$work/duo/duo_summary.md" 2>/dev/null
+  grep -E "SUMMARY|accuracy|acc" "$work/train.log" | tail -25
+fi
+rm -f "$work"/*.lock "$work"/*/*.lock 2>/dev/null
+find "$work" -name "*.h5" -print0 | xargs -0 -r python3 tests/gpu/strip_results.py >>"$work/summary.md" 2>&1
+tar -czf "$RESULT_DIR/$PLAN.tar.gz" -C /tmp "device-$PLAN" 2>/dev/null
+say "packed $(du -h "$RESULT_DIR/$PLAN.tar.gz" | cut -f1) in $(( $(date +%s) - begin )) s"
