@@ -60,7 +60,7 @@ fi
 if has test && [[ -x $BUILD/tests/gpu/test_cuda ]]; then
   timeout 300 "$BUILD/tests/gpu/test_cuda" 2>&1 | tee "$OUT/test_cuda.log" | grep -E "^\[  (PASSED|FAILED) |FAILED|Failure|error" | head -40
   note "- test_cuda: $(grep -E '^\[  (PASSED|FAILED)  \]' "$OUT/test_cuda.log" | tr '\n' ' ')"
-  gpus=$(nvidia-smi -L | wc -l)
+  gpus=${GPUS:-$(if [[ -n ${CUDA_VISIBLE_DEVICES:-} ]]; then tr , "\n" <<<"$CUDA_VISIBLE_DEVICES" | grep -c .; else nvidia-smi -L | wc -l; fi)}  # the GPUs this script may use
   if (( gpus >= 2 )); then
     timeout 120 mpiexec --allow-run-as-root -n "$gpus" "$BUILD/tests/gpu/test_nccl" >"$OUT/test_nccl.log" 2>&1
     note "- test_nccl ($gpus ranks): exit $? $(grep -E '^\[  (PASSED|FAILED)' "$OUT/test_nccl.log" | head -2 | tr '\n' ' ')"

@@ -14,7 +14,7 @@ OUT=${OUT:-$PWD/$BUILD/check-out}
 E2E_SEQS=${E2E_SEQS-32768,131072}
 mkdir -p "$OUT"
 export NCCL_NVLS_ENABLE=0 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 PYTHONUNBUFFERED=1
-gpus=$(nvidia-smi -L | wc -l)
+gpus=${GPUS:-$(if [[ -n ${CUDA_VISIBLE_DEVICES:-} ]]; then tr , "\n" <<<"$CUDA_VISIBLE_DEVICES" | grep -c .; else nvidia-smi -L | wc -l; fi)}  # the GPUs this script may use
 start=$(date +%s)
 cmake -S . -B "$BUILD" -DSTARBENCH_CUDA=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a -DSTARBENCH_TESTS=OFF \
   >"$OUT/methods_build.log" 2>&1 && cmake --build "$BUILD" -j"$(nproc)" --target starbench >>"$OUT/methods_build.log" 2>&1 ||

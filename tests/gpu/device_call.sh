@@ -52,6 +52,46 @@ if [[ $PLAN == A ]]; then
   wait
   say "duo references: $(tail -2 "$work/ref_duo.log" | tr '\n' ' ')"
   cat "$work/study_table.md" 2>/dev/null
+elif [[ $PLAN == X4 ]]; then
+  # A 4-GPU host, four jobs side by side on their own GPUs (each timing on GPUs no other job touches; the
+  # host's CPUs, memory and PCIe are shared): GPUs 0-1 the calibration and the star/ring study, GPU 2
+  # test_cuda then DuoAttention vs global, GPU 3 the training; then GPUs 2-3 the methods check and star
+  # vs star + duo. CPU: the HF DuoAttention references.
+  (cd tests/reference && timeout 420 python3 make_reference.py --only duo --out /tmp/ref_duo \
+    --tar "$RESULT_DIR/ref_duo.tar" >"$work/ref_duo.log" 2>&1; echo "exit $?" >>"$work/ref_duo.log") &
+  (CUDA_VISIBLE_DEVICES=3 OUT=/tmp/train timeout 470 bash tests/gpu/train_tiny_retrieval.sh --budget 440 \
+    ${TRAIN_ARGS:-} >"$work/train.log" 2>&1; echo "exit $?" >>"$work/train.log"
+    cp /tmp/train/tiny_retrieval.tar "$RESULT_DIR/tiny_retrieval.tar") &
+  train=$!
+  build starbench test_cuda test_nccl && say "build ok" || { say "build FAILED"; tail -30 "$work/build.log"; }
+  (CUDA_VISIBLE_DEVICES=2 timeout 150 "$BUILD/tests/gpu/test_cuda" >"$work/test_cuda.log" 2>&1
+   echo "test_cuda exit $?" >>"$work/test_cuda.log"
+   CUDA_VISIBLE_DEVICES=2 OUT=$work/duo BUILD=$BUILD BUDGET_S=${DUO_BUDGET_S:-200} timeout 330 \
+     bash tests/gpu/duo_bench.sh >"$work/duo_single.log" 2>&1; echo "duo exit $?" >>"$work/duo_single.log") &
+  duo=$!
+  CUDA_VISIBLE_DEVICES=0,1 timeout 120 mpiexec --allow-run-as-root -n 2 "$BUILD/tests/gpu/test_nccl" \
+    >"$work/test_nccl.log" 2>&1
+  say "test_nccl: exit $? $(grep -E '^\[  (PASSED|FAILED)' "$work/test_nccl.log" | tr '\n' ' ')"
+  (CUDA_VISIBLE_DEVICES=0,1 OUT=$work BUILD=$BUILD STAGES=calibrate,study DEADLINE_S=$(( $(left) - 30 )) \
+    bash tests/gpu/star_study.sh >"$work/star_study.log" 2>&1) &
+  study=$!
+  wait "$duo"
+  say "$(tail -1 "$work/test_cuda.log"); $(grep -E '^\[  (PASSED|FAILED)' "$work/test_cuda.log" | tr '\n' ' ')"
+  say "duo vs global (GPU 2): $(tail -1 "$work/duo_single.log")"
+  wait "$train"
+  say "training: $(grep SUMMARY "$work/train.log" | tail -1)"
+  CUDA_VISIBLE_DEVICES=2,3 OUT=$work BUILD=$BUILD E2E_SEQS= timeout 90 bash tests/gpu/check_methods.sh \
+    >"$work/methods.log" 2>&1
+  say "methods check (GPUs 2-3): exit $?"
+  (( $(left) > 100 )) && CUDA_VISIBLE_DEVICES=2,3 OUT=$work/duo BUILD=$BUILD PART=star STAR_SEQS=${STAR_SEQS:-65536} \
+    timeout $(( $(left) - 40 )) bash tests/gpu/duo_bench.sh >"$work/duo_star.log" 2>&1
+  say "star vs star + duo (GPUs 2-3): $(tail -1 "$work/duo_star.log" 2>/dev/null)"
+  wait "$study"
+  say "star study (GPUs 0-1): $(tail -1 "$work/star_study.log")"
+  wait
+  say "duo references: $(tail -2 "$work/ref_duo.log" | tr '\n' ' ')"
+  cat "$work/study_table.md" "$work/methods_summary.md" "$work/duo/duo_summary.md" 2>/dev/null
+  grep -E "SUMMARY" "$work/train.log" | tail -3
 elif [[ $PLAN == B ]]; then
   (CUDA_VISIBLE_DEVICES=1 OUT=/tmp/train timeout 470 bash tests/gpu/train_tiny_retrieval.sh --budget 440 \
     ${TRAIN_ARGS:-} >"$work/train.log" 2>&1; echo "exit $?" >>"$work/train.log"

@@ -137,7 +137,7 @@ PY
 fi
 
 if [[ $PART == star || $PART == both ]]; then
-  gpus=$(nvidia-smi -L | wc -l)
+  gpus=${GPUS:-$(if [[ -n ${CUDA_VISIBLE_DEVICES:-} ]]; then tr , "\n" <<<"$CUDA_VISIBLE_DEVICES" | grep -c .; else nvidia-smi -L | wc -l; fi)}  # the GPUs this script may use
   results="$OUT/star_duo.h5"
   rm -f "$results"
   # --anchor-mode once for both: star + duo cannot send the anchor (it keeps the retrieval heads' context KV

@@ -15,7 +15,7 @@ SHORT=${SHORT-32768,131072}  # empty: long lengths only
 LONG=${LONG-524288}
 mkdir -p "$OUT"
 export NCCL_NVLS_ENABLE=0 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-gpus=$(nvidia-smi -L | wc -l)
+gpus=${GPUS:-$(if [[ -n ${CUDA_VISIBLE_DEVICES:-} ]]; then tr , "\n" <<<"$CUDA_VISIBLE_DEVICES" | grep -c .; else nvidia-smi -L | wc -l; fi)}  # the GPUs this script may use
 cmake -S . -B "$BUILD" -DSTARBENCH_CUDA=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a -DSTARBENCH_TESTS=OFF \
   >"$OUT/multi_build.log" 2>&1 && cmake --build "$BUILD" -j"$(nproc)" --target starbench >>"$OUT/multi_build.log" 2>&1 ||
   { tail -30 "$OUT/multi_build.log"; exit 1; }

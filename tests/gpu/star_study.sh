@@ -31,7 +31,7 @@ run_for() {
   echo "[$(date -u +%H:%M:%S)] ($limit s) $*" >>"$OUT/study_commands.log"
   timeout -k 10 "$limit" "$@" >>"$log" 2>&1 || { echo "FAILED or timed out ($?): $*"; tail -5 "$log"; return 1; }
 }
-gpus=$(nvidia-smi -L | wc -l)
+gpus=${GPUS:-$(if [[ -n ${CUDA_VISIBLE_DEVICES:-} ]]; then tr , "\n" <<<"$CUDA_VISIBLE_DEVICES" | grep -c .; else nvidia-smi -L | wc -l; fi)}  # the GPUs this script may use
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv | tee "$OUT/gpus.csv"
 git rev-parse --short HEAD 2>/dev/null | tee "$OUT/commit.txt"
 
