@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "attention/duo_pattern.h"
 
 #include <filesystem>
@@ -82,10 +83,19 @@ std::pair<int64_t, int64_t> read_window(const std::string& path) {
 }
 
 // Uniform gates in [0, 1) from a seed, the same on every platform.
-std::vector<double> random_gates(uint64_t seed, int64_t count) {
+// Every layer gets the same gates, (j + 0.5) / heads for j = 0..heads-1, in a seeded
+// order of its own: a sparsity then splits every layer alike (one attention shape per
+// kind, so cuDNN plans and tunes once per length), while which heads stream differs.
+std::vector<double> random_gates(uint64_t seed, int64_t layers, int64_t heads) {
   std::mt19937_64 generator(seed);
-  std::vector<double> gates(static_cast<size_t>(count));
-  for (double& gate : gates) gate = double(generator() >> 11) * 0x1.0p-53;
+  std::vector<double> gates;
+  gates.reserve(size_t(layers * heads));
+  for (int64_t layer = 0; layer < layers; ++layer) {
+    std::vector<double> row(static_cast<size_t>(heads));
+    for (int64_t j = 0; j < heads; ++j) row[size_t(j)] = (double(j) + 0.5) / double(heads);
+    std::shuffle(row.begin(), row.end(), generator);
+    gates.insert(gates.end(), row.begin(), row.end());
+  }
   return gates;
 }
 
@@ -126,7 +136,7 @@ DuoPattern load_duo_pattern(const DuoOptions& options, const ModelConfig& config
                "--duo-pattern {}: random:SEED needs an unsigned integer seed", options.pattern);
     grid.rows = config.num_layers;
     grid.columns = config.num_kv_heads;
-    grid.values = random_gates(seed, grid.rows * grid.columns);
+    grid.values = random_gates(seed, grid.rows, grid.columns);
     SB_REQUIRE(sink >= 0 && recent >= 0,
                "--duo-pattern {} has no config.json: pass --duo-sink and --duo-recent (DuoAttention's released "
                "patterns use sink 128, recent 256)",

@@ -92,6 +92,31 @@ elif [[ $PLAN == X4 ]]; then
   say "duo references: $(tail -2 "$work/ref_duo.log" | tr '\n' ' ')"
   cat "$work/study_table.md" "$work/methods_summary.md" "$work/duo/duo_summary.md" 2>/dev/null
   grep -E "SUMMARY" "$work/train.log" | tail -3
+elif [[ $PLAN == X4B ]]; then
+  # Four ranks (issue 13, docs/SPEEDUP.md): the 1M-token rows, the 32K-512K study at the paper's host count,
+  # then DuoAttention vs global at 256K with a warm-up. Ordered by priority; the deadline cuts the tail.
+  run_for() {  # run_for SECONDS cmd...: at most SECONDS and never past the deadline
+    local limit=$1
+    shift
+    (( $(left) - 30 < limit )) && limit=$(( $(left) - 30 ))
+    if (( limit < 20 )); then say "skipped (deadline): $*"; return 1; fi
+    echo "[$(( $(date +%s) - begin )) s] ($limit s) $*" >>"$work/commands.log"
+    timeout -k 10 "$limit" "$@" >>"$work/x4b.log" 2>&1 || { say "FAILED or cut ($?): ${*: -12}"; return 1; }
+  }
+  build starbench && say "build ok" || { say "build FAILED"; tail -30 "$work/build.log"; }
+  results="$work/x4.h5"
+  four=(mpiexec --allow-run-as-root --oversubscribe --bind-to none -n 4 "$BUILD/starbench" run --backend cuda
+        --model-preset llama3.1-8b --query-len 64 --generate 4 -o "$results")
+  run_for 330 "${four[@]}" --method ring,star --seq-len 1048576 --ring-layout zigzag --block-size C/4,65536 \
+    --repeats 1 --warmup 0
+  say "1M done"
+  run_for 150 "${four[@]}" --method ring,star --seq-len 32768,65536,131072,262144 --ring-layout zigzag,contiguous \
+    --block-size C/4,16384,32768 --repeats 1 --warmup 1
+  say "32K-256K done"
+  run_for 120 "${four[@]}" --method ring,star --seq-len 524288 --ring-layout zigzag --block-size C/4,32768 \
+    --repeats 1 --warmup 0
+  say "512K done"
+  PYTHONPATH=. python3 -m analysis speedup-table "$results" | tee "$work/x4_table.md"
 elif [[ $PLAN == B ]]; then
   (CUDA_VISIBLE_DEVICES=1 OUT=/tmp/train timeout 470 bash tests/gpu/train_tiny_retrieval.sh --budget 440 \
     ${TRAIN_ARGS:-} >"$work/train.log" 2>&1; echo "exit $?" >>"$work/train.log"

@@ -12,6 +12,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from analysis.store_index import write_index  # noqa: E402
 
 for path in sys.argv[1:]:
+    with h5py.File(path, "r") as probe:
+        if "runs" not in probe:  # not a results file (a `forward` output): kept as it is
+            continue
     stripped = path + ".stripped"
     with h5py.File(path, "r") as source, h5py.File(stripped, "w", libver="latest") as target:
         for key, value in source.attrs.items():

@@ -114,6 +114,18 @@ TEST(DuoPattern, BareTsvRandomPatternsAndTheirRules) {
   DuoPattern a = load_duo_pattern(random, big), b = load_duo_pattern(random, big);
   EXPECT_EQ(a.retrieval, b.retrieval);
   EXPECT_EQ(a.streaming_count(), 128);
+  // Every layer split alike (4 of 8 KV heads stream), though not the same heads in every layer.
+  bool heads_differ = false;
+  for (int64_t layer = 0; layer < big.num_layers; ++layer) {
+    int streaming = 0;
+    for (int64_t head = 0; head < big.num_kv_heads; ++head) {
+      const bool retrieval = a.retrieval[size_t(layer * big.num_kv_heads + head)];
+      streaming += retrieval ? 0 : 1;
+      heads_differ |= retrieval != a.retrieval[size_t(head)];
+    }
+    EXPECT_EQ(streaming, 4) << "layer " << layer;
+  }
+  EXPECT_TRUE(heads_differ);
   random.pattern = "random:8";
   EXPECT_NE(load_duo_pattern(random, big).retrieval, a.retrieval);
   random.pattern = "random:x";
