@@ -8,6 +8,8 @@
 #   main:     global, ring, star at block C/2, C/4, C/8 (of each prompt's context)
 #             with anchor = block and anchor 0
 #   previous: star at the same blocks with the previous block as anchor
+#   duo:      DuoAttention at sparsity 0.25, 0.5, 0.75 with a seeded random head split
+#             (random:1; no trained gates exist for this model), sink 32, recent 128
 # then `python3 -m analysis accuracy` writes the tables and figure (REPORT, default
 # report/accuracy). Everything goes to one results file (OUTPUT, default
 # results/accuracy_tiny_retrieval.h5); a rerun skips runs it holds, so the study
@@ -24,7 +26,7 @@ LENGTHS=${LENGTHS:-"1024 2048 4096"}
 RANKS=${RANKS:-2}
 OUTPUT=${OUTPUT:-results/accuracy_tiny_retrieval.h5}
 REPORT=${REPORT:-report/accuracy}
-STAGES=${STAGES:-main,previous,report}
+STAGES=${STAGES:-main,previous,duo,report}
 read -r -a extra <<<"${EXTRA:-}"
 config=configs/accuracy_tiny_retrieval.toml
 has() { [[ ",$STAGES," == *",$1,"* ]]; }
@@ -40,6 +42,13 @@ for length in $LENGTHS; do
     echo "== $length tokens: star (blocks C/2, C/4, C/8; anchor = the previous block)"
     jobs/local.sh "$RANKS" "$bin" run --config "$config" --seq-len "$length" --method star --anchor-size -1 \
       --anchor-source previous -o "$OUTPUT" "${extra[@]}"
+  fi
+  if has duo; then
+    for sparsity in 0.25 0.5 0.75; do
+      echo "== $length tokens: duo at sparsity $sparsity (random:1, sink 32, recent 128)"
+      jobs/local.sh "$RANKS" "$bin" run --config "$config" --seq-len "$length" --method global,duo \
+        --duo-pattern random:1 --duo-sparsity "$sparsity" --duo-sink 32 --duo-recent 128 -o "$OUTPUT" "${extra[@]}"
+    done
   fi
 done
 if has report; then
