@@ -120,38 +120,49 @@ double HardwareProfile::attention_seconds(const AttentionMask& mask, int64_t q_l
     if (p->q_heads == nearest->q_heads && p->kv_heads == nearest->kv_heads && p->head_dim == nearest->head_dim)
       same.push_back(p);
   }
-  double ms = 0;
+  // Interpolate the achieved rate (visible pairs per ms), not the time: between grid points both work,
+  // but outside the grid a rate held constant follows the work while a time held constant would not
+  // (a star block of q = 16K against 32K keys lies below the measured k > 16K of its row). Calls far
+  // below the grid cost at least the fastest call measured (launch latency).
+  auto rate_of = [&](const AttentionPoint* p) {
+    const AttentionMask class_mask = p->mask == "none"     ? AttentionMask::none()
+                                     : p->mask == "causal" ? AttentionMask::causal(0)
+                                                           : AttentionMask::bottom_right(p->q_len, p->k_len);
+    return class_mask.visible_pairs(p->q_len, p->k_len) / p->ms;
+  };
+  double floor_ms = 1e300;
+  for (const AttentionPoint* p : same) floor_ms = std::min(floor_ms, p->ms);
+  double rate = 0;
   if (cls.name == "causal") {
     std::map<double, double> curve;
-    for (const AttentionPoint* p : same) curve[double(p->q_len)] = p->ms;
+    for (const AttentionPoint* p : same) curve[double(p->q_len)] = rate_of(p);
     std::vector<double> xs, ys;
     for (const auto& [x, y] : curve) {
       xs.push_back(x);
       ys.push_back(y);
     }
-    ms = interpolate_log(xs, ys, double(q_len), 0.0, 2.0);
+    rate = interpolate_log(xs, ys, double(q_len), 0.0, 0.0);
   } else {
     // Rows of the (q, k) grid; within a row interpolate over k, then across the
     // two rows that bracket q (rows may cover different k: triangular grids).
     std::map<double, std::map<double, double>> rows;
-    for (const AttentionPoint* p : same) rows[double(p->q_len)][double(p->k_len)] = p->ms;
+    for (const AttentionPoint* p : same) rows[double(p->q_len)][double(p->k_len)] = rate_of(p);
     auto row_value = [&](const std::map<double, double>& row) {
       std::vector<double> xs, ys;
       for (const auto& [x, y] : row) {
         xs.push_back(x);
         ys.push_back(y);
       }
-      return interpolate_log(xs, ys, double(k_len), 0.0, 1.0);
+      return interpolate_log(xs, ys, double(k_len), 0.0, 0.0);
     };
     std::vector<double> qs, values;
     for (const auto& [q, row] : rows) {
       qs.push_back(q);
       values.push_back(row_value(row));
     }
-    ms = interpolate_log(qs, values, double(q_len), 0.0, 1.0);
-    // The grid's bottom-right points have k >= q; a query block larger than the
-    // keys measured in its row is scaled by pairs above, not here.
+    rate = interpolate_log(qs, values, double(q_len), 0.0, 0.0);
   }
+  const double ms = std::max(class_pairs / rate, floor_ms);
   const double head_scale = double(q_heads) / double(nearest->q_heads) * double(head_dim) / double(nearest->head_dim);
   return ms * 1e-3 * head_scale * (class_pairs > 0 ? pairs / class_pairs : 1.0);
 }

@@ -170,9 +170,25 @@ void SimBackend::flush() {
   if (pending_seconds_ <= 0) return;
   double seconds = pending_seconds_;
   pending_seconds_ = 0;
-  if (transfer_in_flight_ && transfer_in_flight_()) seconds *= profile_.overlap_slowdown;
   // Hosts run at 1 flop/s in the platform files: an execution of s flops lasts s seconds.
-  sg4::this_actor::execute(seconds * sg4::this_actor::get_host()->get_speed());
+  const double speed = sg4::this_actor::get_host()->get_speed();
+  const double slowdown = profile_.overlap_slowdown;
+  while (seconds > 0) {
+    std::vector<sg4::ActivityPtr> transfers;
+    if (transfers_in_flight_ && slowdown > 1.0) transfers = transfers_in_flight_();
+    if (transfers.empty()) {
+      sg4::this_actor::execute(seconds * speed);
+      return;
+    }
+    // Slowed while the first of the transfers runs; what is left after it runs at its own pace.
+    sg4::ExecPtr exec = sg4::this_actor::exec_async(seconds * slowdown * speed);
+    std::vector<sg4::ActivityPtr> activities = {exec};
+    activities.insert(activities.end(), transfers.begin(), transfers.end());
+    if (sg4::Activity::wait_any(activities) == 0) return;
+    const double remaining = exec->get_remaining();
+    exec->cancel();
+    seconds = remaining / speed / slowdown;
+  }
 }
 
 }  // namespace sb::sim

@@ -9,9 +9,12 @@
 // are charged together: their time accumulates and is executed when the rank
 // next synchronises (a transfer, a barrier, a timer). While a transfer of the
 // rank is in flight, compute runs slower by the profile's measured overlap
-// slowdown.
+// slowdown; once it has arrived, at full speed again.
 #include <functional>
 #include <memory>
+#include <vector>
+
+#include <simgrid/s4u/Activity.hpp>
 
 #include "backend/backend.h"
 #include "costmodel/hardware_profile.h"
@@ -62,8 +65,10 @@ class SimBackend : public Backend {
 
   // Executes the compute charged so far (blocks the calling actor for it).
   void flush();
-  // The comm tells the backend whether one of the rank's transfers is in flight.
-  void set_transfer_probe(std::function<bool()> probe) { transfer_in_flight_ = std::move(probe); }
+  // The comm hands the backend the rank's transfers still in flight: compute is
+  // slowed while one of them runs, and only then.
+  using TransferProbe = std::function<std::vector<simgrid::s4u::ActivityPtr>()>;
+  void set_transfer_probe(TransferProbe probe) { transfers_in_flight_ = std::move(probe); }
   const HardwareProfile& profile() const { return profile_; }
 
   struct MemoryCounter {
@@ -78,7 +83,7 @@ class SimBackend : public Backend {
   std::vector<std::pair<std::string, std::string>> provenance_;
   std::shared_ptr<MemoryCounter> memory_;
   double pending_seconds_ = 0;
-  std::function<bool()> transfer_in_flight_;
+  TransferProbe transfers_in_flight_;
 };
 
 }  // namespace sb::sim

@@ -20,20 +20,21 @@ bool in_flight(const sg4::CommPtr& transfer) {
 }  // namespace
 
 SimComm::SimComm(World& world, int rank, SimBackend& backend) : world_(world), rank_(rank), backend_(backend) {
-  backend_.set_transfer_probe([this] { return transfer_in_flight(); });
+  backend_.set_transfer_probe([this] { return transfers_in_flight(); });
 }
 
 SimComm::~SimComm() { backend_.set_transfer_probe(nullptr); }
 
-bool SimComm::transfer_in_flight() {
+std::vector<sg4::ActivityPtr> SimComm::transfers_in_flight() {
+  std::vector<sg4::ActivityPtr> running;
   for (const sg4::CommPtr& transfer : ring_pending_) {
-    if (in_flight(transfer)) return true;
+    if (in_flight(transfer)) running.push_back(transfer);
   }
   for (const auto& key : broadcasts_pending_) {
     auto found = world_.hops.find(key);
-    if (found != world_.hops.end() && in_flight(found->second.transfer)) return true;
+    if (found != world_.hops.end() && in_flight(found->second.transfer)) running.push_back(found->second.transfer);
   }
-  return false;
+  return running;
 }
 
 void SimComm::ring_start(const Tensor& send, int dst, Tensor& recv, int src) {

@@ -32,7 +32,7 @@ class SimComm : public Comm {
 
  private:
   double payload(double bytes) const { return bytes / world_.transfer_efficiency; }
-  bool transfer_in_flight();
+  std::vector<simgrid::s4u::ActivityPtr> transfers_in_flight();
   void start_hop(uint64_t sequence, int receiver, BroadcastHop& hop);
 
   World& world_;

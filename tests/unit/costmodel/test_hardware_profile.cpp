@@ -59,9 +59,18 @@ TEST(HardwareProfile, InterpolationStaysBetweenNeighboursAndExtrapolatesBySize) 
   // A shape never measured scales the nearest one (in log N x K) by N x K.
   EXPECT_NEAR(p.matmul_seconds(64, 6144, 4096), 1.5 * 0.03e-3, 1e-12);
   EXPECT_NEAR(p.matmul_seconds(64, 8192, 4096), 0.08e-3 * 8192.0 / 14336.0, 1e-12);
-  // Causal prefill beyond the grid grows with the square of the length.
-  EXPECT_NEAR(p.attention_seconds(AttentionMask::causal(0), 16384, 16384, 32, 8, 128),
-              4 * p.attention_seconds(AttentionMask::causal(0), 8192, 8192, 32, 8, 128), 1e-12);
+  // Beyond the grid the rate holds: causal prefill grows with its visible pairs (~ the square of the length).
+  const AttentionMask causal = AttentionMask::causal(0);
+  EXPECT_NEAR(p.attention_seconds(causal, 16384, 16384, 32, 8, 128),
+              causal.visible_pairs(16384, 16384) / causal.visible_pairs(8192, 8192) *
+                  p.attention_seconds(causal, 8192, 8192, 32, 8, 128),
+              1e-12);
+  // A bottom-right block below its row's measured keys: rate held, time follows the pairs (a time held
+  // constant would charge q = 1024 against 1500 keys as much as against 16384).
+  const double small = p.attention_seconds(AttentionMask::bottom_right(1024, 1500), 1024, 1500, 32, 8, 128);
+  EXPECT_LT(small, p.attention_seconds(AttentionMask::bottom_right(1024, 16384), 1024, 16384, 32, 8, 128) / 5);
+  // Far below the grid: never cheaper than the fastest call measured.
+  EXPECT_GE(p.attention_seconds(AttentionMask::none(), 1, 8, 32, 8, 128), 0.01e-3 * 0.999);
   // Twice the query heads, twice the time.
   EXPECT_NEAR(p.attention_seconds(AttentionMask::none(), 1024, 1024, 64, 8, 128),
               2 * p.attention_seconds(AttentionMask::none(), 1024, 1024, 32, 8, 128), 1e-12);
