@@ -74,7 +74,8 @@ def speedup_figure(table: pd.DataFrame, points: pd.DataFrame, out_dir: str) -> s
     simulated; the paper's Table 1 (against its contiguous ring, block = context / 4) as stars."""
     if table.empty:
         return None
-    figure, axes = plt.subplots(1, 2, figsize=(13, 5.0), sharey=True)
+    figure, axes = plt.subplots(1, 2, figsize=(15, 5.4), sharey=True)
+    markers = dict(zip(sorted(set(int(w) for w in table.world_size)), "osD^vP*X"))
     rules = sorted(set(table.block_rule), key=lambda r: (not r.startswith("C/"), r))
     colors = dict(zip(rules, plt.rcParams["axes.prop_cycle"].by_key()["color"] * 3))
     lengths = list(table.seq_len)
@@ -84,7 +85,7 @@ def speedup_figure(table: pd.DataFrame, points: pd.DataFrame, out_dir: str) -> s
                 ["model", "simulated", "world_size", "ring_layout", "block_rule"]):
             group = group.sort_values("seq_len")
             what = "simulated" if simulated else "measured"
-            axis.plot(group.seq_len, group[column], marker="o", linestyle=LAYOUT_STYLES.get(layout, ":"),
+            axis.plot(group.seq_len, group[column], marker=markers[int(world)], linestyle=LAYOUT_STYLES.get(layout, ":"),
                       color=colors[rule], markerfacecolor="white" if simulated else colors[rule],
                       label=f"{what}, {model}, {int(world)} ranks: star {_rule_label(rule)} / {layout} ring")
         for (model, group), color in zip(published.groupby("model"), ["tab:purple", "tab:brown"]):
@@ -96,7 +97,9 @@ def speedup_figure(table: pd.DataFrame, points: pd.DataFrame, out_dir: str) -> s
         axis.set_title(f"Star over ring: {phase}", fontsize=10)
         axis.grid(alpha=0.3)
     axes[0].set_ylabel("speedup (ring time / star time)")
-    axes[1].legend(fontsize=6.5, loc="upper left")
+    axes[1].legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    axes[0].text(0.01, 0.99, "solid: vs zigzag ring, dashed: vs contiguous ring; marker: rank count; hollow: simulated",
+                 transform=axes[0].transAxes, fontsize=7, va="top")
     return _save(figure, out_dir, "speedup_vs_length.png")
 
 
