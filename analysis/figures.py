@@ -293,3 +293,54 @@ def memory_figure(table: pd.DataFrame, per_rank_runs: pd.DataFrame, out_dir: str
     right.legend(fontsize=8)
     right.grid(axis="y", alpha=0.3)
     return _save(figure, out_dir, "memory_per_rank.png")
+
+
+def validation_figure(table: pd.DataFrame, out_dir: str) -> str | None:
+    """Simulated against measured context-phase times, one point per configuration (analysis.validation)."""
+    if table.empty:
+        return None
+    figure, axis = plt.subplots(figsize=(6.2, 5.6))
+    for method, group in table.groupby("method"):
+        axis.scatter(group.context_ms_measured / 1e3, group.context_ms_sim / 1e3, label=method,
+                     color=METHOD_COLORS.get(method), edgecolor="black", linewidth=0.4, zorder=3)
+    low = 0.8 * min(table.context_ms_measured.min(), table.context_ms_sim.min()) / 1e3
+    high = 1.25 * max(table.context_ms_measured.max(), table.context_ms_sim.max()) / 1e3
+    line = np.array([low, high])
+    axis.plot(line, line, color="black", linewidth=0.8, label="simulated = measured")
+    axis.fill_between(line, 0.9 * line, 1.1 * line, color="gray", alpha=0.2, label="within 10 %")
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("measured context phase (s)")
+    axis.set_ylabel("simulated context phase (s)")
+    axis.set_title("Simulator vs measurement (H200 profile)", fontsize=10)
+    axis.legend(fontsize=8)
+    axis.grid(alpha=0.3, which="both")
+    return _save(figure, out_dir, "simulator_validation.png")
+
+
+def surface_figure(runs: pd.DataFrame, out_dir: str) -> str | None:
+    """Simulated star-over-ring speedup (best block size per point) against length, one line per GPU count,
+    for each ring layout: where star pays off on clusters not at hand."""
+    timing = runs[(runs.simulated == 1) & (runs.kind == "timing") & (runs.model == "llama3.1-8b")]
+    ring = timing[timing.method == "ring"]
+    star = timing[timing.method == "star"]
+    if ring.empty or star.empty or timing.world_size.nunique() < 3 or timing.world_size.max() < 8:
+        return None
+    best = star.groupby(["world_size", "seq_len"], as_index=False).context_ms.min()
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for axis, layout in zip(axes, ["zigzag", "contiguous"]):
+        rings = ring[ring.ring_layout == layout].groupby(["world_size", "seq_len"], as_index=False).context_ms.min()
+        merged = rings.merge(best, on=["world_size", "seq_len"], suffixes=("_ring", "_star"))
+        for color, (world, group) in zip(colors * 2, merged.groupby("world_size")):
+            group = group.sort_values("seq_len")
+            axis.plot(group.seq_len, group.context_ms_ring / group.context_ms_star, "o-", color=color,
+                      markerfacecolor="white", label=f"{int(world)} GPUs ({max(1, int(world) // 8)} node(s))")
+        _length_axis(axis, merged.seq_len)
+        axis.set_yscale("log")
+        axis.axhline(1.0, color="black", linewidth=0.8)
+        axis.set_title(f"Simulated: best star block over the {layout} ring (context phase)", fontsize=10)
+        axis.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel("speedup (x)")
+    axes[1].legend(fontsize=8)
+    return _save(figure, out_dir, "simulated_surface.png")

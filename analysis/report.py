@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from . import duo, figures, paper, tables
+from . import duo, figures, paper, tables, validation
 from .results import ResultsError, load_runs
 
 
@@ -36,6 +36,8 @@ def write_report(inputs: list[str], out_dir: str) -> dict:
         "block_size": figures.block_size_figure(blocks, out_dir),
         "memory": figures.memory_figure(memory, tables.longest_per_method(runs), out_dir),
         "work": figures.work_figure(runs, out_dir),
+        "validation": figures.validation_figure(validation.validation(runs), out_dir),
+        "surface": figures.surface_figure(runs, out_dir),
         "duo": duo.figure(duo_table, out_dir),
     }
 
@@ -50,6 +52,12 @@ def write_report(inputs: list[str], out_dir: str) -> dict:
     text.append(tables.with_markdown(speedup.drop(columns=["device"])) + "\n")
     text.append(_figure_section("Work per rank beside time", made["work"],
                                 "needs ring and star runs with per-rank work counts (recorded since they exist)."))
+    text.append(_figure_section("Simulator vs measurement", made["validation"],
+                                "needs measured runs and their simulated twins (`starbench simulate`)."))
+    if made["validation"]:
+        text.append(validation.markdown(validation.validation(runs)) + "\n")
+    text.append(_figure_section("Simulated scaling surface", made["surface"],
+                                "needs simulated ring and star runs at three or more GPU counts."))
     text.append(_figure_section("Time per phase", made["breakdown"], "no timing runs."))
     text.append(tables.with_markdown(breakdown.drop(columns=["device"])) + "\n")
     text.append(_figure_section("Accuracy relative to global", made["accuracy"],

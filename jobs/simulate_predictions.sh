@@ -24,8 +24,9 @@ fi
 if has million; then
   # The paper's 1M-token model on one and two DGX H200 nodes, block = context / ranks and fixed blocks.
   for ranks in 8 16; do
+    blocks=$(python3 -c "print(','.join(['0'] + [str(b) for b in [65536, 131072] if 1048576 // b >= $ranks]))")
     "$sb" simulate --model-preset llama3-8b-gradient-1048k --method ring,star --seq-len 1048576 \
-      --ring-layout zigzag,contiguous --block-size 0,65536,131072 --query-len 64 --generate 8 \
+      --ring-layout zigzag,contiguous --block-size "$blocks" --query-len 64 --generate 8 \
       "${h200[@]}" --ranks "$ranks" "${common[@]}"
   done
 fi

@@ -23,6 +23,7 @@ def test_report_draws_every_figure(tmp_path, sweep_file):
     # These synthetic runs predate per-rank work counts: that figure alone is skipped, and the report says so;
     # they hold no duo runs either.
     assert made.pop("work") is None and made.pop("duo") is None
+    assert made.pop("validation") is None and made.pop("surface") is None  # nothing simulated
     assert all(made.values()), made
     for name in FIGURES:
         assert _png_ok(os.path.join(out, name)), name
@@ -86,3 +87,19 @@ def test_task_accuracy_is_plotted_per_task(tmp_path):
     assert made["accuracy"] and _png_ok(made["accuracy"])
     text = open(tmp_path / "report" / "report.md", encoding="utf-8").read()
     assert "Task accuracy:" in text and "variable_tracking" in text
+
+
+def test_simulated_twins_give_the_validation_figure(tmp_path):
+    """A measured run and its simulated twin pair up; their relative error is the table's."""
+    path = str(tmp_path / "pair.h5")
+    measured = synthetic.timing_run("ring", 4096, 2, 100.0)
+    simulated = synthetic.timing_run("ring", 4096, 2, 108.0)
+    simulated["integers"]["simulated"] = 1
+    simulated["text"].update(backend="sim", device="test cpu (simulated)")
+    simulated["text"]["params_key"] += ";sim"
+    synthetic.write_results(path, [measured, simulated])
+    out = str(tmp_path / "report")
+    made = write_report([path], out)
+    assert made["validation"] and _png_ok(made["validation"])
+    text = open(os.path.join(out, "report.md"), encoding="utf-8").read()
+    assert "+8.0 %" in text and "1 rows." in text
