@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     study.add_argument("--out", required=True, help="output directory (created if missing)")
     study = commands.add_parser("speedup-table", help="every timing run with its speedups over both ring layouts")
     study.add_argument("inputs", nargs="+", help="results files")
+    hardware = commands.add_parser("profile", help="a hardware profile (starbench calibrate) as tables")
+    hardware.add_argument("path", help="configs/hardware/<gpu>.json")
     check = commands.add_parser("validate", help="simulated runs against measured ones (docs/SIMULATOR.md)")
     check.add_argument("inputs", nargs="+", help="results files holding measured and simulated runs")
     args = parser.parse_args(argv)
@@ -41,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "speedup-table":
             from .results import load_runs
             print(tables.with_markdown(tables.study_table(load_runs(args.inputs)), digits=4), end="")
+        elif args.command == "profile":
+            from .profile import summary
+            print(summary(args.path), end="")
         elif args.command == "validate":
             from .results import load_runs
             print(validation.markdown(validation.validation(load_runs(args.inputs))), end="")
