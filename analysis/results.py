@@ -20,7 +20,8 @@ RUNS = "runs"
 # when a file holds only some kinds of runs.
 TEXT_COLUMNS = ["method", "backend", "model", "task", "kind", "device", "node_layout", "params_key", "ring_layout",
                 "anchor_mode", "block_rule", "platform", "hardware", "duo_pattern"]
-INT_COLUMNS = ["seq_len", "query_len", "generate", "world_size", "block_size", "anchor_size", "repeats", "sample",
+INT_COLUMNS = ["seq_len", "query_len", "generate", "world_size", "block_size", "anchor_size", "repeats", "warmup",
+               "sample",
                "simulated", "duo_sink", "duo_recent"]
 NUMBER_COLUMNS = ["context_ms", "query_ms", "decode_ms_per_token", "total_ms", "comm_bytes_context",
                   "comm_bytes_query", "peak_mem_bytes", "decode_peak_mem_bytes", "kv_cache_bytes", "kl_vs_global",
