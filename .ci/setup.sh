@@ -8,6 +8,7 @@ packages=(
   libopenmpi-dev openmpi-bin
   libhdf5-dev hdf5-tools
   libcli11-dev libfmt-dev nlohmann-json3-dev libgtest-dev
+  libsimgrid-dev
   python3 python3-h5py python3-numpy python3-pandas python3-matplotlib python3-pytest
   wamerican
 )
