@@ -1,5 +1,7 @@
 #include "sim/sim_comm.h"
 
+#include <map>
+
 #include <fmt/format.h>
 
 #include "util/error.h"
@@ -11,6 +13,13 @@ namespace {
 
 sg4::Mailbox* mailbox(const char* kind, int from, int to) {
   return sg4::Mailbox::by_name(fmt::format("{}:{}->{}", kind, from, to));
+}
+
+// Ring peers are few and fixed: their mailboxes are looked up once per rank.
+sg4::Mailbox* cached(std::map<std::pair<int, int>, sg4::Mailbox*>& cache, int from, int to) {
+  auto [slot, fresh] = cache.try_emplace({from, to}, nullptr);
+  if (fresh) slot->second = mailbox("p2p", from, to);
+  return slot->second;
 }
 
 bool in_flight(const sg4::CommPtr& transfer) {
@@ -42,9 +51,9 @@ void SimComm::ring_start(const Tensor& send, int dst, Tensor& recv, int src) {
              dst, src, size());
   backend_.flush();  // the transfer starts after the compute issued before it
   if (send.nbytes() > 0) {
-    ring_pending_.push_back(mailbox("p2p", rank_, dst)->put_async(this, payload(double(send.nbytes()))));
+    ring_pending_.push_back(cached(ring_mailboxes_, rank_, dst)->put_async(this, payload(double(send.nbytes()))));
   }
-  if (recv.nbytes() > 0) ring_pending_.push_back(mailbox("p2p", src, rank_)->get_async<char>(&received_));
+  if (recv.nbytes() > 0) ring_pending_.push_back(cached(ring_mailboxes_, src, rank_)->get_async<char>(&received_));
   bytes_sent_ += send.nbytes();
 }
 
@@ -54,11 +63,10 @@ void SimComm::ring_wait() {
   ring_pending_.clear();
 }
 
-void SimComm::start_hop(uint64_t sequence, int receiver, BroadcastHop& hop) {
+void SimComm::start_hop(int receiver, BroadcastHop& hop) {
   const int from = (receiver - 1 + size()) % size();  // the ring from the root: root, root+1, ...
   hop.transfer = sg4::Comm::sendto_async(world_.hosts[size_t(from)], world_.hosts[size_t(receiver)],
                                          uint64_t(payload(hop.bytes)) + 1);
-  (void)sequence;
   world_.hop_ready->notify_all();
 }
 
@@ -76,7 +84,7 @@ void SimComm::broadcast_start(Tensor& buffer, int root) {
       hop.root_posted = true;
       hop.bytes = bytes;
       hop.waiters = receiver == (root + 1) % size() ? 2 : 1;
-      if (hop.receiver_posted) start_hop(sequence, receiver, hop);
+      if (hop.receiver_posted) start_hop(receiver, hop);
     }
     bytes_sent_ += buffer.nbytes() * uint64_t(size() - 1);
     broadcasts_pending_.emplace_back(sequence, (root + 1) % size());  // the root's own send
@@ -84,7 +92,7 @@ void SimComm::broadcast_start(Tensor& buffer, int root) {
     BroadcastHop& hop = world_.hops[{sequence, rank_}];
     hop.receiver_posted = true;
     hop.bytes = bytes;
-    if (hop.root_posted) start_hop(sequence, rank_, hop);
+    if (hop.root_posted) start_hop(rank_, hop);
     broadcasts_pending_.emplace_back(sequence, rank_);
   }
 }

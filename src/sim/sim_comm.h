@@ -5,6 +5,8 @@
 // mailboxes like NCCL send/recv pairs; a broadcast travels the ring of ranks
 // from the root as concurrent hops (NCCL's pipelined ring with fine chunks);
 // asynchronous operations overlap the rank's compute as NCCL's stream does.
+#include <map>
+#include <utility>
 #include <vector>
 
 #include <simgrid/s4u.hpp>
@@ -33,7 +35,8 @@ class SimComm : public Comm {
  private:
   double payload(double bytes) const { return bytes / world_.transfer_efficiency; }
   std::vector<simgrid::s4u::ActivityPtr> transfers_in_flight();
-  void start_hop(uint64_t sequence, int receiver, BroadcastHop& hop);
+  // Starts the transfer into `receiver` from its predecessor in the ring from the root.
+  void start_hop(int receiver, BroadcastHop& hop);
 
   World& world_;
   int rank_;
@@ -41,7 +44,8 @@ class SimComm : public Comm {
   std::vector<simgrid::s4u::CommPtr> ring_pending_;
   std::vector<std::pair<uint64_t, int>> broadcasts_pending_;  // (sequence, receiver) this rank waits for
   uint64_t broadcast_sequence_ = 0;
-  char* received_ = nullptr;  // mailbox gets need a target; simulated payloads carry nothing
+  char* received_ = nullptr;
+  std::map<std::pair<int, int>, simgrid::s4u::Mailbox*> ring_mailboxes_;  // mailbox gets need a target; simulated payloads carry nothing
 };
 
 }  // namespace sb::sim
