@@ -38,7 +38,7 @@ PAPER_FINDINGS = [
 def task_samples(runs: pd.DataFrame) -> pd.DataFrame:
     samples = runs[runs.kind == "task_sample"].copy()
     for column, default in (("target_tokens", -1), ("anchor_source", "first"), ("anchor_positions", "original"),
-                            ("generated_text", ""), ("block_rule", "")):
+                            ("generated_text", ""), ("block_rule", ""), ("duo_requested_sparsity", np.nan)):
         if column not in samples:
             samples[column] = default
     samples["target_tokens"] = pd.to_numeric(samples.target_tokens, errors="coerce").fillna(-1).astype(np.int64)
@@ -46,12 +46,17 @@ def task_samples(runs: pd.DataFrame) -> pd.DataFrame:
     samples["anchor_positions"] = samples.anchor_positions.fillna("original").astype(str)
     samples["generated_text"] = samples.generated_text.fillna("").astype(str)
     samples["block_rule"] = samples.block_rule.fillna("").astype(str)
+    samples["duo_requested_sparsity"] = pd.to_numeric(samples.duo_requested_sparsity, errors="coerce")
     return samples
 
 
-def variant_of(method: str, target: int, block: int, anchor: int, source: str, positions: str, rule: str = ""):
+def variant_of(method: str, target: int, block: int, anchor: int, source: str, positions: str, rule: str = "",
+               duo_sparsity: float = np.nan):
     """(label, block fraction k of C/k or NaN, anchor kind) of one run; rule is the
-    record's block_rule ("C/4"; "fixed" or "C/ranks" say nothing of k)."""
+    record's block_rule ("C/4"; "fixed" or "C/ranks" say nothing of k); duo runs are
+    told apart by their sparsity."""
+    if method == "duo":
+        return (f"duo, sparsity {duo_sparsity:g}" if np.isfinite(duo_sparsity) else "duo"), np.nan, ""
     if method != "star":
         return method, np.nan, ""
     if rule.startswith("C/") and rule[2:].isdigit():
@@ -83,7 +88,7 @@ def study_table(runs: pd.DataFrame) -> pd.DataFrame:
     if samples.empty:
         return pd.DataFrame(columns=columns)
     labels = [variant_of(r.method, r.target_tokens, r.block_size, r.anchor_size, r.anchor_source, r.anchor_positions,
-                         r.block_rule) for r in samples.itertuples()]
+                         r.block_rule, r.duo_requested_sparsity) for r in samples.itertuples()]
     samples["variant"] = [v[0] for v in labels]
     samples["block_fraction"] = [v[1] for v in labels]
     samples["anchor"] = [v[2] for v in labels]
