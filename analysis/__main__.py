@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "accuracy":
             made = write_accuracy_report(args.inputs, args.out)
             for name, path in made.items():
-                print(f"{name:<11} {path if path else '(no star runs: skipped)'}")
+                print(f"{name:<11} {path if path else '(no such runs: skipped)'}")
         elif args.command == "speedup-table":
             from .results import load_runs
             print(tables.with_markdown(tables.study_table(load_runs(args.inputs)), digits=4), end="")

@@ -38,7 +38,8 @@ PAPER_FINDINGS = [
 def task_samples(runs: pd.DataFrame) -> pd.DataFrame:
     samples = runs[runs.kind == "task_sample"].copy()
     for column, default in (("target_tokens", -1), ("anchor_source", "first"), ("anchor_positions", "original"),
-                            ("generated_text", ""), ("block_rule", ""), ("duo_requested_sparsity", np.nan)):
+                            ("generated_text", ""), ("block_rule", ""), ("duo_requested_sparsity", np.nan),
+                            ("duo_pattern", "")):
         if column not in samples:
             samples[column] = default
     samples["target_tokens"] = pd.to_numeric(samples.target_tokens, errors="coerce").fillna(-1).astype(np.int64)
@@ -47,16 +48,21 @@ def task_samples(runs: pd.DataFrame) -> pd.DataFrame:
     samples["generated_text"] = samples.generated_text.fillna("").astype(str)
     samples["block_rule"] = samples.block_rule.fillna("").astype(str)
     samples["duo_requested_sparsity"] = pd.to_numeric(samples.duo_requested_sparsity, errors="coerce")
+    samples["duo_pattern"] = samples.duo_pattern.fillna("").astype(str)
     return samples
 
 
 def variant_of(method: str, target: int, block: int, anchor: int, source: str, positions: str, rule: str = "",
-               duo_sparsity: float = np.nan):
+               duo_sparsity: float = np.nan, duo_pattern: str = ""):
     """(label, block fraction k of C/k or NaN, anchor kind) of one run; rule is the
     record's block_rule ("C/4"; "fixed" or "C/ranks" say nothing of k); duo runs are
-    told apart by their sparsity."""
+    told apart by their pattern ("random" for a seeded random:SEED split, else the
+    pattern directory's name) and their sparsity."""
     if method == "duo":
-        return (f"duo, sparsity {duo_sparsity:g}" if np.isfinite(duo_sparsity) else "duo"), np.nan, ""
+        pattern = duo_pattern.rstrip("/")
+        pattern = "random" if pattern.startswith("random:") else os.path.basename(pattern).removesuffix(".tsv")
+        label = f"duo {pattern}".rstrip()
+        return (f"{label}, sparsity {duo_sparsity:g}" if np.isfinite(duo_sparsity) else label), np.nan, ""
     if method != "star":
         return method, np.nan, ""
     if rule.startswith("C/") and rule[2:].isdigit():
@@ -88,7 +94,7 @@ def study_table(runs: pd.DataFrame) -> pd.DataFrame:
     if samples.empty:
         return pd.DataFrame(columns=columns)
     labels = [variant_of(r.method, r.target_tokens, r.block_size, r.anchor_size, r.anchor_source, r.anchor_positions,
-                         r.block_rule, r.duo_requested_sparsity) for r in samples.itertuples()]
+                         r.block_rule, r.duo_requested_sparsity, r.duo_pattern) for r in samples.itertuples()]
     samples["variant"] = [v[0] for v in labels]
     samples["block_fraction"] = [v[1] for v in labels]
     samples["anchor"] = [v[2] for v in labels]
@@ -211,8 +217,61 @@ def study_figure(summary: pd.DataFrame, out_dir: str) -> str | None:
     return path
 
 
+def duo_figure(summary: pd.DataFrame, out_dir: str) -> str | None:
+    """DuoAttention's accuracy ratio to global vs sparsity (the fraction of KV heads
+    made streaming), one line per head pattern and length."""
+    duo = summary[summary.variant.str.startswith("duo")].copy()
+    if duo.empty:
+        return None
+    duo["pattern"] = duo.variant.str.split(",").str[0]
+    duo["sparsity"] = pd.to_numeric(duo.variant.str.extract(r"sparsity ([0-9.]+)")[0], errors="coerce")
+    duo = duo[duo.sparsity.notna()]
+    if duo.empty:
+        return None
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6.5, 4.2))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    lines = {pattern: line for pattern, line in zip(sorted(duo.pattern.unique()), ("o-", "s--", "^:", "x-."))}
+    for i, (target, group) in enumerate(duo.groupby("target_tokens")):
+        for pattern, line in group.groupby("pattern"):
+            line = line.sort_values("sparsity")
+            axis.plot(line.sparsity, line.ratio_vs_global, lines.get(pattern, "x-"), color=colors[i % 10],
+                      label=f"{target} tokens, {pattern.removeprefix('duo ')} heads")
+    axis.axhline(1.0, color="gray", linewidth=0.8)
+    axis.set_xlabel("sparsity (fraction of KV heads streaming)")
+    axis.set_ylabel("accuracy / global accuracy (mean over tasks)")
+    axis.set_title("DuoAttention accuracy relative to global, tiny retrieval model", fontsize=10)
+    axis.legend(fontsize=7)
+    axis.grid(alpha=0.3)
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "accuracy_duo.png")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def sample_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Every sample's answer per variant (what the study's ratios are computed from)."""
+    samples = task_samples(runs)
+    if "answers" not in samples:
+        samples["answers"] = ""
+    labels = [variant_of(r.method, r.target_tokens, r.block_size, r.anchor_size, r.anchor_source, r.anchor_positions,
+                         r.block_rule, r.duo_requested_sparsity, r.duo_pattern) for r in samples.itertuples()]
+    samples["variant"] = [v[0] for v in labels]
+    columns = ["model", "task", "target_tokens", "sample", "variant", "world_size", "backend", "prompt_tokens",
+               "score", "generated_text", "answers"]
+    samples = samples.drop_duplicates(["model", "task", "target_tokens", "variant", "world_size", "sample"],
+                                      keep="last")
+    return samples[[c for c in columns if c in samples]].sort_values(["model", "task", "target_tokens", "sample"])
+
+
 def write_accuracy_report(inputs: list[str], out_dir: str) -> dict:
-    """accuracy.md (tables + the paper's findings), accuracy_study.csv and the figure."""
+    """accuracy.md (tables + the paper's findings), accuracy_study.csv, every sample's
+    answers (accuracy_samples.csv.gz) and the figures."""
     runs = load_runs(inputs)
     study = study_table(runs)
     if study.empty:
@@ -221,9 +280,14 @@ def write_accuracy_report(inputs: list[str], out_dir: str) -> dict:
     summary = summary_table(study)
     csv = os.path.join(out_dir, "accuracy_study.csv")
     study.to_csv(csv, index=False)
+    per_sample = os.path.join(out_dir, "accuracy_samples.csv.gz")
+    sample_table(runs).to_csv(per_sample, index=False)
     figure = study_figure(summary, out_dir)
+    duo = duo_figure(summary, out_dir)
+    sources = ", ".join(f"`{p}`" for p in inputs) if len(inputs) <= 4 else \
+        f"{len(inputs)} results files under `{os.path.commonpath([os.path.abspath(p) for p in inputs])}`"
     text = ["# Accuracy study\n",
-            f"From {', '.join(f'`{p}`' for p in inputs)}: {len(task_samples(runs))} task samples.\n",
+            f"From {sources}: {len(task_samples(runs))} task samples.\n",
             "Accuracy = RULER score x 100; in brackets the ratio to global on the same samples.\n",
             accuracy_table_markdown(study),
             "\n## Mean over tasks\n",
@@ -234,7 +298,9 @@ def write_accuracy_report(inputs: list[str], out_dir: str) -> dict:
     text += [f"- {claim} ({source})." for claim, source in PAPER_FINDINGS]
     if figure:
         text.append(f"\n![accuracy vs block size]({os.path.basename(figure)})\n")
+    if duo:
+        text.append(f"\n![duo accuracy vs sparsity]({os.path.basename(duo)})\n")
     report = os.path.join(out_dir, "accuracy.md")
     with open(report, "w", encoding="utf-8") as handle:
         handle.write("\n".join(text) + "\n")
-    return {"report": report, "csv": csv, "figure": figure}
+    return {"report": report, "csv": csv, "samples": per_sample, "figure": figure, "duo figure": duo}

@@ -83,6 +83,10 @@ def test_summary_and_report(tmp_path):
 
 def test_variant_labels():
     assert accuracy_study.variant_of("ring", 4096, 0, 0, "first", "original")[0] == "ring"
+    assert accuracy_study.variant_of("duo", 4096, 0, 0, "first", "original", "", 0.5, "random:1")[0] == \
+        "duo random, sparsity 0.5"
+    assert accuracy_study.variant_of("duo", 4096, 0, 0, "first", "original", "", 0.25,
+                                     "configs/duo/tiny-retrieval/")[0] == "duo tiny-retrieval, sparsity 0.25"
     assert accuracy_study.variant_of("star", 4096, 507, 507, "first", "original", "C/8")[:2] == \
         ("star C/8, anchor = block", 8)
     # Records without a C/k rule: the --seq-len / block ratio when whole, else the block in tokens.

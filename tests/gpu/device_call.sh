@@ -7,6 +7,8 @@
 #   PLAN=B tests/gpu/device_call.sh   the tiny retrieval model's training (GPU 1, train_tiny_retrieval.sh)
 #                                     beside DuoAttention vs global (GPU 0, duo_bench.sh); then on both GPUs
 #                                     the methods check (cuda vs cpu) and star vs star + duo.
+#   PLAN=ACC tests/gpu/device_call.sh the accuracy study of docs/ACCURACY.md (jobs/accuracy_tiny_retrieval.sh,
+#                                     cuda backend, 2 GPUs).
 # Everything is packed into $OUT/<plan>.tar (+ the training / reference tars); summaries print last.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -117,6 +119,40 @@ elif [[ $PLAN == X4B ]]; then
     --repeats 1 --warmup 0
   say "512K done"
   PYTHONPATH=. python3 -m analysis speedup-table "$results" | tee "$work/x4_table.md"
+elif [[ $PLAN == ACC ]]; then
+  # The accuracy study of docs/ACCURACY.md on a 2-GPU machine (issue 12): jobs/accuracy_tiny_retrieval.sh with
+  # the cuda backend, PARALLEL 2-rank studies at once (the tiny model leaves the GPUs mostly idle; the CPUs
+  # bound it), stage by stage so the deadline cuts the least important tail; the DuoAttention gates are made
+  # first on GPU 0 when configs/duo/tiny-retrieval lacks them. Only the report comes back (the parts, ~13 KB per
+  # sample and variant, are too large to carry; the same command remakes them).
+  build starbench && say "build ok" || { say "build FAILED"; tail -30 "$work/build.log"; }
+  if [[ ! -f configs/duo/tiny-retrieval/full_attention_heads.tsv ]]; then
+    CUDA_VISIBLE_DEVICES=0 timeout 150 python3 tests/reference/tiny_retrieval/duo_gates.py --starbench \
+      "$BUILD/starbench" --out configs/duo/tiny-retrieval ${GATES_ARGS:---steps 300 --length 2048} \
+      >"$work/duo_gates.log" 2>&1
+    say "duo gates: exit $? $(tail -1 "$work/duo_gates.log")"
+    cp -r configs/duo/tiny-retrieval "$work/gates"
+  fi
+  stages=${STAGES:-main,previous,gates,duo}
+  [[ -f configs/duo/tiny-retrieval/full_attention_heads.tsv ]] || stages=${stages//gates/}
+  study=(env BACKEND=cuda PARALLEL=${PARALLEL:-7} LENGTHS="${LENGTHS:-1024 2048 4096}" STAGES=$stages OUTPUT=/tmp/acc/acc.h5 bash jobs/accuracy_tiny_retrieval.sh
+         "$BUILD/starbench")
+  "${study[@]}" >"$work/study.log" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null && (( $(left) > ${REPORT_S:-100} )); do sleep 5; done
+  if kill -0 "$pid" 2>/dev/null; then  # nothing else runs on the lent machine: stop every part of the study
+    say "deadline: study stopped"
+    pkill -TERM -f "jobs/accuracy_tiny_retrieval.sh|xargs -P|starbench run --config"; sleep 8
+    pkill -KILL -f "jobs/accuracy_tiny_retrieval.sh|xargs -P|starbench run --config|mpiexec"
+  fi
+  wait "$pid"
+  say "study: $(grep -c '^==' "$work/study.log") unit(s) started, $(grep -c FAILED "$work/study.log") failed"
+  grep -h "ETA" /tmp/acc/acc.parts/*.log | tail -3 >>"$work/summary.md"
+  cp /tmp/acc/acc.parts/*.log "$work/" 2>/dev/null
+  OUTPUT=/tmp/acc/acc.h5 STAGES=report REPORT="$work/report" PYTHON=python3 bash jobs/accuracy_tiny_retrieval.sh \
+    >"$work/report.log" 2>&1
+  say "report: exit $? $(tail -1 "$work/report.log")"
+  sed -n '/## Mean over tasks/,/## Per task/p' "$work/report/accuracy.md" 2>/dev/null
 elif [[ $PLAN == B ]]; then
   (CUDA_VISIBLE_DEVICES=1 OUT=/tmp/train timeout 470 bash tests/gpu/train_tiny_retrieval.sh --budget 440 \
     ${TRAIN_ARGS:-} >"$work/train.log" 2>&1; echo "exit $?" >>"$work/train.log"
