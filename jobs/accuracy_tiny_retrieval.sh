@@ -21,12 +21,14 @@
 # it holds, so the study can be stopped and resumed, or run one length at a time
 # (LENGTHS=4096 ...). PARALLEL=N (default 1) runs N studies at once, one per (length,
 # stage, task), each into its own file under ${OUTPUT%.h5}.parts/ (resumable the same
-# way); the report reads OUTPUT and every part. On a GPU machine:
-#   BACKEND=cuda PARALLEL=6 jobs/accuracy_tiny_retrieval.sh build/starbench
-# (two ranks per study share the node's GPUs; the tiny model keeps them far from full).
+# way); the report reads OUTPUT and every part. On a many-core node, the cpu backend with
+# PARALLEL = cores / (2 RANKS) is the fast way; BACKEND=cuda is slower for this model:
+# every sample has its own prompt length, so each run plans new cuDNN graphs, and
+# several studies on one GPU take turns on it (measured on 2x H200 with PARALLEL=12:
+# about 3 s per run and study, against about 0.5-1 s per run on one core pair).
 #
 # Time: on this project's 2-core CPU machine (2 ranks) about 25 min at 1K, 1 h at 2K and
-# 4 h at 4K for main alone; on 2x H200 with PARALLEL=6 see docs/ACCURACY.md.
+# 4 h at 4K for main alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build/starbench}

@@ -8,7 +8,9 @@
 #                                     beside DuoAttention vs global (GPU 0, duo_bench.sh); then on both GPUs
 #                                     the methods check (cuda vs cpu) and star vs star + duo.
 #   PLAN=ACC tests/gpu/device_call.sh the accuracy study of docs/ACCURACY.md (jobs/accuracy_tiny_retrieval.sh,
-#                                     cuda backend, 2 GPUs).
+#                                     cuda backend, 2 GPUs; slow: see jobs/accuracy_tiny_retrieval.sh).
+#   PLAN=DUOACC tests/gpu/device_call.sh  DuoAttention vs global at the longest length that fits one H200
+#                                     (GPU 0) beside the accuracy study on the CPUs (2K, 4K) and the duo gates.
 # Everything is packed into $OUT/<plan>.tar (+ the training / reference tars); summaries print last.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -152,6 +154,50 @@ elif [[ $PLAN == ACC ]]; then
   OUTPUT=/tmp/acc/acc.h5 STAGES=report REPORT="$work/report" PYTHON=python3 bash jobs/accuracy_tiny_retrieval.sh \
     >"$work/report.log" 2>&1
   say "report: exit $? $(tail -1 "$work/report.log")"
+  sed -n '/## Mean over tasks/,/## Per task/p' "$work/report/accuracy.md" 2>/dev/null
+elif [[ $PLAN == DUOACC ]]; then
+  # Two jobs that leave each other alone on a 2-GPU, 32-core machine:
+  # - GPU 0, cores 0-3: DuoAttention vs global at the longest length whose global run the memory plan fits on
+  #   one H200 (655360; `starbench simulate` says 720896 needs 150 GiB), falling back to 524288 if it fails;
+  #   no warm-up (each run is minutes; random:1 gives one attention shape per head kind).
+  # - GPU 1: the DuoAttention gates of the tiny model (seconds), then cores 4-31: the accuracy study on the cpu
+  #   backend (fp32, like the CI test and the 1K study made on the project's machine), 2K at 50 samples and 4K
+  #   at 25 beside each other, stage by stage; the deadline cuts the tail. Only the report comes back.
+  build starbench && say "build ok" || { say "build FAILED"; tail -30 "$work/build.log"; }
+  (CUDA_VISIBLE_DEVICES=0 OUT=$work/duo BUILD=$BUILD SEQS=${DUO_SEQS:-655360} LONGER= BUDGET_S=$(( $(left) - 40 )) \
+     taskset -c 0-3 bash tests/gpu/duo_bench.sh >"$work/duo_long.log" 2>&1
+   if ! grep -q "^| 655360 | [0-9]" "$work/duo/duo_summary.md" && (( $(left) > 260 )); then
+     CUDA_VISIBLE_DEVICES=0 OUT=$work/duo BUILD=$BUILD SEQS=524288 LONGER= BUDGET_S=$(( $(left) - 40 )) \
+       taskset -c 0-3 bash tests/gpu/duo_bench.sh >>"$work/duo_long.log" 2>&1
+   fi) &
+  duo=$!
+  CUDA_VISIBLE_DEVICES=1 timeout 150 taskset -c 4-31 python3 tests/reference/tiny_retrieval/duo_gates.py \
+    --starbench "$BUILD/starbench" --out configs/duo/tiny-retrieval ${GATES_ARGS:---steps 300 --length 2048} \
+    >"$work/duo_gates.log" 2>&1
+  say "duo gates: exit $? $(grep tie_broken configs/duo/tiny-retrieval/config.json)"
+  cp -r configs/duo/tiny-retrieval "$work/gates"
+  stages=${STAGES:-main,previous,gates,duo}
+  [[ -f configs/duo/tiny-retrieval/full_attention_heads.tsv ]] || stages=${stages//gates/}
+  common=(env BACKEND=cpu STAGES=$stages taskset -c 4-31 bash jobs/accuracy_tiny_retrieval.sh "$BUILD/starbench")
+  env PARALLEL=${PARALLEL_2K:-8} LENGTHS=2048 OUTPUT=/tmp/acc/acc_2k.h5 "${common[@]}" >"$work/study_2k.log" 2>&1 &
+  pid2=$!
+  env PARALLEL=${PARALLEL_4K:-6} LENGTHS=4096 EXTRA="--samples 25" OUTPUT=/tmp/acc/acc_4k.h5 "${common[@]}" \
+    >"$work/study_4k.log" 2>&1 &
+  pid4=$!
+  while { kill -0 "$pid2" || kill -0 "$pid4"; } 2>/dev/null && (( $(left) > ${REPORT_S:-100} )); do sleep 5; done
+  if kill -0 "$pid2" 2>/dev/null || kill -0 "$pid4" 2>/dev/null; then
+    say "deadline: study stopped"
+    pkill -TERM -f "jobs/accuracy_tiny_retrieval.sh|xargs -P|starbench run --config"; sleep 8
+    pkill -KILL -f "jobs/accuracy_tiny_retrieval.sh|xargs -P|starbench run --config"
+  fi
+  wait "$pid2" "$pid4"
+  for n in 2k 4k; do cat /tmp/acc/acc_$n.parts/*.log >"$work/study_$n.units.log" 2>/dev/null; done
+  inputs=(/tmp/acc/acc_2k.parts/*.h5 /tmp/acc/acc_4k.parts/*.h5)
+  PYTHONPATH=. python3 -m analysis accuracy "${inputs[@]}" --out "$work/report" >"$work/report.log" 2>&1
+  say "report: exit $?"
+  wait "$duo"
+  say "duo: $(tail -3 "$work/duo_long.log" | tr '\n' ' ')"
+  cat "$work/duo/duo_summary.md" 2>/dev/null
   sed -n '/## Mean over tasks/,/## Per task/p' "$work/report/accuracy.md" 2>/dev/null
 elif [[ $PLAN == B ]]; then
   (CUDA_VISIBLE_DEVICES=1 OUT=/tmp/train timeout 470 bash tests/gpu/train_tiny_retrieval.sh --budget 440 \
