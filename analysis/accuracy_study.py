@@ -84,23 +84,30 @@ def variant_of(method: str, target: int, block: int, anchor: int, source: str, p
     return f"star {block_text}, {anchor_kind}", k, anchor_kind
 
 
-def study_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per (model, task, length, variant): samples, accuracy (%), global's
-    accuracy on the same samples, their ratio, and how often the greedy answer is
-    global's answer exactly."""
+def labelled_samples(runs: pd.DataFrame) -> pd.DataFrame:
+    """The task samples with their variant label, block fraction and anchor kind; a run
+    repeated across files counts once (its last record)."""
     samples = task_samples(runs)
-    columns = ["model", "task", "target_tokens", "variant", "world_size", "block_fraction", "anchor",
-               "samples", "accuracy", "global_accuracy", "ratio_vs_global", "same_answer_as_global"]
     if samples.empty:
-        return pd.DataFrame(columns=columns)
+        return samples.assign(variant="", block_fraction=np.nan, anchor="")
     labels = [variant_of(r.method, r.target_tokens, r.block_size, r.anchor_size, r.anchor_source, r.anchor_positions,
                          r.block_rule, r.duo_requested_sparsity, r.duo_pattern) for r in samples.itertuples()]
     samples["variant"] = [v[0] for v in labels]
     samples["block_fraction"] = [v[1] for v in labels]
     samples["anchor"] = [v[2] for v in labels]
-    # A run repeated across files counts once (its last record).
-    samples = samples.drop_duplicates(["model", "task", "target_tokens", "variant", "world_size", "sample"],
-                                      keep="last")
+    return samples.drop_duplicates(["model", "task", "target_tokens", "variant", "world_size", "sample"],
+                                   keep="last")
+
+
+def study_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (model, task, length, variant): samples, accuracy (%), global's
+    accuracy on the same samples, their ratio, and how often the greedy answer is
+    global's answer exactly."""
+    samples = labelled_samples(runs)
+    columns = ["model", "task", "target_tokens", "variant", "world_size", "block_fraction", "anchor",
+               "samples", "accuracy", "global_accuracy", "ratio_vs_global", "same_answer_as_global"]
+    if samples.empty:
+        return pd.DataFrame(columns=columns)
     keys = ["model", "task", "target_tokens"]
     reference = samples[samples.method == "global"].set_index(keys + ["sample"])
     rows = []
@@ -176,6 +183,20 @@ def accuracy_table_markdown(study: pd.DataFrame) -> str:
     return "\n".join(out)
 
 
+def _save(figure, axis, out_dir: str, name: str) -> str:
+    """Legend, grid, out_dir/name at 120 dpi; the figure closed."""
+    import matplotlib.pyplot as plt
+
+    axis.legend(fontsize=7)
+    axis.grid(alpha=0.3)
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, name)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
 def study_figure(summary: pd.DataFrame, out_dir: str) -> str | None:
     """Star's accuracy ratio to global vs block size (C/k), one line per anchor
     kind and length; ring at k = 1 for reference; the paper's Table 1 ratios at C/4."""
@@ -207,14 +228,7 @@ def study_figure(summary: pd.DataFrame, out_dir: str) -> str | None:
     axis.set_xlabel("star block size (C = prompt length)")
     axis.set_ylabel("accuracy / global accuracy (mean over tasks)")
     axis.set_title("Star Attention accuracy relative to global, tiny retrieval model", fontsize=10)
-    axis.legend(fontsize=7)
-    axis.grid(alpha=0.3)
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, "accuracy_study.png")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return _save(figure, axis, out_dir, "accuracy_study.png")
 
 
 def duo_figure(summary: pd.DataFrame, out_dir: str) -> str | None:
@@ -244,28 +258,14 @@ def duo_figure(summary: pd.DataFrame, out_dir: str) -> str | None:
     axis.set_xlabel("sparsity (fraction of KV heads streaming)")
     axis.set_ylabel("accuracy / global accuracy (mean over tasks)")
     axis.set_title("DuoAttention accuracy relative to global, tiny retrieval model", fontsize=10)
-    axis.legend(fontsize=7)
-    axis.grid(alpha=0.3)
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, "accuracy_duo.png")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return _save(figure, axis, out_dir, "accuracy_duo.png")
 
 
 def sample_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Every sample's answer per variant (what the study's ratios are computed from)."""
-    samples = task_samples(runs)
-    if "answers" not in samples:
-        samples["answers"] = ""
-    labels = [variant_of(r.method, r.target_tokens, r.block_size, r.anchor_size, r.anchor_source, r.anchor_positions,
-                         r.block_rule, r.duo_requested_sparsity, r.duo_pattern) for r in samples.itertuples()]
-    samples["variant"] = [v[0] for v in labels]
+    samples = labelled_samples(runs)
     columns = ["model", "task", "target_tokens", "sample", "variant", "world_size", "backend", "prompt_tokens",
                "score", "generated_text", "answers"]
-    samples = samples.drop_duplicates(["model", "task", "target_tokens", "variant", "world_size", "sample"],
-                                      keep="last")
     return samples[[c for c in columns if c in samples]].sort_values(["model", "task", "target_tokens", "sample"])
 
 
@@ -287,7 +287,7 @@ def write_accuracy_report(inputs: list[str], out_dir: str) -> dict:
     sources = ", ".join(f"`{p}`" for p in inputs) if len(inputs) <= 4 else \
         f"{len(inputs)} results files under `{os.path.commonpath([os.path.abspath(p) for p in inputs])}`"
     text = ["# Accuracy study\n",
-            f"From {sources}: {len(task_samples(runs))} task samples.\n",
+            f"From {sources}: {int((runs.kind == 'task_sample').sum())} task samples.\n",
             "Accuracy = RULER score x 100; in brackets the ratio to global on the same samples.\n",
             accuracy_table_markdown(study),
             "\n## Mean over tasks\n",

@@ -35,6 +35,24 @@ build() {  # build TARGETS...
     cmake --build "$BUILD" -j"$(nproc)" --target "$@" >>"$work/build.log" 2>&1
 }
 
+# Waits for the accuracy studies PIDS...; REPORT_S before the deadline, stops every part of them (nothing else
+# runs on the lent machine) so that the report can still be made from what they committed.
+stop_studies_at_deadline() {
+  local running
+  while :; do
+    running=0
+    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && running=1; done
+    (( running && $(left) > ${REPORT_S:-100} )) || break
+    sleep 5
+  done
+  if (( running )); then
+    say "deadline: study stopped"
+    pkill -TERM -f "jobs/accuracy_tiny_retrieval.sh|xargs -P|starbench run --config"; sleep 8
+    pkill -KILL -f "jobs/accuracy_tiny_retrieval.sh|xargs -P|starbench run --config"
+  fi
+  wait "$@"
+}
+
 if [[ $PLAN == A ]]; then
   (cd tests/reference && timeout 420 python3 make_reference.py --only duo --out /tmp/ref_duo \
     --tar "$RESULT_DIR/ref_duo.tar" >"$work/ref_duo.log" 2>&1; echo "exit $?" >>"$work/ref_duo.log") &
@@ -140,14 +158,7 @@ elif [[ $PLAN == ACC ]]; then
   study=(env BACKEND=cuda PARALLEL=${PARALLEL:-7} LENGTHS="${LENGTHS:-1024 2048 4096}" STAGES=$stages OUTPUT=/tmp/acc/acc.h5 bash jobs/accuracy_tiny_retrieval.sh
          "$BUILD/starbench")
   "${study[@]}" >"$work/study.log" 2>&1 &
-  pid=$!
-  while kill -0 "$pid" 2>/dev/null && (( $(left) > ${REPORT_S:-100} )); do sleep 5; done
-  if kill -0 "$pid" 2>/dev/null; then  # nothing else runs on the lent machine: stop every part of the study
-    say "deadline: study stopped"
-    pkill -TERM -f "jobs/accuracy_tiny_retrieval.sh|xargs -P|starbench run --config"; sleep 8
-    pkill -KILL -f "jobs/accuracy_tiny_retrieval.sh|xargs -P|starbench run --config|mpiexec"
-  fi
-  wait "$pid"
+  stop_studies_at_deadline $!
   say "study: $(grep -c '^==' "$work/study.log") unit(s) started, $(grep -c FAILED "$work/study.log") failed"
   grep -h "ETA" /tmp/acc/acc.parts/*.log | tail -3 >>"$work/summary.md"
   cp /tmp/acc/acc.parts/*.log "$work/" 2>/dev/null
@@ -184,13 +195,7 @@ elif [[ $PLAN == DUOACC ]]; then
   env PARALLEL=${PARALLEL_4K:-6} LENGTHS=4096 EXTRA="--samples 25" OUTPUT=/tmp/acc/acc_4k.h5 "${common[@]}" \
     >"$work/study_4k.log" 2>&1 &
   pid4=$!
-  while { kill -0 "$pid2" || kill -0 "$pid4"; } 2>/dev/null && (( $(left) > ${REPORT_S:-100} )); do sleep 5; done
-  if kill -0 "$pid2" 2>/dev/null || kill -0 "$pid4" 2>/dev/null; then
-    say "deadline: study stopped"
-    pkill -TERM -f "jobs/accuracy_tiny_retrieval.sh|xargs -P|starbench run --config"; sleep 8
-    pkill -KILL -f "jobs/accuracy_tiny_retrieval.sh|xargs -P|starbench run --config"
-  fi
-  wait "$pid2" "$pid4"
+  stop_studies_at_deadline "$pid2" "$pid4"
   for n in 2k 4k; do cat /tmp/acc/acc_$n.parts/*.log >"$work/study_$n.units.log" 2>/dev/null; done
   inputs=(/tmp/acc/acc_2k.parts/*.h5 /tmp/acc/acc_4k.parts/*.h5)
   PYTHONPATH=. python3 -m analysis accuracy "${inputs[@]}" --out "$work/report" >"$work/report.log" 2>&1
