@@ -22,35 +22,35 @@ struct RankShare {
 // Per-kind KV (duo, star + duo) or every head's.
 size_t kv_bytes_planned(const ModelConfig& config, const RunSpec& spec, const RankShare& share, int64_t tail,
                         DType dtype) {
-  if (spec.duo && (spec.method == "duo" || spec.method == "star")) {
-    return duo_kv_bytes(*spec.duo, share.kept_tokens + tail, /*holds_streaming=*/true, config.head_dim, dtype);
+  const MethodSettings& method = spec.method;
+  if (method.duo && (method.method == Method::Duo || method.method == Method::Star)) {
+    return duo_kv_bytes(*method.duo, share.kept_tokens + tail, /*holds_streaming=*/true, config.head_dim, dtype);
   }
   return KvCache::bytes_needed(config.num_layers, share.kept_tokens + tail, config.num_kv_heads, config.head_dim,
                                dtype);
 }
 
-RankShare largest_share(const RunSpec& spec, int world_size) {
-  if (spec.method == "ring") {
-    RingLayout layout = make_ring_layout(spec.context_len, world_size, spec.ring_layout);
-    int64_t most = layout.max_tokens_per_rank();
-    return {most, most, world_size > 1 ? 2 * 2 * most : 0};
+RankShare largest_share(const MethodPlan& plan) {
+  if (plan.method == Method::Ring) {
+    const int64_t most = plan.ring.max_tokens_per_rank();
+    return {most, most, plan.ranks > 1 ? 2 * 2 * most : 0};
   }
-  if (spec.method == "star") {
-    StarLayout layout = make_star_layout(spec.context_len, spec.block_size, spec.anchor_size, world_size);
-    const std::string mode =
-        resolve_anchor_mode(spec.anchor_mode, spec.anchor_source, spec.anchor_positions, spec.duo != nullptr);
-    if (mode == "recompute") return {layout.max_sequence_len(), layout.max_tokens_per_rank(), 0};
+  if (plan.method == Method::Star) {
+    const StarLayout& layout = plan.star;
+    if (plan.anchor_mode == AnchorMode::Recompute) {
+      return {layout.max_sequence_len(), layout.max_tokens_per_rank(), 0};
+    }
     const int64_t anchor = layout.anchor_size;
-    const bool sent = mode == "sent" && world_size > 1 && anchor > 0;
+    const bool sent = plan.anchor_mode == AnchorMode::Sent && plan.ranks > 1 && anchor > 0;
     int64_t forward = 0;
-    for (int rank = 0; rank < world_size; ++rank) {
+    for (int rank = 0; rank < plan.ranks; ++rank) {
       const bool computes_anchor = !sent && layout.blocks_of(rank).begin > 0;
       forward = std::max(forward, layout.tokens_of(rank) + (computes_anchor ? anchor : 0));
     }
     const int64_t scratch = anchor > 0 ? 2 * (anchor + layout.block_size) : 0;
     return {forward, layout.max_tokens_per_rank(), scratch + (sent ? 2 * 2 * anchor : 0)};
   }
-  return {spec.context_len, spec.context_len, 0};
+  return {plan.context_len, plan.context_len, 0};
 }
 
 // Greedy next token from the last row of a forward pass.
@@ -61,30 +61,16 @@ int64_t next_token_after(Transformer& model, const Tensor& hidden) {
 
 }  // namespace
 
-MethodSettings method_settings_of(const RunSpec& spec) {
-  MethodSettings settings;
-  settings.name = spec.method;
-  settings.block_size = spec.block_size;
-  settings.anchor_size = spec.anchor_size;
-  settings.anchor_source = spec.anchor_source;
-  settings.anchor_positions = spec.anchor_positions;
-  settings.anchor_mode = spec.anchor_mode;
-  settings.ring_layout = spec.ring_layout;
-  settings.duo = spec.duo;
-  return settings;
-}
-
-size_t Runner::planned_bytes_per_rank(const ModelConfig& config, const RunSpec& spec, int world_size, DType dtype,
+size_t Runner::planned_bytes_per_rank(const ModelConfig& config, const RunSpec& spec, DType dtype,
                                       int64_t mlp_chunk_tokens) {
-  const int ranks = runs_on_one_rank(spec.method) ? 1 : world_size;
-  const RankShare share = largest_share(spec, ranks);
+  const RankShare share = largest_share(spec.plan);
   const int64_t tail = spec.query_len + spec.generate;
   const int64_t kv_row = config.num_kv_heads * config.head_dim;
   const int64_t forward_tokens = std::max(share.forward_tokens, tail);
   size_t bytes = Transformer::weight_bytes(config, dtype);
   bytes += kv_bytes_planned(config, spec, share, tail, dtype);
   bytes += Transformer::activation_bytes(config, forward_tokens, mlp_chunk_tokens, dtype);
-  if (spec.duo) {
+  if (spec.method.duo) {
     // Heads packed by kind: q and out of one kind, its K/V, the streaming keys' copy.
     bytes += size_t(forward_tokens * (2 * config.num_heads * config.head_dim + 4 * kv_row)) * dtype_size(dtype);
   }
@@ -95,30 +81,22 @@ size_t Runner::planned_bytes_per_rank(const ModelConfig& config, const RunSpec& 
   return bytes;
 }
 
-void check_memory_plan(const ModelConfig& config, const RunSpec& spec, int world_size, Backend& backend,
-                       int64_t mlp_chunk_tokens) {
-  std::string problem;
-  try {
+void check_memory_plan(const ModelConfig& config, const RunSpec& spec, Backend& backend, int64_t mlp_chunk_tokens) {
+  Control::agree_on([&] {
     const size_t capacity = backend.memory_capacity_bytes();
-    const size_t planned =
-        Runner::planned_bytes_per_rank(config, spec, world_size, backend.act_dtype(), mlp_chunk_tokens);
-    if (capacity > 0 && planned > capacity) {
-      problem = fmt::format(
-          "{} with a {}-token context on {} rank(s) of {} needs about {:.1f} GiB per rank but {} has {:.1f} GiB "
-          "available: use more ranks, a smaller --seq-len or (star) a smaller --block-size",
-          spec.method, spec.context_len, runs_on_one_rank(spec.method) ? 1 : world_size, config.name,
-          double(planned) / double(1ull << 30), backend.device_name(), double(capacity) / double(1ull << 30));
-    }
-  } catch (const Error& error) {
-    problem = error.what();
-  }
-  Control::agree(problem.empty(), problem);
+    const size_t planned = Runner::planned_bytes_per_rank(config, spec, backend.act_dtype(), mlp_chunk_tokens);
+    SB_REQUIRE(capacity == 0 || planned <= capacity,
+               "{} with a {}-token context on {} rank(s) of {} needs about {:.1f} GiB per rank but {} has {:.1f} GiB "
+               "available: use more ranks, a smaller --seq-len or (star) a smaller --block-size",
+               setting_name(spec.method.method), spec.context_len, spec.plan.ranks, config.name,
+               double(planned) / double(1ull << 30), backend.device_name(), double(capacity) / double(1ull << 30));
+  });
 }
 
 RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context, const std::vector<int32_t>& query) {
   Backend& backend = model_.backend();
   const int rank = world_comm_.rank();
-  const bool one_rank = runs_on_one_rank(spec.method);
+  const bool one_rank = runs_on_one_rank(spec.method.method);
   const bool participates = !one_rank || rank == 0;
   std::unique_ptr<Comm> local_comm;
   Comm* comm = &world_comm_;
@@ -135,31 +113,20 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
   outcome.hidden_size = model_.config().hidden_size;
 
   // Settings are checked on every rank before anything is allocated.
-  std::string problem;
-  try {
+  Control::agree_on([&] {
     SB_REQUIRE(spec.query_len > 0, "the query is empty: --query-len must be at least 1");
     SB_REQUIRE(int64_t(context.size()) == spec.context_len && int64_t(query.size()) == spec.query_len,
                "run input sizes do not match the spec");
     SB_REQUIRE(spec.repeats >= 1 && spec.warmup >= 0, "--repeats must be >= 1 and --warmup >= 0");
-    if (spec.method == "star") {
-      StarLayout layout = make_star_layout(spec.context_len, spec.block_size, spec.anchor_size, participants);
-      outcome.block_size = layout.block_size;
-      outcome.anchor_size = layout.anchor_size;
-      outcome.anchor_mode =
-          resolve_anchor_mode(spec.anchor_mode, spec.anchor_source, spec.anchor_positions, spec.duo != nullptr);
-    } else if (spec.method == "ring") {
-      make_ring_layout(spec.context_len, participants, spec.ring_layout);
-    } else if (spec.method == "duo") {
-      SB_REQUIRE(spec.duo, "duo needs a head pattern (--duo-pattern DIR, FILE.tsv or random:SEED)");
-    } else {
-      SB_REQUIRE(spec.method == "global", "unknown attention method '{}' (valid: global, ring, star, duo)",
-                 spec.method);
-    }
-  } catch (const Error& error) {
-    problem = error.what();
-  }
-  Control::agree(problem.empty(), problem);
-  check_memory_plan(model_.config(), spec, world_comm_.size(), backend, 8192);
+    SB_REQUIRE(spec.plan.method == spec.method.method && spec.plan.context_len == spec.context_len &&
+                   spec.plan.ranks == participants,
+               "{} run of {} tokens on {} rank(s): its plan was made for {} tokens on {} rank(s)",
+               setting_name(spec.method.method), spec.context_len, participants, spec.plan.context_len,
+               spec.plan.ranks);
+    SB_REQUIRE(spec.method.method != Method::Duo || spec.method.duo,
+               "duo needs a head pattern (--duo-pattern DIR, FILE.tsv or random:SEED)");
+  });
+  check_memory_plan(model_.config(), spec, backend, 8192);
 
   const int64_t tail_tokens = spec.query_len + spec.generate;
   auto gather = [&](double value) {
@@ -176,7 +143,7 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
     const bool measured = iteration >= spec.warmup;
     const bool keep_outputs = iteration == spec.warmup;
     std::unique_ptr<AttentionMethod> method;
-    if (participates) method = make_method(method_settings_of(spec), model_, *comm, spec.context_len, tail_tokens);
+    if (participates) method = make_method(spec.method, spec.plan, model_, *comm, tail_tokens);
 
     // Phase 1: context encoding.
     comm->reset_bytes_sent();

@@ -12,18 +12,16 @@
 
 namespace sb {
 
-// The method settings a spec asks for.
-MethodSettings method_settings_of(const RunSpec& spec);
-
 class Runner {
  public:
   Runner(Transformer& model, Comm& world_comm) : model_(model), world_comm_(world_comm) {}
-  // Collective: every rank calls it with the same spec and tokens.
+  // Collective: every rank calls it with the same spec (planned for this
+  // job's ranks) and tokens.
   RunOutcome run(const RunSpec& spec, const std::vector<int32_t>& context, const std::vector<int32_t>& query);
 
-  // Bytes one rank needs for this spec (weights, KV shares, activations); the
-  // plan is checked before anything large is allocated.
-  static size_t planned_bytes_per_rank(const ModelConfig& config, const RunSpec& spec, int world_size, DType dtype,
+  // Bytes one rank needs for this spec's plan (weights, KV shares,
+  // activations); checked before anything large is allocated.
+  static size_t planned_bytes_per_rank(const ModelConfig& config, const RunSpec& spec, DType dtype,
                                        int64_t mlp_chunk_tokens);
 
  private:
@@ -33,7 +31,6 @@ class Runner {
 
 // Checks a plan against the backend's capacity on every rank; a plan that
 // cannot fit ends all ranks with the numbers, before allocation.
-void check_memory_plan(const ModelConfig& config, const RunSpec& spec, int world_size, Backend& backend,
-                       int64_t mlp_chunk_tokens);
+void check_memory_plan(const ModelConfig& config, const RunSpec& spec, Backend& backend, int64_t mlp_chunk_tokens);
 
 }  // namespace sb

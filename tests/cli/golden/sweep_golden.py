@@ -4,13 +4,15 @@ dump RESULTS.h5 TABLE.txt OUT.txt
     Writes the non-timing content of every stored run (attributes and datasets,
     in the order the runs were appended) and the printed table without its timing
     columns, as text. Timing, dates, versions and the machine's names are left out;
-    a run's `label` attribute is written on a line of its own (`label ...`).
+    a run's `label` attribute is written on a line of its own (`label KIND LABEL`).
 compare GOLDEN.txt NEW.txt [--labels LABELS.txt]
     Compares two dumps: text and integers exactly, floating-point values to a
     relative 1e-5 (logits 1e-4), so a build on another machine compares too. The
     golden files were recorded before the labels were unified: their table rows
-    carry the old label. Each table row's label must equal the stored run's
-    `label` attribute, and with --labels the labels must be the committed list.
+    carry the old label. Each table row's label must equal the `label` attribute
+    of the run it shows (timing table: the timing runs in order; task table:
+    the task summaries in order), and with --labels the labels must be the
+    committed list.
 """
 import math
 import re
@@ -63,7 +65,7 @@ def dump_runs(path, lines):
                     continue
                 value = group.attrs[attr]
                 if attr == "label":
-                    lines.append(f"label {text(value)}")
+                    lines.append(f"label {text(group.attrs.get('kind', 'forward'))} {text(value)}")
                     continue
                 if attr == "params_key":
                     value = normal_key(text(value))
@@ -118,8 +120,12 @@ def same_numbers(a, b, rtol):
     return len(a) == len(b) and all(close(x, y, rtol) for x, y in zip(a, b))
 
 
-def compare_line(old, new):
-    """True when two dump lines agree (floats to a tolerance)."""
+# The label's column in each table's rows ("row" is column 0), and the kind of run a row shows.
+TABLES = {"method": (1, "timing"), "task": (3, "task_summary")}
+
+
+def compare_line(old, new, label_column=1):
+    """True when two dump lines agree (floats to a tolerance); a table row's label is checked apart."""
     if old == new:
         return True
     a, b = old.split(" "), new.split(" ")
@@ -131,8 +137,8 @@ def compare_line(old, new):
         return same_numbers(a[5:], b[5:], 1e-4 if "logits" in a[1] else 1e-5)
     if a[0] == "row":
         # Printed numbers (KL to 3 digits, top-1, MiB) to their printing precision; the label is checked apart.
-        for x, y in zip(a[2:], b[2:]):
-            if x == y:
+        for column, (x, y) in enumerate(zip(a, b)):
+            if x == y or column == label_column:
                 continue
             try:
                 if not close(x, y, 1e-2):
@@ -146,26 +152,30 @@ def compare_line(old, new):
 def compare(golden_path, new_path, labels_path=None):
     golden = [l.rstrip("\n") for l in open(golden_path)]
     new = [l.rstrip("\n") for l in open(new_path)]
-    new_labels = [l[len("label "):] for l in new if l.startswith("label ")]
+    labelled = [l.split(" ")[1:3] for l in new if l.startswith("label ")]
+    new_labels = [label for _, label in labelled]
     new = [l for l in new if not l.startswith("label ")]
     golden = [l for l in golden if not l.startswith("label ")]
     problems = []
     if len(golden) != len(new):
         problems.append(f"{len(golden)} lines in the golden dump, {len(new)} now")
-    row = 0
+    label_column, shown = 1, []
     for number_, (old, now) in enumerate(zip(golden, new), 1):
+        if now.startswith("table "):
+            label_column, kind = TABLES[now.split(" ")[1]]
+            shown = [label for run_kind, label in labelled if run_kind == kind]
         if old.startswith("row "):
-            # The table's rows are the runs in append order: the label column is the run's label.
-            if new_labels and row < len(new_labels) and now.split(" ")[1] != new_labels[row]:
-                problems.append(f"line {number_}: table label {now.split(' ')[1]!r} is not the run's label "
-                                f"{new_labels[row]!r}")
-            row += 1
-        if not compare_line(old, now):
+            label = now.split(" ")[label_column]
+            if not shown or label != shown[0]:
+                problems.append(f"line {number_}: table label {label!r} is not that of the run it shows "
+                                f"({shown[0] if shown else 'none'!r})")
+            shown = shown[1:]
+        if not compare_line(old, now, label_column):
             problems.append(f"line {number_}:\n  golden: {old[:300]}\n  now:    {now[:300]}")
     if labels_path is not None:
-        expected = [l.rstrip("\n") for l in open(labels_path) if l.strip()]
-        if expected != new_labels:
-            problems.append(f"labels {new_labels} are not those of {labels_path}: {expected}")
+        expected = [l.split() for l in open(labels_path) if l.strip()]
+        if expected != labelled:
+            problems.append(f"labels {labelled} are not those of {labels_path}: {expected}")
     for problem in problems[:20]:
         print(problem)
     if problems:
