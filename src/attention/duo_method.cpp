@@ -177,10 +177,8 @@ std::unique_ptr<AttentionMethod> make_star_duo_method(Transformer& model, Comm& 
              "star + duo needs the anchor to be the first tokens at their own positions (its first rows are the "
              "streaming heads' sink); --anchor-source {} / --anchor-positions {} are not supported with --duo-pattern",
              setting_name(settings.anchor_source), setting_name(settings.anchor_positions));
-  // The plan's mode was resolved for these settings; sent is refused for star + duo.
-  SB_REQUIRE(plan.anchor_mode == resolve_anchor_mode(plan.anchor_mode, settings.anchor_source,
-                                                     settings.anchor_positions, /*duo=*/true),
-             "star + duo: anchor mode {} was not resolved for a duo pattern", setting_name(plan.anchor_mode));
+  // A plan made before the pattern was given may hold sent, which star + duo cannot honour.
+  check_anchor_mode(plan.anchor_mode, settings.anchor_source, settings.anchor_positions, /*duo=*/true);
   const int64_t sink_source = layout.num_blocks() > 1 ? layout.anchor_size : layout.block_size;
   SB_REQUIRE(pattern.sink <= sink_source,
              "star + duo: the duo sink ({} tokens) must lie inside the anchor ({} tokens), which every block's "

@@ -4,20 +4,23 @@ namespace sb {
 
 bool runs_on_one_rank(Method method) { return method == Method::Global || method == Method::Duo; }
 
-AnchorMode resolve_anchor_mode(AnchorMode mode, AnchorSource source, AnchorPositions positions, bool duo) {
+void check_anchor_mode(AnchorMode mode, AnchorSource source, AnchorPositions positions, bool duo) {
   const bool anchor_depends_on_block = source != AnchorSource::First || positions != AnchorPositions::Original;
   SB_REQUIRE(!(duo && mode == AnchorMode::Sent),
              "star + duo: --anchor-mode sent is not supported (rank 0 sends the anchor from its context KV, which "
              "star + duo keeps for the retrieval heads only): use once (auto's choice with --duo-pattern) or "
              "recompute");
-  if (mode == AnchorMode::Auto) {
-    return anchor_depends_on_block ? AnchorMode::Recompute : duo ? AnchorMode::Once : AnchorMode::Sent;
-  }
-  SB_REQUIRE(mode == AnchorMode::Recompute || !anchor_depends_on_block,
+  SB_REQUIRE(mode == AnchorMode::Auto || mode == AnchorMode::Recompute || !anchor_depends_on_block,
              "star: --anchor-mode {} needs the anchor to be the same for every block (--anchor-source first "
              "--anchor-positions original); with --anchor-source {} --anchor-positions {} use recompute",
              setting_name(mode), setting_name(source), setting_name(positions));
-  return mode;
+}
+
+AnchorMode resolve_anchor_mode(AnchorMode mode, AnchorSource source, AnchorPositions positions, bool duo) {
+  check_anchor_mode(mode, source, positions, duo);
+  if (mode != AnchorMode::Auto) return mode;
+  const bool anchor_depends_on_block = source != AnchorSource::First || positions != AnchorPositions::Original;
+  return anchor_depends_on_block ? AnchorMode::Recompute : duo ? AnchorMode::Once : AnchorMode::Sent;
 }
 
 AnchorMode resolve_anchor_mode(const MethodSettings& settings) {

@@ -117,6 +117,8 @@ bool runs_on_one_rank(Method method);
 // and sent is an error. Returns the resolved mode (a resolved one is checked
 // and returned as it is).
 AnchorMode resolve_anchor_mode(AnchorMode mode, AnchorSource source, AnchorPositions positions, bool duo);
+// The refusals above alone (sb::Error), for a mode already resolved.
+void check_anchor_mode(AnchorMode mode, AnchorSource source, AnchorPositions positions, bool duo);
 // The settings' own mode, resolved (with their duo pattern, if any).
 AnchorMode resolve_anchor_mode(const MethodSettings& settings);
 

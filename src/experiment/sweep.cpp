@@ -1,7 +1,6 @@
 #include "experiment/sweep.h"
 
 #include <algorithm>
-#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
