@@ -18,7 +18,8 @@ def run_flags() -> set[str]:
     flags = set()
     for name in ("cmd_run.cpp", "duo_flags.cpp"):  # duo_flags.cpp: the --duo-* flags run and forward share
         source = open(os.path.join(REPO, "src", "cli", name), encoding="utf-8").read()
-        flags |= set(re.findall(r'add_(?:option|flag)\(\s*"!?--([a-z0-9-]+)', source))
+        # run->add_option("--seq-len", ...), add_setting_list_option(*run, "--method", ...) (cli/setting_options.h)
+        flags |= set(re.findall(r'add_(?:\w+_)?(?:option|flag)(?:<\w+>)?\(\s*(?:\*\w+,\s*)?"!?--([a-z0-9-]+)', source))
     return flags
 
 
