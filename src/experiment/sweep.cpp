@@ -17,6 +17,7 @@
 #include "comm/comm.h"
 #include "experiment/fidelity.h"
 #include "experiment/record.h"
+#include "experiment/run_identity.h"
 #include "experiment/runner.h"
 #include "io/results_store.h"
 #include "util/control.h"
@@ -86,7 +87,7 @@ void print_table(const std::vector<TableRow>& rows, int skipped, const std::stri
     return ring != ring_context_ms.end() && ms > 0 ? fmt::format("{:.2f}x", ring->second / ms) : std::string("-");
   };
   fmt::print("\n{:<26} {:>8} {:>5} {:>7} {:>7} {:>11} {:>10} {:>10} {:>12} {:>9} {:>9} {:>9} {:>6} {:>9}\n",
-             "method", "seq_len", "ranks", "block", "anchor", "context_ms", "query_ms", "decode_ms", "ctx_tok/s",
+             "method", "seq_len", "ranks", "block", "anchor", "context_ms", "query_ms", "dec_ms/tok", "ctx_tok/s",
              "vs_zigzag", "vs_contig", "KL", "top1", "peak_MiB");
   for (const TableRow& row : rows) {
     const auto& n = row.record.numbers;
@@ -275,6 +276,9 @@ int run_sweep(const SweepSettings& settings) {
   Runner runner(*model, *comm);
   RunContext context{config.name,           backend->name(), backend->device_name(), world_size,
                      backend->provenance(), !backend->computes_values(), gather_placement(*backend)};
+  const IdentityInputs inputs = identity_inputs(settings, config, context, *backend);
+  std::optional<ResumeIndex> stored_runs;  // resume matches on the runs' identity
+  if (root) stored_runs.emplace(*store);
 
   if (root) {
     fmt::print(stderr, "starbench run: {} ({} layers, hidden {}), backend {} on {}, {} rank(s), {} run(s) -> {}\n",
@@ -289,13 +293,14 @@ int run_sweep(const SweepSettings& settings) {
   for (size_t index = 0; index < runs.size(); ++index) {
     const RunSpec& spec = runs[index];
     const std::string key = params_key(spec, context);
+    const std::string identity = root ? identity_of(key, spec, inputs) : std::string();
 
     int64_t already_done = 0;
     if (root && settings.resume) {
-      std::vector<std::string> matches = store->find_by_params_key(key);
-      already_done = matches.empty() ? 0 : 1;
-      if (already_done && spec.method == "global" && backend->computes_values()) {
-        references[spec.context_len] = reference_outputs_from_record(store->read(matches.back()));
+      const std::optional<RunRecord> stored = stored_runs->reusable(identity, key);
+      already_done = stored ? 1 : 0;
+      if (stored && spec.method == "global" && backend->computes_values()) {
+        references[spec.context_len] = reference_outputs_from_record(*stored);
       }
     }
     already_done = Control::broadcast_ints({already_done}, 0).at(0);
@@ -325,9 +330,9 @@ int run_sweep(const SweepSettings& settings) {
           RunSpec global_spec = spec;
           global_spec.method = "global";
           global_spec.duo.reset();
-          std::vector<std::string> matches = store->find_by_params_key(params_key(global_spec, context));
-          if (!matches.empty()) {
-            references[spec.context_len] = reference_outputs_from_record(store->read(matches.back()));
+          const std::string global_key = params_key(global_spec, context);
+          if (auto stored = stored_runs->reusable(identity_of(global_key, global_spec, inputs), global_key, false)) {
+            references[spec.context_len] = reference_outputs_from_record(*stored);
           }
         }
         if (auto found = references.find(spec.context_len); found != references.end()) {
@@ -338,6 +343,7 @@ int run_sweep(const SweepSettings& settings) {
         }
       }
       RunRecord record = make_run_record(outcome, context, fidelity ? &*fidelity : nullptr);
+      add_identity(record, key, spec, inputs);
       record.run_id = store->append(record);
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep_start).count();
       const double eta = elapsed / double(executed) * double(runs.size() - index - 1);
@@ -350,6 +356,7 @@ int run_sweep(const SweepSettings& settings) {
       table.push_back({spec, std::move(record)});
     }
   }
+  if (root) stored_runs->report();
   if (root) print_table(table, skipped, settings.output);
   Control::barrier();
   return executed;

@@ -14,6 +14,7 @@
 #include "experiment/fidelity.h"
 #include "experiment/record.h"
 #include "experiment/model_loader.h"
+#include "experiment/run_identity.h"
 #include "experiment/runner.h"
 #include "experiment/sweep.h"
 #include "io/paced_appender.h"
@@ -116,12 +117,9 @@ int run_task_sweep(const SweepSettings& settings) {
   problem.clear();
   if (root) {
     try {
-      std::string tokenizer_path = settings.tokenizer;
-      if (tokenizer_path.empty()) {
-        SB_REQUIRE(!settings.model.model_dir.empty(),
-                   "--task needs a tokenizer: pass --tokenizer FILE (tokenizer.json) or --model DIR containing one");
-        tokenizer_path = (std::filesystem::path(settings.model.model_dir) / "tokenizer.json").string();
-      }
+      const std::string tokenizer_path = task_tokenizer_path(settings);
+      SB_REQUIRE(!tokenizer_path.empty(),
+                 "--task needs a tokenizer: pass --tokenizer FILE (tokenizer.json) or --model DIR containing one");
       tokenizer.emplace(Tokenizer::load(tokenizer_path));
       store.emplace(ResultsStore::open(settings.output));
     } catch (const Error& error) {
@@ -148,6 +146,7 @@ int run_task_sweep(const SweepSettings& settings) {
   Runner runner(*model, *comm);
   RunContext context{config.name,           backend->name(), backend->device_name(), world_size,
                      backend->provenance(), !backend->computes_values(), gather_placement(*backend)};
+  const IdentityInputs inputs = identity_inputs(settings, config, context, *backend);
   TaskOptions options;
   options.words_path = settings.words_path;
   options.squad_path = settings.squad_path;
@@ -168,7 +167,9 @@ int run_task_sweep(const SweepSettings& settings) {
   // out in paced batches (a RULER study is thousands of small records).
   std::map<std::string, std::string> stored_runs;  // params_key -> run id (the last)
   std::optional<PacedAppender> appender;
+  std::optional<ResumeIndex> resume_index;  // resume matches on the runs' identity
   if (root) {
+    resume_index.emplace(*store);
     for (const auto& [key, ids] : store->runs_by_params_key()) stored_runs[key] = ids.back();
     appender.emplace(*store);
   }
@@ -236,11 +237,11 @@ int run_task_sweep(const SweepSettings& settings) {
           const RunSpec spec = make_spec(variant);
           const std::string key = params_key(spec, context) + fmt::format(";target={}", target_tokens);
 
+          const std::string identity = root ? identity_of(key, spec, inputs) : std::string();
           int64_t stored = 0;
           if (root && settings.resume) {
-            const auto found = stored_runs.find(key);
-            if (found != stored_runs.end()) {
-              scores[variant.label()].push_back(store->read(found->second).numbers.at("score"));
+            if (const std::optional<RunRecord> found = resume_index->reusable(identity, key)) {
+              scores[variant.label()].push_back(found->numbers.at("score"));
               stored = 1;
             }
           }
@@ -288,6 +289,7 @@ int run_task_sweep(const SweepSettings& settings) {
           }
           RunRecord record = make_run_record(outcome, context, fidelity ? &*fidelity : nullptr);
           record.text["params_key"] = key;
+          add_identity(record, key, spec, inputs);
           record.text["generated_text"] = text;
           record.text["answers"] = joined(sample.answers);
           record.text["metric"] = sample.metric;
@@ -338,6 +340,7 @@ int run_task_sweep(const SweepSettings& settings) {
     }
   }
   if (root) {
+    resume_index->report();
     fmt::print("\n{:<16} {:>8} {:<20} {:>8} {:>9} {:>10}\n", "task", "tokens", "method", "samples", "accuracy",
                "vs_global");
     for (const SummaryRow& row : summary_rows) {

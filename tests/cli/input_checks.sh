@@ -73,7 +73,7 @@ expect_refused "config typo" "typo.toml:3: unknown key 'seqlen'" mpirun 1 run --
 for flag in "--duo-sparsity 1.5" "--duo-sparsity -0.5" "--duo-sparsity nan" "--duo-threshold nan" \
             "--duo-sink -5" "--duo-recent -1" "--task-generate -1"; do
   # shellcheck disable=SC2086
-  expect_refused "$flag" "${flag%% *}" mpirun 1 run "${small[@]}" --method duo --duo-pattern random:1 --seq-len 32 \
+  expect_refused "$flag" "${flag%% *}: '${flag#* }' is not" mpirun 1 run "${small[@]}" --method duo --duo-pattern random:1 --seq-len 32 \
     $flag -o "$WORK/duo.h5"
 done
 [[ ! -e $WORK/duo.h5 ]] || fail "a refused flag left a results file"
