@@ -194,4 +194,29 @@ expect_written "$WORK/o2.log" 2 "runs without identity are not reused"
 grep -q "2 run(s) in .*o.h5 with these settings were written before runs carried an identity" "$WORK/o2.log" ||
   { cat "$WORK/o2.log"; fail "no message about the older runs"; }
 "$STARBENCH" inspect "$WORK/o.h5" | grep -c "^run_" | grep -qx 4 || fail "older runs not kept beside the new ones"
+# 18. Task runs: the word list is recorded (path and digest) and part of the identity,
+#     so a word list of another content under the same name is not taken for the first.
+tok="$WORK/bytes.json"
+"$PYTHON" "$SOURCE_DIR/tests/reference/tiny_retrieval/llama3_format.py" "$tok" 256
+mkdir -p "$WORK/wa" "$WORK/wb"
+cp "$SOURCE_DIR/tests/reference/data/words/words.txt" "$WORK/wa/words.txt"
+head -n 4000 "$SOURCE_DIR/tests/reference/data/words/words.txt" >"$WORK/wb/words.txt"
+task=(run --backend cpu --model-preset tiny --tokenizer "$tok" --task niah_single_2 --seq-len 1024 --samples 1
+      --method global --repeats 1 --warmup 0 --task-generate 2 -o "$WORK/t.h5")
+mpirun 1 "${task[@]}" --words "$WORK/wa/words.txt" >"$WORK/t1.log" 2>&1 || { cat "$WORK/t1.log"; fail "task run"; }
+mpirun 1 "${task[@]}" --words "$WORK/wb/words.txt" >"$WORK/t2.log" 2>&1 || { cat "$WORK/t2.log"; fail "task run"; }
+mpirun 1 "${task[@]}" --words "$WORK/wa/words.txt" >"$WORK/t3.log" 2>&1 || { cat "$WORK/t3.log"; fail "task run"; }
+"$PYTHON" - "$WORK/t.h5" "$WORK/wa/words.txt" "$WORK/wb/words.txt" <<'PY'
+import hashlib, sys, h5py
+path, words_a, words_b = sys.argv[1:4]
+with h5py.File(path, "r") as f:
+    samples = [f["runs"][n].attrs for n in f["runs"] if f["runs"][n].attrs["kind"] == "task_sample"]
+    assert len(samples) == 2, len(samples)  # the third call resumed from the first
+    digests = [a["words_digest"] for a in samples]
+    assert digests == [hashlib.sha256(open(p, "rb").read()).hexdigest() for p in (words_a, words_b)], digests
+    assert [a["words"] for a in samples] == [words_a, words_b]
+    assert all(a["tokenizer_digest"] == hashlib.sha256(open(sys.argv[1].replace("t.h5", "bytes.json"), "rb").read()).hexdigest()
+               for a in samples)
+print("ok: task runs record the word list and tokenizer digests; another word list is measured anew")
+PY
 echo "run identity: every case passed"
