@@ -214,7 +214,7 @@ __global__ void synthetic_kernel(__nv_bfloat16* out, int64_t count, uint64_t see
                                  float offset) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x)
     // fmaf would round once where the CPU's a*b+c rounds twice: keep two roundings.
-    out[i] = __float2bfloat16_rn(__fadd_rn(__fmul_rn(synthetic_value_device(seed, first_index + uint64_t(i)), scale),
+    out[i] = __float2bfloat16_rn(__fadd_rn(__fmul_rn(synthetic_value(seed, first_index + uint64_t(i)), scale),
                                            offset));
 }
 

@@ -159,7 +159,7 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
     problem = error.what();
   }
   Control::agree(problem.empty(), problem);
-  check_memory_plan(model_.config(), spec, world_comm_.size(), backend, 8192);
+  check_memory_plan(model_.config(), spec, world_comm_.size(), backend, model_.mlp_chunk_tokens());
 
   const int64_t tail_tokens = spec.query_len + spec.generate;
   auto gather = [&](double value) {

@@ -269,7 +269,7 @@ int run_sweep(const SweepSettings& settings) {
   }
   std::unique_ptr<Backend> backend = create_backend(settings.backend);
   // Refuse a grid that cannot fit before the weights are allocated.
-  for (const RunSpec& spec : runs) check_memory_plan(config, spec, world_size, *backend, 8192);
+  for (const RunSpec& spec : runs) check_memory_plan(config, spec, world_size, *backend, Transformer::kMlpChunkTokens);
   std::unique_ptr<Transformer> model = load_model(settings.model, config, *backend);
   std::unique_ptr<Comm> comm = make_comm(*backend);
   Runner runner(*model, *comm);

@@ -3,6 +3,7 @@
 #include <cuda_runtime_api.h>
 
 #include "backend/cuda/check_cuda.h"
+#include "backend/device_block_size.h"
 
 namespace sb {
 
@@ -14,18 +15,9 @@ DeviceAllocator::~DeviceAllocator() {
   for (auto& [size, ptr] : free_) cudaFree(ptr);
 }
 
-size_t DeviceAllocator::round_up(size_t bytes) {
-  // Small blocks to 512 B (keeps 16-byte vector access aligned), large ones to
-  // 2 MiB so that a block is reusable across nearby sizes.
-  constexpr size_t small = 512, large = size_t(2) << 20;
-  if (bytes == 0) bytes = 1;
-  if (bytes < (size_t(1) << 20)) return (bytes + small - 1) / small * small;
-  return (bytes + large - 1) / large * large;
-}
-
 std::shared_ptr<void> DeviceAllocator::allocate(const std::shared_ptr<DeviceAllocator>& self, size_t bytes,
                                                 const char* what) {
-  size_t rounded = round_up(bytes);
+  size_t rounded = device_block_size(bytes);
   void* ptr = self->take(rounded, what);
   return std::shared_ptr<void>(ptr, [self, rounded](void* p) { self->give_back(p, rounded); });
 }

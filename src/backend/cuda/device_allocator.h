@@ -32,7 +32,6 @@ class DeviceAllocator {
  private:
   void* take(size_t& rounded, const char* what);  // rounded: in = asked, out = block size
   void give_back(void* ptr, size_t rounded);
-  static size_t round_up(size_t bytes);
 
   int device_;
   mutable std::mutex mutex_;

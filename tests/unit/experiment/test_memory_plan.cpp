@@ -19,7 +19,7 @@ namespace {
 
 constexpr double kGiB = double(1ull << 30);
 constexpr double kH100GiB = 79.1, kH200GiB = 139.8;
-constexpr int64_t kMlpChunk = 8192;
+constexpr int64_t kMlpChunk = Transformer::kMlpChunkTokens;
 
 double planned_gib(const ModelConfig& config, const std::string& method, int64_t context, int ranks) {
   RunSpec spec;
@@ -115,7 +115,7 @@ double star_plan_gib(const std::string& mode, int64_t context, int64_t block, in
   spec.anchor_mode = mode;
   spec.query_len = 64;
   spec.generate = 4;
-  return double(Runner::planned_bytes_per_rank(preset_config("llama3.1-8b"), spec, ranks, DType::BF16, 8192)) /
+  return double(Runner::planned_bytes_per_rank(preset_config("llama3.1-8b"), spec, ranks, DType::BF16, kMlpChunk)) /
          double(1ull << 30);
 }
 
