@@ -191,12 +191,10 @@ void time_elementwise(Backend& backend, Stopwatch& watch, const CalibrationSetti
   for (int64_t t : token_counts) {
     const DType act = backend.act_dtype();
     Tensor x = random_tensor(backend, {t, c.hidden_size}, seed++);
-    Tensor y = random_tensor(backend, {t, c.hidden_size}, seed++);
     Tensor norm_weight = random_tensor(backend, {c.hidden_size}, seed++);
     Tensor out = backend.empty(act, {t, c.hidden_size});
     points[ElementwiseOp::RmsNorm].emplace_back(op_bytes::rmsnorm(x),
                                                 watch.per_call_ms([&] { backend.rmsnorm(x, norm_weight, 1e-5f, out); }));
-    points[ElementwiseOp::Add].emplace_back(op_bytes::add(x), watch.per_call_ms([&] { backend.add(out, y); }));
     Tensor q = random_tensor(backend, {t, c.num_heads, c.head_dim}, seed++);
     std::vector<int32_t> position_ids(static_cast<size_t>(t));
     for (int64_t i = 0; i < t; ++i) position_ids[size_t(i)] = int32_t(i);

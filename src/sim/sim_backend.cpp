@@ -146,10 +146,6 @@ void SimBackend::swiglu(const Tensor& gate, const Tensor&, Tensor&) {
   charge(profile_.elementwise_seconds(ElementwiseOp::Swiglu, op_bytes::swiglu(gate)));
 }
 
-void SimBackend::add(Tensor& x, const Tensor&) {
-  charge(profile_.elementwise_seconds(ElementwiseOp::Add, op_bytes::add(x)));
-}
-
 std::vector<int64_t> SimBackend::argmax_rows(const Tensor& logits) {
   charge(profile_.elementwise_seconds(ElementwiseOp::Argmax, op_bytes::argmax(logits)));
   flush();  // the result goes to the host

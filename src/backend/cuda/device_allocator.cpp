@@ -30,7 +30,6 @@ void* DeviceAllocator::take(size_t& rounded, const char* what) {
   if (it != free_.end() && it->first <= rounded + rounded / 8) {
     rounded = it->first;  // the caller's deleter returns the block under its true size
     ptr = it->second;
-    cached_ -= it->first;
     free_.erase(it);
   }
   if (ptr == nullptr) {
@@ -40,7 +39,6 @@ void* DeviceAllocator::take(size_t& rounded, const char* what) {
       cudaGetLastError();  // clear the sticky-free error state of the failed malloc
       for (auto& [size, cached] : free_) cudaFree(cached);
       free_.clear();
-      cached_ = 0;
       status = cudaMalloc(&ptr, rounded);
       if (status != cudaSuccess) {
         cudaGetLastError();
@@ -59,7 +57,6 @@ void* DeviceAllocator::take(size_t& rounded, const char* what) {
 void DeviceAllocator::give_back(void* ptr, size_t rounded) {
   std::lock_guard<std::mutex> lock(mutex_);
   in_use_ -= rounded;
-  cached_ += rounded;
   free_.emplace(rounded, ptr);
 }
 
@@ -74,16 +71,6 @@ size_t DeviceAllocator::peak_bytes() const {
 void DeviceAllocator::reset_peak() {
   std::lock_guard<std::mutex> lock(mutex_);
   peak_ = in_use_;
-}
-size_t DeviceAllocator::cached_bytes() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return cached_;
-}
-void DeviceAllocator::release_cache() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (auto& [size, ptr] : free_) CUDA_CHECK(cudaFree(ptr));
-  free_.clear();
-  cached_ = 0;
 }
 
 }  // namespace sb

@@ -100,9 +100,11 @@ TEST(CpuMemory, FromHostKeepsDtypeAndViewsShareStorage) {
   Tensor middle = x.rows(2, 4);
   EXPECT_EQ(middle.shape(), (std::vector<int64_t>{2, 2, 2}));
   EXPECT_EQ(backend.to_host_f32(middle), (std::vector<float>{8, 9, 10, 11, 12, 13, 14, 15}));
-  // An op writing through a reshaped view lands in the parent's storage.
-  Tensor flat = middle.reshape({8});
-  backend.add(flat, test::host_tensor(backend, {8}, std::vector<float>(8, 100.f)));
+  // An op writing through a reshaped view lands in the parent's storage (an
+  // accumulating matmul: x += 100 * 1, the residual add the model does).
+  Tensor column = middle.reshape({8, 1});
+  backend.matmul(test::host_tensor(backend, {8, 1}, std::vector<float>(8, 100.f)),
+                 test::host_tensor(backend, {1, 1}, {1.f}), column, /*accumulate=*/true);
   auto all = backend.to_host_f32(x);
   EXPECT_EQ(all[7], 7.f);
   EXPECT_EQ(all[8], 108.f);
