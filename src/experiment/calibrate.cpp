@@ -73,11 +73,8 @@ class Stopwatch {
   int samples_;
 };
 
-// Latency + bytes / bandwidth through the smallest and the largest point. A least-squares line is
-// pulled by the large points (their residuals are the large ones) and its intercept says nothing
-// about small calls: the first H200 profile got 277 us of NCCL latency that way, where its phase-2
-// collectives take about 100 us. Sizes are measured a factor 16-64 apart, so the two ends pin down
-// both terms.
+}  // namespace
+
 LinearCost fit_linear(std::vector<std::pair<double, double>> points) {
   std::sort(points.begin(), points.end());
   const auto& [small_bytes, small_ms] = points.front();
@@ -87,6 +84,8 @@ LinearCost fit_linear(std::vector<std::pair<double, double>> points) {
   const double latency = std::max(0.0, small_ms * 1e-3 - small_bytes * seconds_per_byte);
   return {latency, 1.0 / seconds_per_byte};
 }
+
+namespace {
 
 void progress(const std::string& what) {
   if (Control::is_root()) fmt::print(stderr, "starbench calibrate: {}\n", what);

@@ -4,7 +4,6 @@
 #include <random>
 
 #include "experiment/fidelity.h"
-#include "experiment/record.h"
 
 namespace sb {
 namespace {
@@ -37,33 +36,6 @@ TEST(Fidelity, CountsDisagreements) {
   EXPECT_DOUBLE_EQ(f.generated_agreement, 0.75);
   EXPECT_NEAR(f.hidden_relative_error, 0.1, 1e-7);
   EXPECT_GT(f.kl_divergence, 0.0);
-}
-
-TEST(Record, MedianOfSlowestRank) {
-  EXPECT_DOUBLE_EQ(median_of_slowest({{1, 5}, {2, 3}, {9, 1}}), 5.0);
-  EXPECT_DOUBLE_EQ(median_of_slowest({{1, 2}, {4, 3}}), 3.0);
-  EXPECT_DOUBLE_EQ(median_of_slowest({}), 0.0);
-}
-
-TEST(Record, ParamsKeyIgnoresStarSettingsForOtherMethods) {
-  RunSpec ring;
-  ring.method = "ring";
-  ring.context_len = 128;
-  ring.block_size = 64;
-  RunSpec ring_other = ring;
-  ring_other.block_size = 32;
-  RunContext context{"tiny", "cpu", "host", 4};
-  EXPECT_EQ(params_key(ring, context), params_key(ring_other, context));
-  RunSpec star = ring;
-  star.method = "star";
-  RunSpec star_other = ring_other;
-  star_other.method = "star";
-  EXPECT_NE(params_key(star, context), params_key(star_other, context));
-  RunSpec global = ring;
-  global.method = "global";
-  RunContext more_ranks = context;
-  more_ranks.job_world_size = 8;
-  EXPECT_EQ(params_key(global, context), params_key(global, more_ranks));  // global runs on one rank
 }
 
 }  // namespace

@@ -5,12 +5,8 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-
 #include "attention/duo_pattern.h"
-#include "experiment/record.h"
 #include "experiment/runner.h"
-#include "experiment/sweep.h"
 #include "util/error.h"
 #include "model/config.h"
 
@@ -132,42 +128,6 @@ TEST(MemoryPlan, StarAnchorModesPlanTheirForwardPasses) {
   EXPECT_LT(sent, once);
   EXPECT_LT(once, kH200GiB);
   EXPECT_EQ(star_plan_gib("auto", million, 65536, 4), sent);  // auto resolves to sent
-}
-
-TEST(Sweep, FixedBlocksTooLargeForOneLengthAreSkippedThereOnly) {
-  SweepSettings settings;
-  settings.methods = {"ring", "star"};
-  settings.seq_lens = {64, 256};
-  settings.block_sizes = {"32", "128", "C/4"};
-  settings.ring_layouts = {"zigzag", "contiguous"};
-  const std::vector<RunSpec> runs = expand_grid(settings, 2);
-  std::vector<std::string> stars;
-  for (const RunSpec& spec : runs) {
-    if (spec.method == "star") stars.push_back(fmt::format("{}:{}:{}", spec.context_len, spec.block_size, spec.block_rule));
-  }
-  // 128 leaves a rank without a block at 64 (skipped there); C/4 of 64 is 16.
-  EXPECT_EQ(stars, (std::vector<std::string>{"64:32:fixed", "64:16:C/4", "256:32:fixed", "256:128:fixed",
-                                             "256:64:C/4"}));
-  EXPECT_EQ(std::count_if(runs.begin(), runs.end(), [](const RunSpec& spec) { return spec.method == "ring"; }), 4);
-  settings.block_sizes = {"512"};  // fits no length: a mistake, not a scaling study
-  EXPECT_THROW(expand_grid(settings, 2), Error);
-}
-
-TEST(Record, RingLayoutsAndAnchorModesAreDifferentRuns) {
-  RunContext context{"tiny", "cpu", "host", 4};
-  RunSpec zigzag;
-  zigzag.method = "ring";
-  zigzag.context_len = 128;
-  RunSpec contiguous = zigzag;
-  contiguous.ring_layout = "contiguous";
-  EXPECT_NE(params_key(zigzag, context), params_key(contiguous, context));
-  RunSpec sent;
-  sent.method = "star";
-  sent.context_len = 128;
-  sent.anchor_mode = "sent";
-  RunSpec recompute = sent;
-  recompute.anchor_mode = "recompute";
-  EXPECT_NE(params_key(sent, context), params_key(recompute, context));
 }
 
 }  // namespace
