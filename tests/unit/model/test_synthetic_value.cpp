@@ -4,19 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstring>
+#include <bit>
 
 #include "model/synthetic_value.h"
 #include "model/weight_spec.h"
 
 namespace sb {
 namespace {
-
-uint32_t bits_of(float value) {
-  uint32_t bits;
-  std::memcpy(&bits, &value, sizeof bits);
-  return bits;
-}
 
 TEST(SyntheticValue, PinnedBitPatterns) {
   struct Case {
@@ -33,7 +27,7 @@ TEST(SyntheticValue, PinnedBitPatterns) {
       {42ull, 123456789ull, 0xBF048C4Eu},                             // -0.51776588
   };
   for (const Case& c : cases) {
-    EXPECT_EQ(bits_of(synthetic_value(c.seed, c.index)), c.bits) << "seed " << c.seed << " index " << c.index;
+    EXPECT_EQ(std::bit_cast<uint32_t>(synthetic_value(c.seed, c.index)), c.bits) << "seed " << c.seed << " index " << c.index;
   }
 }
 

@@ -4,7 +4,7 @@
 // zero; what rounds past the largest finite bf16 becomes infinity.
 #include <gtest/gtest.h>
 
-#include <cstring>
+#include <bit>
 #include <limits>
 
 #include "util/dtype.h"
@@ -12,13 +12,7 @@
 namespace sb {
 namespace {
 
-float from_bits(uint32_t bits) {
-  float value;
-  std::memcpy(&value, &bits, sizeof value);
-  return value;
-}
-
-uint16_t bf16_of(uint32_t f32_bits) { return f32_to_bf16(from_bits(f32_bits)); }
+uint16_t bf16_of(uint32_t f32_bits) { return f32_to_bf16(std::bit_cast<float>(f32_bits)); }
 
 TEST(F32ToBf16, ExactValuesKeepTheirTopBits) {
   EXPECT_EQ(bf16_of(0x3F800000u), 0x3F80u);  // 1
