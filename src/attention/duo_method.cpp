@@ -1,14 +1,9 @@
 #include "attention/duo_method.h"
 
-#include <cmath>
-#include <numeric>
-
 #include "util/error.h"
 
 namespace sb {
 namespace {
-
-float attention_scale(const Tensor& q) { return float(1.0 / std::sqrt(double(q.dim(2)))); }
 
 // One kind's heads of a layer: q packed to those heads, an output buffer for
 // them (`out` itself when they are every head) and their lse.
@@ -32,7 +27,7 @@ void attend_streaming(Backend& backend, DuoState& duo, int layer, const Tensor& 
   if (q_heads.empty()) return;
   const StreamingKvCache::Keys keys = duo.streaming.extend(layer, k, v);
   KindOutput streaming(backend, q_heads, q, out);
-  backend.attention(streaming.q, keys.k, keys.v, keys.mask, attention_scale(q), streaming.out, streaming.lse);
+  backend.attention(streaming.q, keys.k, keys.v, keys.mask, attention_scale(q.dim(2)), streaming.out, streaming.lse);
   streaming.unpack(backend, q_heads, out);
 }
 
@@ -50,7 +45,7 @@ class DuoPrefillAttention : public LayerAttention {
       const Tensor keys = context_.keys(layer), values = context_.values(layer);
       KindOutput retrieval(backend_, q_heads, q, out);
       backend_.attention(retrieval.q, keys, values, AttentionMask::bottom_right(q.dim(0), keys.dim(0)),
-                         attention_scale(q), retrieval.out, retrieval.lse);
+                         attention_scale(q.dim(2)), retrieval.out, retrieval.lse);
       retrieval.unpack(backend_, q_heads, out);
     }
     attend_streaming(backend_, duo_, layer, q, k, v, out);
@@ -77,7 +72,7 @@ class DuoQueryAttention : public LayerAttention {
     if (!q_heads.empty()) {
       KindOutput retrieval(backend_, q_heads, q, out);
       attend_held_kv(backend_, layer, retrieval.q, k, v, context_.empty() ? nullptr : &context_,
-                     is_root ? &tail_ : nullptr, attention_scale(q), retrieval.out, retrieval.lse);
+                     is_root ? &tail_ : nullptr, attention_scale(q.dim(2)), retrieval.out, retrieval.lse);
       if (comm_.size() > 1) merge_on_root(backend_, comm_, retrieval.out, retrieval.lse, root_);
       if (is_root) retrieval.unpack(backend_, q_heads, out);
     } else if (is_root) {
@@ -113,7 +108,7 @@ DuoState::DuoState(std::shared_ptr<const DuoPattern> pattern_in, const ModelConf
 
 DuoMethod::DuoMethod(Transformer& model, Comm& comm, int64_t context_len, int64_t max_tail_tokens,
                      std::shared_ptr<const DuoPattern> pattern)
-    : AttentionMethod(model, comm, context_len, max_tail_tokens, /*keep_tail_kv=*/false),
+    : GlobalMethod(model, comm, context_len, max_tail_tokens, /*keep_tail_kv=*/false),
       duo_(std::move(pattern), model.config(), model.backend(), /*holds_streaming=*/true) {
   tail_kv_ = KvCache(model.backend(), max_tail_tokens, duo_.heads.retrieval_kv, model.config().head_dim);
 }
@@ -122,15 +117,8 @@ void DuoMethod::allocate_context_kv(int64_t local_tokens) {
   context_kv_ = KvCache(model_.backend(), local_tokens, duo_.heads.retrieval_kv, model_.config().head_dim);
 }
 
-void DuoMethod::encode_context(const std::vector<int32_t>& context) {
-  SB_REQUIRE(int64_t(context.size()) == context_len_, "duo: expected {} context tokens, got {}", context_len_,
-             context.size());
-  if (context_len_ == 0) return;  // everything is query: phase 2 alone
-  allocate_context_kv(context_len_);
-  std::vector<int32_t> positions(context.size());
-  std::iota(positions.begin(), positions.end(), 0);
-  DuoPrefillAttention attention(model_.backend(), duo_, context_kv_);
-  model_.forward(context, positions, attention);
+std::unique_ptr<LayerAttention> DuoMethod::make_prefill_attention() {
+  return std::make_unique<DuoPrefillAttention>(model_.backend(), duo_, context_kv_);
 }
 
 std::unique_ptr<LayerAttention> DuoMethod::make_query_attention() {

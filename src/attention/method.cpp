@@ -75,7 +75,7 @@ class AttentionMethod::QueryAttention : public LayerAttention {
   void attend(int layer, const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) override {
     Backend& backend = method_.model_.backend();
     Comm& comm = method_.comm_;
-    const float scale = float(1.0 / std::sqrt(double(q.dim(2))));
+    const float scale = attention_scale(q.dim(2));
     const bool is_query_rank = comm.rank() == method_.query_rank();
     Tensor lse = backend.empty(DType::F32, {q.dim(0), q.dim(1)});
     attend_held_kv(backend, layer, q, k, v, method_.context_kv_.empty() ? nullptr : &method_.context_kv_,

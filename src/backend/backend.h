@@ -134,7 +134,6 @@ class Backend {
   // log-sum-exp rule; exact for disjoint key sets; -inf rows contribute nothing.
   virtual void lse_merge(Tensor& out, Tensor& lse, const Tensor& other_out, const Tensor& other_lse) = 0;
   virtual void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) = 0;  // silu(gate) * up
-  virtual void add(Tensor& x, const Tensor& y) = 0;                             // x += y
   virtual std::vector<int64_t> argmax_rows(const Tensor& logits) = 0;
 
   virtual void synchronize() = 0;

@@ -7,6 +7,8 @@
 
 namespace sb {
 
+float attention_scale(int64_t head_dim) { return float(1.0 / std::sqrt(double(head_dim))); }
+
 Transformer::Transformer(const ModelConfig& config, Backend& backend, const ModelWeightSpecs& weights,
                          int64_t mlp_chunk_tokens)
     : config_(config), backend_(backend), mlp_chunk_tokens_(std::max<int64_t>(1, mlp_chunk_tokens)) {
@@ -28,7 +30,6 @@ Transformer::Transformer(const ModelConfig& config, Backend& backend, const Mode
                        backend_.upload(spec.down_proj)});
   }
   backend_.set_rope_frequencies(rope_inverse_frequencies(config_));
-  attention_scale_ = float(1.0 / std::sqrt(double(config_.head_dim)));
 }
 
 Tensor Transformer::forward(const std::vector<int32_t>& tokens, const std::vector<int32_t>& positions,

@@ -2,6 +2,7 @@
 
 #include <simgrid/s4u.hpp>
 
+#include "backend/device_block_size.h"
 #include "backend/head_copy.h"
 #include "costmodel/op_bytes.h"
 #include "util/error.h"
@@ -13,14 +14,6 @@ namespace {
 
 // Never read or written: simulated tensors have a shape, not values.
 char shape_only_storage[64];
-
-// The cuda backend's allocator rounding (device_allocator.cpp), so peaks match.
-size_t rounded_bytes(size_t bytes) {
-  constexpr size_t small = 512, large = size_t(2) << 20;
-  if (bytes == 0) bytes = 1;
-  if (bytes < (size_t(1) << 20)) return (bytes + small - 1) / small * small;
-  return (bytes + large - 1) / large * large;
-}
 
 constexpr size_t kCublasWorkspaceBytes = size_t(32) << 20;  // CublasLtGemm::kWorkspaceBytes
 
@@ -57,7 +50,7 @@ Tensor SimBackend::make_tensor(DType dtype, std::vector<int64_t> shape) {
     SB_REQUIRE(d >= 0, "sim: negative dimension in a tensor shape");
     numel *= d;
   }
-  const size_t bytes = rounded_bytes(size_t(numel) * dtype_size(dtype));
+  const size_t bytes = device_block_size(size_t(numel) * dtype_size(dtype));
   memory_->in_use += bytes;
   memory_->peak = std::max(memory_->peak, memory_->in_use);
   std::shared_ptr<MemoryCounter> counter = memory_;
@@ -155,10 +148,6 @@ void SimBackend::lse_merge(Tensor& out, Tensor& lse, const Tensor&, const Tensor
 
 void SimBackend::swiglu(const Tensor& gate, const Tensor&, Tensor&) {
   charge(profile_.elementwise_seconds(ElementwiseOp::Swiglu, op_bytes::swiglu(gate)));
-}
-
-void SimBackend::add(Tensor& x, const Tensor&) {
-  charge(profile_.elementwise_seconds(ElementwiseOp::Add, op_bytes::add(x)));
 }
 
 std::vector<int64_t> SimBackend::argmax_rows(const Tensor& logits) {

@@ -360,17 +360,6 @@ void CpuBackend::swiglu(const Tensor& gate, const Tensor& up, Tensor& out) {
   for (int64_t i = 0; i < n; ++i) o[i] = g[i] / (1.f + std::exp(-g[i])) * u[i];
 }
 
-void CpuBackend::add(Tensor& x, const Tensor& y) {
-  require_f32(x, "add", "x");
-  require_f32(y, "add", "y");
-  SB_REQUIRE(x.numel() == y.numel(), "add: {} and {} differ in size", x.describe(), y.describe());
-  float* a = x.ptr<float>();
-  const float* b = y.ptr<float>();
-  const int64_t n = x.numel();
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) a[i] += b[i];
-}
-
 std::vector<int64_t> CpuBackend::argmax_rows(const Tensor& logits) {
   require_f32(logits, "argmax_rows", "logits");
   const int64_t cols = last_dim(logits);

@@ -491,14 +491,6 @@ void CudaBackend::swiglu(const Tensor& gate, const Tensor& up, Tensor& out) {
   CUDA_CHECK_LAUNCH("swiglu");
 }
 
-void CudaBackend::add(Tensor& x, const Tensor& y) {
-  require_dtype(x, DType::BF16, "add", "x");
-  require_dtype(y, DType::BF16, "add", "y");
-  SB_REQUIRE(x.numel() == y.numel(), "cuda add: x {} and y {} differ", x.describe(), y.describe());
-  kernels::launch_add(bf16(x), bf16(y), x.numel(), stream_);
-  CUDA_CHECK_LAUNCH("add");
-}
-
 std::vector<int64_t> CudaBackend::argmax_rows(const Tensor& logits) {
   SB_REQUIRE(logits.rank() == 2, "cuda argmax_rows: logits must be [T, V], got {}", logits.describe());
   Tensor indices = empty(DType::I64, {logits.dim(0)});

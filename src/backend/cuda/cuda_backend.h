@@ -59,7 +59,6 @@ class CudaBackend : public Backend {
                  Tensor& lse) override;
   void lse_merge(Tensor& out, Tensor& lse, const Tensor& other_out, const Tensor& other_lse) override;
   void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override;
-  void add(Tensor& x, const Tensor& y) override;
   std::vector<int64_t> argmax_rows(const Tensor& logits) override;
 
   void synchronize() override;
