@@ -59,7 +59,7 @@ def _dedupe(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     keys = keys + (["warmup"] if "warmup" in frame and "warmup" not in keys else [])
     numeric = [c for c in frame.columns if c not in keys and pd.api.types.is_numeric_dtype(frame[c])]
     if frame.empty:
-        return frame.groupby(keys, as_index=False)[numeric].median()
+        return frame.groupby(keys, as_index=False)[numeric].median().assign(runs=pd.Series(dtype=np.int64))
     grouped = frame.groupby(keys, as_index=False, sort=True)
     table = grouped[numeric].median()
     table["runs"] = grouped.size()["size"].to_numpy()

@@ -39,12 +39,16 @@ where=$("$work/venv/bin/python" -c "import starbench_analysis, os; print(os.path
 if "$work/venv/bin/python" -c "import analysis" 2>/dev/null; then
   fail "a module named 'analysis' is importable: the installed name must be starbench_analysis"
 fi
-"$work/venv/bin/starbench-analysis" --help | grep -q "^usage: starbench-analysis" || fail "starbench-analysis --help"
+# (Output captured before grep -q: a pipe closed early would fail the command under pipefail.)
+help=$("$work/venv/bin/starbench-analysis" --help) || fail "starbench-analysis --help failed"
+grep -q "^usage: starbench-analysis" <<<"$help" || fail "starbench-analysis --help: $help"
 "$work/venv/bin/starbench-analysis" report "$repo/docs/data/star_study_4xh200.h5" --out report >"$work/report.log" 2>&1 ||
   { cat "$work/report.log" >&2; fail "starbench-analysis report failed"; }
 [[ -s report/report.md && -s report/speedup_vs_length.png ]] || fail "no report.md / speedup_vs_length.png"
 grep -q "Published numbers overlaid" report/report.md || fail "report.md lacks the published points"
-"$work/venv/bin/python" -m starbench_analysis speedup-table "$repo/docs/data/star_study_4xh200.h5" | grep -q "zigzag" ||
-  fail "python -m starbench_analysis speedup-table"
-"$work/venv/bin/pip" show starbench-analysis | grep -q "^License: Apache-2.0" || fail "the package names no license"
+table=$("$work/venv/bin/python" -m starbench_analysis speedup-table "$repo/docs/data/star_study_4xh200.h5") ||
+  fail "python -m starbench_analysis speedup-table failed"
+grep -q "zigzag" <<<"$table" || fail "python -m starbench_analysis speedup-table: no zigzag ring rows"
+shown=$("$work/venv/bin/pip" show starbench-analysis) || fail "pip show starbench-analysis"
+grep -q "^License: Apache-2.0" <<<"$shown" || fail "the package names no license: $shown"
 echo "pip install test: ok: starbench-analysis installed in a venv ($("$work/venv/bin/pip" --version | cut -d' ' -f1-2)), report written outside the checkout"
