@@ -83,7 +83,6 @@ __device__ void stage_x(const GemvParams& p, uint4* xs) {
 template <int T, bool Swiglu>
 __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvParams p) {
   extern __shared__ uint4 xs[];  // [T][k / 8]
-  stage_x<T>(p, xs);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t chunks = p.k / 8;
   int64_t total = 0;
@@ -115,16 +114,16 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvParams p) {
       n_of[r] = p.m[i].n;
     }
   }
-  if (!live[0]) return;  // whole warps leave together (first is per warp)
-
   float acc[kRowsPerWarp][T];
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r)
 #pragma unroll
     for (int t = 0; t < T; ++t) acc[r][t] = 0.f;
 
-  for (int64_t base = 0; base < chunks; base += 32 * kUnroll) {
-    uint4 wv[kRowsPerWarp][kUnroll];
+  // The first batch of weight loads is issued before x is staged, so the
+  // staging (and the norm's reduction) hides under their latency.
+  uint4 wv[kRowsPerWarp][kUnroll];
+  auto load_batch = [&](int64_t base) {
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t c = base + u * 32 + lane;
@@ -132,6 +131,12 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvParams p) {
       for (int r = 0; r < kRowsPerWarp; ++r)
         wv[r][u] = (c < chunks && live[r]) ? __ldcs(w[r] + c) : make_uint4(0, 0, 0, 0);
     }
+  };
+  load_batch(0);
+  stage_x<T>(p, xs);
+  if (!live[0]) return;  // whole warps leave together (first is per warp), after the block's barriers
+  for (int64_t base = 0; base < chunks; base += 32 * kUnroll) {
+    if (base > 0) load_batch(base);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t c = base + u * 32 + lane;

@@ -69,6 +69,8 @@ for length in "${lengths[@]}"; do
   run_path graph "$length"
   run_path legacy "$length"
 done
+# The decode kernels without graphs (what the graph adds), at the shortest length.
+[[ -n ${EAGER_SEQS:-} ]] && run_path eager "$EAGER_SEQS"
 
 python3 - "$OUT" <<'PY' | tee -a "$summary"
 import sys, h5py, re
@@ -82,7 +84,7 @@ except OSError:
     pass
 WEIGHTS = 2 * 8.03e9  # bf16 parameters of the 8B shape (the issue's floor counts all of them)
 rows = {}
-for path in ("graph", "legacy"):
+for path in ("graph", "legacy", "eager"):
     try:
         with h5py.File(f"{out}/decode_{path}.h5", "r") as f:
             for name in f["runs"]:
@@ -102,8 +104,11 @@ for seq in sorted({s for s, _, _ in rows}):
         floor = (WEIGHTS + g[1]) / copy * 1e3
         glob = rows.get((seq, "global", "graph"))
         vs = f"{glob[0] / g[0]:.2f}x" if method == "duo" and glob else ""
-        same = "" if not l or g[2] is None or l[2] is None else ("yes" if list(g[2]) == list(l[2]) else "NO")
+        same = "" if not l or g[2] is None or l[2] is None else ("yes" if list(g[2]) == list(l[2]) else
+            f"first {next(i for i, (a, b) in enumerate(zip(g[2], l[2])) if a != b)} of {len(g[2])}")
         print(f"| {seq} | {method} | {g[1] / 1e9:.1f} | {floor:.2f} | {l[0] if l else float('nan'):.2f} | **{g[0]:.2f}** | "
               f"{g[0] / floor:.2f}x | {(l[0] / g[0]) if l else float('nan'):.2f}x | {vs} | {same} |")
+for (seq, method, path), (ms, kv, gen) in sorted(rows.items()):
+    print(f"{seq} {method} {path}: {ms:.2f} ms/token, tokens {list(gen[:12]) if gen is not None else None}")
 PY
 say "done"

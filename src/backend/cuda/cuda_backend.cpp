@@ -391,7 +391,8 @@ void CudaBackend::matmul(const Tensor& x, const Tensor& w, Tensor& out, bool acc
     if (!accumulate) CUDA_CHECK(cudaMemsetAsync(out.data(), 0, out.nbytes(), stream_));
     return;
   }
-  if (gemv_fits(x, {&w})) {
+  // The LM head (N ~ 128K) streams as fast through cuBLASLt (docs/PERFORMANCE.md); the GEMV wins below.
+  if (gemv_fits(x, {&w}) && n < 65536) {
     auto p = kernels::GemvParams();
     reset_zeroed(p);
     p.x = bf16(x);
