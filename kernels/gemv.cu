@@ -10,11 +10,6 @@ constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
 constexpr int kRowsPerWarp = 2;  // swiglu: one gate row and its up row
 constexpr int kUnroll = 8;
-// Warps sharing one row pair, each over a slice of K (summed through shared
-// memory): twice the blocks, so that a 6144-row qkv or a 4096-row o/down grid
-// fills whole waves of the GPU instead of leaving half a wave idle.
-constexpr int kSplitK = 2;
-constexpr int kPairsPerBlock = kWarps / kSplitK;
 constexpr int64_t kMaxSharedBytes = 200 * 1024;
 
 __device__ inline float silu(float g) { return g / (1.f + __expf(-g)); }
@@ -93,11 +88,7 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvParams p) {
   int64_t total = 0;
   for (int i = 0; i < p.count; ++i) total += p.m[i].n;
   if (Swiglu) total = p.m[0].n;
-  const int pair = warp / kSplitK, part = warp % kSplitK;
-  const int64_t first = (int64_t(blockIdx.x) * kPairsPerBlock + pair) * (Swiglu ? 1 : kRowsPerWarp);
-  // This warp's slice of the K chunks.
-  const int64_t slice = (chunks + kSplitK - 1) / kSplitK;
-  const int64_t chunk_begin = part * slice, chunk_end = min(chunks, chunk_begin + slice);
+  const int64_t first = (int64_t(blockIdx.x) * kWarps + warp) * (Swiglu ? 1 : kRowsPerWarp);
 
   // The two weight rows this warp reads (and where each result goes).
   const uint4* w[kRowsPerWarp];
@@ -138,17 +129,18 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvParams p) {
       const int64_t c = base + u * 32 + lane;
 #pragma unroll
       for (int r = 0; r < kRowsPerWarp; ++r)
-        wv[r][u] = (c < chunk_end && live[r]) ? __ldcs(w[r] + c) : make_uint4(0, 0, 0, 0);
+        wv[r][u] = (c < chunks && live[r]) ? __ldcs(w[r] + c) : make_uint4(0, 0, 0, 0);
     }
   };
-  load_batch(chunk_begin);
+  load_batch(0);
   stage_x<T>(p, xs);
-  for (int64_t base = chunk_begin; live[0] && base < chunk_end; base += 32 * kUnroll) {
-    if (base > chunk_begin) load_batch(base);
+  if (!live[0]) return;  // whole warps leave together (first is per warp), after the block's barriers
+  for (int64_t base = 0; base < chunks; base += 32 * kUnroll) {
+    if (base > 0) load_batch(base);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t c = base + u * 32 + lane;
-      if (c >= chunk_end) break;
+      if (c >= chunks) break;
 #pragma unroll
       for (int t = 0; t < T; ++t) {
         const uint4 xv = xs[t * chunks + c];
@@ -162,21 +154,7 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const GemvParams p) {
 #pragma unroll
     for (int t = 0; t < T; ++t)
       for (int offset = 16; offset > 0; offset >>= 1) acc[r][t] += __shfl_xor_sync(0xffffffffu, acc[r][t], offset);
-  // The K slices of a pair meet in shared memory; its first warp finishes.
-  __shared__ float slices[kWarps][kRowsPerWarp][T];
-  if (lane == 0)
-#pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r)
-#pragma unroll
-      for (int t = 0; t < T; ++t) slices[warp][r][t] = acc[r][t];
-  __syncthreads();
-  if (lane != 0 || part != 0 || !live[0]) return;
-#pragma unroll
-  for (int r = 0; r < kRowsPerWarp; ++r)
-#pragma unroll
-    for (int t = 0; t < T; ++t)
-#pragma unroll
-      for (int q = 1; q < kSplitK; ++q) acc[r][t] += slices[warp + q][r][t];
+  if (lane != 0) return;
   if (Swiglu) {
 #pragma unroll
     for (int t = 0; t < T; ++t) {
@@ -202,7 +180,7 @@ template <int T>
 void launch_tokens(const GemvParams& p, cudaStream_t stream) {
   int64_t rows = 0;
   for (int i = 0; i < p.count; ++i) rows += p.m[i].n;
-  const int per_block = kPairsPerBlock * (p.swiglu ? 1 : kRowsPerWarp);
+  const int per_block = kWarps * (p.swiglu ? 1 : kRowsPerWarp);
   if (p.swiglu) rows = p.m[0].n;
   const unsigned blocks = unsigned((rows + per_block - 1) / per_block);
   const size_t smem = gemv_shared_bytes(T, p.k);
