@@ -31,6 +31,17 @@ void attend_streaming(Backend& backend, DuoState& duo, int layer, const Tensor& 
   streaming.unpack(backend, q_heads, out);
 }
 
+// attend_streaming for one decoding token at a device position: its row goes
+// to its ring slot by position and the query heads read the held rows in
+// place (no packing: attention_blocks reads and writes their heads of q/out).
+void attend_streaming_at(Backend& backend, DuoState& duo, int layer, const Tensor& q, const Tensor& k,
+                         const Tensor& v, const Tensor& positions, Tensor& out, Tensor& lse) {
+  const HeadSelection& q_heads = duo.heads.streaming_q[size_t(layer)];
+  if (q_heads.empty()) return;
+  const StreamingKvCache::Keys keys = duo.streaming.extend_at(layer, k, v, positions);
+  backend.attention_blocks(q, {{keys.k, keys.v, keys.mask}}, q_heads.heads(), attention_scale(q.dim(2)), out, lse);
+}
+
 // Duo's phase 1 on one rank: retrieval heads causal over the context (their
 // KV kept whole), streaming heads under the streaming mask.
 class DuoPrefillAttention : public LayerAttention {
@@ -63,10 +74,17 @@ class DuoPrefillAttention : public LayerAttention {
 // sent to every rank.
 class DuoQueryAttention : public LayerAttention {
  public:
-  DuoQueryAttention(Backend& backend, Comm& comm, DuoState& duo, const KvCache& context, KvCache& tail, int root)
-      : backend_(backend), comm_(comm), duo_(duo), context_(context), tail_(tail), root_(root) {}
+  // positions defined: one decoding token at that device position (context_len: the tail's first position).
+  DuoQueryAttention(Backend& backend, Comm& comm, DuoState& duo, const KvCache& context, KvCache& tail, int root,
+                    Tensor positions = Tensor(), int64_t context_len = 0)
+      : backend_(backend), comm_(comm), duo_(duo), context_(context), tail_(tail), root_(root),
+        positions_(std::move(positions)), context_len_(context_len) {}
 
   void attend(int layer, const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) override {
+    if (positions_.defined()) {
+      attend_decoding(layer, q, k, v, out);
+      return;
+    }
     const bool is_root = comm_.rank() == root_;
     const HeadSelection& q_heads = duo_.heads.retrieval_q[size_t(layer)];
     if (!q_heads.empty()) {
@@ -83,13 +101,47 @@ class DuoQueryAttention : public LayerAttention {
   }
 
  private:
+  // A decoding token by position. One rank: both kinds read and write their
+  // heads of q/out in place. Several (star + duo): the retrieval heads' partials
+  // are packed for the merge on the root, as in attend().
+  void attend_decoding(int layer, const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) {
+    const bool is_root = comm_.rank() == root_;
+    const HeadSelection& q_heads = duo_.heads.retrieval_q[size_t(layer)];
+    const KvCache* context = context_.empty() ? nullptr : &context_;
+    KvCache* tail = is_root ? &tail_ : nullptr;
+    Tensor lse = backend_.empty(DType::F32, {q.dim(0), q.dim(1)});
+    if (q_heads.empty()) {
+      if (is_root) tail_.append_at(layer, k, v, positions_, context_len_);  // keeps the tail's length in step
+    } else if (comm_.size() == 1) {
+      attend_held_kv_at(backend_, layer, q, k, v, context, tail, positions_, context_len_,
+                        q_heads.is_all() ? std::vector<int64_t>() : q_heads.heads(), attention_scale(q.dim(2)), out, lse);
+    } else {
+      KindOutput retrieval(backend_, q_heads, q, out);
+      attend_held_kv_at(backend_, layer, retrieval.q, k, v, context, tail, positions_, context_len_, {},
+                        attention_scale(q.dim(2)), retrieval.out, retrieval.lse);
+      merge_on_root(backend_, comm_, retrieval.out, retrieval.lse, root_);
+      if (is_root) retrieval.unpack(backend_, q_heads, out);
+    }
+    if (is_root) attend_streaming_at(backend_, duo_, layer, q, k, v, positions_, out, lse);
+    if (comm_.size() > 1) comm_.broadcast(out, root_);
+  }
+
   Backend& backend_;
   Comm& comm_;
   DuoState& duo_;
   const KvCache& context_;
   KvCache& tail_;
   int root_;
+  Tensor positions_;
+  int64_t context_len_;
 };
+
+uint64_t streaming_rows_key(const DuoState& duo, int64_t num_layers) {
+  uint64_t key = 1469598103934665603ull;
+  for (int layer = 0; layer < int(num_layers); ++layer)
+    key = (key ^ uint64_t(duo.streaming.empty() ? 0 : duo.streaming.rows(layer))) * 1099511628211ull;
+  return key;
+}
 
 }  // namespace
 
@@ -125,6 +177,13 @@ std::unique_ptr<LayerAttention> DuoMethod::make_query_attention() {
   return std::make_unique<DuoQueryAttention>(model_.backend(), comm_, duo_, context_kv_, tail_kv_, query_rank());
 }
 
+std::unique_ptr<LayerAttention> DuoMethod::make_decode_attention(const Tensor& positions) {
+  return std::make_unique<DuoQueryAttention>(model_.backend(), comm_, duo_, context_kv_, tail_kv_, query_rank(),
+                                             positions, context_len_);
+}
+
+uint64_t DuoMethod::decode_step_key() const { return streaming_rows_key(duo_, model_.config().num_layers); }
+
 // ---- star + duo --------------------------------------------------------------------
 
 StarDuoMethod::StarDuoMethod(Transformer& model, Comm& comm, StarLayout layout, int64_t max_tail_tokens,
@@ -156,6 +215,13 @@ void StarDuoMethod::observe_phase1_kv(int layer, const Tensor& k, const Tensor& 
 std::unique_ptr<LayerAttention> StarDuoMethod::make_query_attention() {
   return std::make_unique<DuoQueryAttention>(model_.backend(), comm_, duo_, context_kv_, tail_kv_, query_rank());
 }
+
+std::unique_ptr<LayerAttention> StarDuoMethod::make_decode_attention(const Tensor& positions) {
+  return std::make_unique<DuoQueryAttention>(model_.backend(), comm_, duo_, context_kv_, tail_kv_, query_rank(),
+                                             positions, context_len_);
+}
+
+uint64_t StarDuoMethod::decode_step_key() const { return streaming_rows_key(duo_, model_.config().num_layers); }
 
 std::unique_ptr<AttentionMethod> make_star_duo_method(Transformer& model, Comm& comm, const MethodPlan& plan,
                                                       int64_t max_tail_tokens, const MethodSettings& settings) {

@@ -51,6 +51,8 @@ class DuoMethod : public GlobalMethod {
   void allocate_context_kv(int64_t local_tokens) override;
   std::unique_ptr<LayerAttention> make_prefill_attention() override;
   std::unique_ptr<LayerAttention> make_query_attention() override;
+  std::unique_ptr<LayerAttention> make_decode_attention(const Tensor& positions) override;
+  uint64_t decode_step_key() const override;
 
  private:
   DuoState duo_;
@@ -68,6 +70,8 @@ class StarDuoMethod : public StarMethod {
  protected:
   void allocate_context_kv(int64_t local_tokens) override;
   std::unique_ptr<LayerAttention> make_query_attention() override;
+  std::unique_ptr<LayerAttention> make_decode_attention(const Tensor& positions) override;
+  uint64_t decode_step_key() const override;
   void observe_phase1_kv(int layer, const Tensor& k, const Tensor& v, int64_t anchor_tokens,
                          TokenRange blocks) override;
 

@@ -43,6 +43,14 @@ class Transformer {
   // after the last layer, [T, hidden] (before the final norm).
   Tensor forward(const std::vector<int32_t>& tokens, const std::vector<int32_t>& positions,
                  LayerAttention& attention);
+  // The same over token ids and positions already in the backend's memory
+  // (I32 [T]; a decoding step replayed from a graph reads its new ones there).
+  // Token ids are checked on the device (the backend reports a bad one at its
+  // next synchronize). Forwards of at most kFusedTokens tokens run the fused
+  // ops (Backend::rmsnorm_matmul, rmsnorm_swiglu) and allocate nothing but
+  // what those ops need.
+  Tensor forward(const Tensor& token_ids, const Tensor& position_ids, LayerAttention& attention);
+  static constexpr int64_t kFusedTokens = 16;
   // Tokens run through the layers since the last reset (GEMM rows per layer).
   int64_t forwarded_tokens() const { return forwarded_tokens_; }
   void reset_forwarded_tokens() { forwarded_tokens_ = 0; }

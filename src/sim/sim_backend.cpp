@@ -105,6 +105,26 @@ void SimBackend::copy_head_list(Tensor& dst, int64_t dst_row, const Tensor& src,
   }
 }
 
+void SimBackend::copy_from_host(Tensor& dst, const void*) {
+  charge(profile_.elementwise_seconds(ElementwiseOp::HostToDevice, double(dst.nbytes())));
+}
+
+// Priced as the row copies it is (the slot arithmetic is free beside them).
+void SimBackend::write_rows_at(Tensor& dst, const Tensor& src, const RowSlots& slots,
+                               const std::vector<int64_t>& dst_heads, const std::vector<int64_t>& src_heads) {
+  SB_REQUIRE(slots.positions.defined() && slots.positions.numel() == src.dim(0) && dst.dtype() == src.dtype(),
+             "sim write_rows_at: positions for the rows of {} into {}", src.describe(), dst.describe());
+  if (dst_heads.empty() && src_heads.empty()) {
+    SB_REQUIRE(dst.row_numel() == src.row_numel(), "sim write_rows_at: rows of {} and {} differ", src.describe(),
+               dst.describe());
+    charge(profile_.elementwise_seconds(ElementwiseOp::Copy, op_bytes::copy_rows(src, src.dim(0))));
+  } else {
+    check_head_list("sim write_rows_at", dst, src, dst_heads, src_heads);
+    charge(profile_.elementwise_seconds(ElementwiseOp::Copy,
+                                        op_bytes::copy_heads(src, src.dim(0), int64_t(dst_heads.size()))));
+  }
+}
+
 size_t SimBackend::bytes_in_use() const { return memory_->in_use + kCublasWorkspaceBytes; }
 size_t SimBackend::peak_bytes() const { return memory_->peak + kCublasWorkspaceBytes; }
 void SimBackend::reset_peak() { memory_->peak = memory_->in_use; }
