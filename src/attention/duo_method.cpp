@@ -3,6 +3,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "attention/query_attention.h"
 #include "util/error.h"
 
 namespace sb {

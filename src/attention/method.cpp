@@ -1,11 +1,8 @@
+// AttentionMethod: what every method shares (its KV storage, phase 2's
+// forward over the query and generated tokens). Phase 2's attention itself is
+// in query_attention.cpp, the factory that picks a method in method_factory.cpp.
 #include "attention/method.h"
 
-#include <cmath>
-
-#include "attention/duo_method.h"
-#include "attention/global_method.h"
-#include "attention/ring_method.h"
-#include "attention/star_method.h"
 #include "util/error.h"
 
 namespace sb {
@@ -24,75 +21,6 @@ void AttentionMethod::allocate_context_kv(int64_t local_tokens) {
   context_kv_ = KvCache(model_.backend(), config.num_layers, local_tokens, config.num_kv_heads, config.head_dim);
 }
 
-void attend_held_kv(Backend& backend, int layer, const Tensor& q, const Tensor& k, const Tensor& v,
-                    const KvCache* context, KvCache* tail, float scale, Tensor& out, Tensor& lse) {
-  SB_REQUIRE(context || tail, "rank {} holds no context KV in phase 2", current_rank());
-  if (context) {
-    backend.attention(q, context->keys(layer), context->values(layer), AttentionMask::none(), scale, out, lse);
-  }
-  if (!tail) return;
-  const int64_t num_tokens = q.dim(0);
-  tail->append(layer, k, v, 0, num_tokens);
-  Tensor tail_k = tail->keys(layer), tail_v = tail->values(layer);
-  const AttentionMask mask = AttentionMask::bottom_right(num_tokens, tail_k.dim(0));
-  if (!context) {
-    backend.attention(q, tail_k, tail_v, mask, scale, out, lse);
-    return;
-  }
-  Tensor tail_out = backend.empty(backend.act_dtype(), out.shape());
-  Tensor tail_lse = backend.empty(DType::F32, lse.shape());
-  backend.attention(q, tail_k, tail_v, mask, scale, tail_out, tail_lse);
-  backend.lse_merge(out, lse, tail_out, tail_lse);
-}
-
-void merge_on_root(Backend& backend, Comm& comm, Tensor& out, Tensor& lse, int root) {
-  const int64_t num_tokens = out.dim(0);
-  const bool is_root = comm.rank() == root;
-  Tensor all_out, all_lse;
-  if (is_root) {
-    all_out = backend.empty(out.dtype(), {comm.size() * num_tokens, out.dim(1), out.dim(2)});
-    all_lse = backend.empty(DType::F32, {comm.size() * num_tokens, lse.dim(1)});
-  }
-  comm.gather(out, all_out, root);
-  comm.gather(lse, all_lse, root);
-  if (!is_root) return;
-  Tensor merged_out = all_out.rows(0, num_tokens), merged_lse = all_lse.rows(0, num_tokens);
-  for (int rank = 1; rank < comm.size(); ++rank) {
-    backend.lse_merge(merged_out, merged_lse, all_out.rows(rank * num_tokens, (rank + 1) * num_tokens),
-                      all_lse.rows(rank * num_tokens, (rank + 1) * num_tokens));
-  }
-  backend.copy_rows(out, 0, merged_out, 0, num_tokens);
-  backend.copy_rows(lse, 0, merged_lse, 0, num_tokens);
-}
-
-// Phase 2 attention of one layer: local context KV (no mask: the query comes
-// after the whole context), plus on the query rank the tail KV (causal,
-// bottom-right aligned), merged across ranks on the query rank and sent back.
-class AttentionMethod::QueryAttention : public LayerAttention {
- public:
-  explicit QueryAttention(AttentionMethod& method) : method_(method) {}
-
-  void attend(int layer, const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) override {
-    Backend& backend = method_.model_.backend();
-    Comm& comm = method_.comm_;
-    const float scale = float(1.0 / std::sqrt(double(q.dim(2))));
-    const bool is_query_rank = comm.rank() == method_.query_rank();
-    Tensor lse = backend.empty(DType::F32, {q.dim(0), q.dim(1)});
-    attend_held_kv(backend, layer, q, k, v, method_.context_kv_.empty() ? nullptr : &method_.context_kv_,
-                   is_query_rank ? &method_.tail_kv_ : nullptr, scale, out, lse);
-    if (comm.size() == 1) return;
-    merge_on_root(backend, comm, out, lse, method_.query_rank());
-    comm.broadcast(out, method_.query_rank());
-  }
-
- private:
-  AttentionMethod& method_;
-};
-
-std::unique_ptr<LayerAttention> AttentionMethod::make_query_attention() {
-  return std::make_unique<QueryAttention>(*this);
-}
-
 Tensor AttentionMethod::encode_query(const std::vector<int32_t>& tokens) {
   SB_REQUIRE(!tokens.empty(), "the query is empty: phase 2 needs at least one token");
   SB_REQUIRE(tail_len_ + int64_t(tokens.size()) <= max_tail_tokens_,
@@ -104,41 +32,6 @@ Tensor AttentionMethod::encode_query(const std::vector<int32_t>& tokens) {
   Tensor hidden = model_.forward(tokens, positions, *attention);
   tail_len_ += int64_t(tokens.size());
   return hidden;
-}
-
-std::vector<std::string> method_names() { return {"global", "ring", "star", "duo"}; }
-
-bool runs_on_one_rank(const std::string& method) { return method == "global" || method == "duo"; }
-
-std::unique_ptr<AttentionMethod> make_method(const MethodSettings& settings, Transformer& model, Comm& comm,
-                                             int64_t context_len, int64_t max_tail_tokens) {
-  if (settings.name == "global") {
-    SB_REQUIRE(context_len >= 0, "negative context length {}", context_len);
-    SB_REQUIRE(comm.size() == 1, "global attention runs on one rank, got a communicator of {}", comm.size());
-    return std::make_unique<GlobalMethod>(model, comm, context_len, max_tail_tokens);
-  }
-  if (settings.name == "duo") {
-    SB_REQUIRE(settings.duo, "duo needs a head pattern (--duo-pattern DIR, FILE.tsv or random:SEED)");
-    SB_REQUIRE(context_len >= 0, "negative context length {}", context_len);
-    SB_REQUIRE(comm.size() == 1, "duo runs on one rank, got a communicator of {}", comm.size());
-    return std::make_unique<DuoMethod>(model, comm, context_len, max_tail_tokens, settings.duo);
-  }
-  SB_REQUIRE(context_len > 0, "{}: the context is empty (context length {})", settings.name, context_len);
-  if (settings.name == "ring") {
-    return std::make_unique<RingMethod>(model, comm, make_ring_layout(context_len, comm.size(), settings.ring_layout),
-                                        max_tail_tokens);
-  }
-  if (settings.name == "star") {
-    SB_REQUIRE(settings.anchor_source == "first" || settings.anchor_source == "previous",
-               "star: --anchor-source '{}' is not one of first, previous", settings.anchor_source);
-    SB_REQUIRE(settings.anchor_positions == "original" || settings.anchor_positions == "adjacent",
-               "star: --anchor-positions '{}' is not one of original, adjacent", settings.anchor_positions);
-    StarLayout layout = make_star_layout(context_len, settings.block_size, settings.anchor_size, comm.size());
-    if (settings.duo) return make_star_duo_method(model, comm, layout, max_tail_tokens, settings);
-    return std::make_unique<StarMethod>(model, comm, layout, max_tail_tokens, settings.anchor_source,
-                                        settings.anchor_positions, settings.anchor_mode);
-  }
-  fail("unknown attention method '{}' (valid: global, ring, star, duo)", settings.name);
 }
 
 }  // namespace sb

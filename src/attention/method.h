@@ -76,23 +76,4 @@ class AttentionMethod {
   class QueryAttention;
 };
 
-// Checks the settings against the context length and world size (clear
-// sb::Error otherwise) and builds the method.
-std::unique_ptr<AttentionMethod> make_method(const MethodSettings& settings, Transformer& model, Comm& comm,
-                                             int64_t context_len, int64_t max_tail_tokens);
-std::vector<std::string> method_names();
-// global and duo run on one rank (rank 0 of a job, with a one-rank communicator).
-bool runs_on_one_rank(const std::string& method);
-
-// Phase-2 building blocks, shared by the query attention of every method.
-// This rank's partial attention of q to the KV it holds: its context KV (no
-// mask: the query follows the whole context) and, on the query rank, the tail
-// KV (the query/generated tokens; k and v are appended to it first;
-// bottom-right causal), merged by log-sum-exp into out and lse.
-void attend_held_kv(Backend& backend, int layer, const Tensor& q, const Tensor& k, const Tensor& v,
-                    const KvCache* context, KvCache* tail, float scale, Tensor& out, Tensor& lse);
-// Gathers every rank's (out, lse) on `root` and merges them there in rank
-// order (so the result does not depend on arrival order) into out and lse.
-void merge_on_root(Backend& backend, Comm& comm, Tensor& out, Tensor& lse, int root);
-
 }  // namespace sb

@@ -4,9 +4,9 @@
 
 #include <fmt/core.h>
 
-#include "attention/method.h"
+#include "attention/method_factory.h"
 #include "cli/commands.h"
-#include "comm/comm.h"
+#include "comm/comm_factory.h"
 #include "experiment/forward_pass.h"
 #include "experiment/model_loader.h"
 #include "io/array_file.h"

@@ -12,7 +12,7 @@
 
 #include <fmt/core.h>
 
-#include "comm/comm.h"
+#include "comm/comm_factory.h"
 #include "costmodel/op_bytes.h"
 #include "experiment/model_loader.h"
 #include "model/config.h"

@@ -12,9 +12,9 @@
 #include <fmt/core.h>
 
 #include "attention/layout.h"
-#include "attention/method.h"
+#include "attention/method_factory.h"
 #include "attention/star_method.h"
-#include "comm/comm.h"
+#include "comm/comm_factory.h"
 #include "experiment/fidelity.h"
 #include "experiment/record.h"
 #include "experiment/runner.h"

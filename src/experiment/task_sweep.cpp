@@ -10,7 +10,8 @@
 
 #include <fmt/core.h>
 
-#include "attention/method.h"
+#include "attention/method_factory.h"
+#include "comm/comm_factory.h"
 #include "experiment/fidelity.h"
 #include "experiment/record.h"
 #include "experiment/model_loader.h"

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "backend/backend_factory.h"
 #include "backend/cpu/cpu_backend.h"
 #include "reference.h"
 
