@@ -56,7 +56,9 @@ def main() -> int:
     if len(sys.argv) < 3:
         print(__doc__)
         return 2
-    architectures, objects = sys.argv[1], sys.argv[2:]
+    # ctest passes a generator expression's list as one ';'-separated argument.
+    architectures = sys.argv[1]
+    objects = [obj for argument in sys.argv[2:] for obj in argument.split(";") if obj]
     if architectures in ("native", "all", "all-major"):
         print(f"CMAKE_CUDA_ARCHITECTURES={architectures}: nothing fixed to check")
         return 0
