@@ -1,5 +1,9 @@
 #include "attention/duo_method.h"
 
+#include <cmath>
+#include <numeric>
+
+#include "attention/query_attention.h"
 #include "util/error.h"
 
 namespace sb {

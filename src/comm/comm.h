@@ -44,11 +44,6 @@ class Comm {
   uint64_t bytes_sent_ = 0;
 };
 
-// Over all ranks: MPI for the cpu backend, NCCL for the cuda backend, or the
-// comm registered for the backend's name (the simulator's, while it runs).
-std::unique_ptr<Comm> make_comm(Backend& backend);
-using CommFactory = std::function<std::unique_ptr<Comm>(Backend&)>;
-void register_comm(const std::string& backend_name, CommFactory factory);  // an empty factory unregisters
 // A communicator of this rank alone (global attention inside a multi-rank job).
 std::unique_ptr<Comm> make_local_comm(Backend& backend);
 

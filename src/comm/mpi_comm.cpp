@@ -1,17 +1,13 @@
 // Comm over MPI for host tensors (the cpu backend).
+#include "comm/mpi_comm.h"
+
 #include <mpi.h>
 
 #include <climits>
-#include <map>
 #include <vector>
 
 #include "backend/backend.h"
-#include "comm/comm.h"
 #include "util/check_mpi.h"
-
-#ifdef STARBENCH_WITH_CUDA
-#include "backend/cuda/nccl_comm.h"
-#endif
 
 namespace sb {
 namespace {
@@ -89,30 +85,6 @@ class MpiComm : public Comm {
 
 }  // namespace
 
-namespace {
-std::map<std::string, CommFactory>& registered_comms() {
-  static std::map<std::string, CommFactory> factories;
-  return factories;
-}
-}  // namespace
-
-void register_comm(const std::string& backend_name, CommFactory factory) {
-  if (factory) {
-    registered_comms()[backend_name] = std::move(factory);
-  } else {
-    registered_comms().erase(backend_name);
-  }
-}
-
-std::unique_ptr<Comm> make_comm(Backend& backend) {
-  if (auto found = registered_comms().find(backend.name()); found != registered_comms().end()) {
-    return found->second(backend);
-  }
-#ifdef STARBENCH_WITH_CUDA
-  if (backend.name() == "cuda") return make_nccl_comm(backend);
-#endif
-  SB_REQUIRE(backend.name() == "cpu", "no communicator for backend '{}'", backend.name());
-  return std::make_unique<MpiComm>();
-}
+std::unique_ptr<Comm> make_mpi_comm() { return std::make_unique<MpiComm>(); }
 
 }  // namespace sb

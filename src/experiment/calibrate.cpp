@@ -10,7 +10,7 @@
 
 #include <fmt/core.h>
 
-#include "comm/comm.h"
+#include "comm/comm_factory.h"
 #include "costmodel/op_bytes.h"
 #include "engine/transformer.h"
 #include "experiment/model_loader.h"

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "attention/duo_method.h"
-#include "attention/method.h"
+#include "attention/method_factory.h"
 #include "attention/star_method.h"
 #include "util/control.h"
 #include "util/error.h"

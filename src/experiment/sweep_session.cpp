@@ -4,8 +4,10 @@
 
 #include <fmt/core.h>
 
+#include "comm/comm_factory.h"
 #include "experiment/model_loader.h"
 #include "util/control.h"
+#include "util/duration.h"
 #include "util/error.h"
 
 namespace sb {

@@ -18,7 +18,7 @@
 #include "experiment/record.h"
 #include "experiment/run_identity.h"
 #include "experiment/runner.h"
-#include "experiment/sweep.h"
+#include "experiment/sweep_settings.h"
 #include "io/paced_appender.h"
 #include "io/results_store.h"
 
