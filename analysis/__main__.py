@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     report = commands.add_parser("report", help="figures (PNG) and report.md from results files")
     report.add_argument("inputs", nargs="+", help="starbench results files (.h5)")
     report.add_argument("--out", required=True, help="output directory (created if missing)")
-    combine = commands.add_parser("merge", help="combine results files (one run per params_key)")
+    combine = commands.add_parser("merge", help="combine results files (one run per identity)")
     combine.add_argument("output", help="merged file (created, or extended when it is a results file)")
     combine.add_argument("inputs", nargs="+", help="results files to add")
     study = commands.add_parser("accuracy", help="accuracy study tables and figure (docs/ACCURACY.md)")
@@ -48,11 +48,12 @@ def main(argv: list[str] | None = None) -> int:
             print(summary(args.path), end="")
         elif args.command == "validate":
             from .results import load_runs
-            print(validation.markdown(validation.validation(load_runs(args.inputs))), end="")
+            print(validation.markdown(validation.validate(load_runs(args.inputs))), end="")
         else:
             summary = merge(args.output, args.inputs)
             print(f"{args.output}: {summary.copied} run(s) added, {summary.duplicates} duplicate(s) skipped, "
-                  f"{summary.incomplete} incomplete run(s) ignored")
+                  f"{summary.incomplete} incomplete run(s) ignored"
+                  + (f", {summary.damaged} damaged run(s) left out" if summary.damaged else ""))
     except ResultsError as error:
         print(f"analysis: error: {error}", file=sys.stderr)
         return 1

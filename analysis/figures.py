@@ -18,7 +18,7 @@ from .results import load_arrays  # noqa: E402
 METHOD_COLORS = {"global": "tab:gray", "ring": "tab:blue", "star": "tab:orange", "duo": "tab:green",
                  "star+duo": "tab:red"}
 PAPER_STYLE = dict(marker="*", markersize=13, linestyle=":", markeredgecolor="black", markeredgewidth=0.6)
-PHASE_COLORS = {"context_ms": "tab:blue", "query_ms": "tab:green", "decode_ms": "tab:red"}
+PHASE_COLORS = {"context_ms": "tab:blue", "query_ms": "tab:green", "decode_total_ms": "tab:red"}
 
 
 def _length_label(tokens: int) -> str:
@@ -168,7 +168,8 @@ def breakdown_figure(table: pd.DataFrame, out_dir: str) -> str | None:
         bottom = np.zeros(len(group))
         for phase, color in PHASE_COLORS.items():
             values = group[phase].to_numpy(dtype=float)
-            axis.bar(positions, values, bottom=bottom, color=color, width=0.8, label=phase.replace("_ms", ""))
+            axis.bar(positions, values, bottom=bottom, color=color, width=0.8,
+                     label=phase.replace("_total", "").replace("_ms", ""))
             bottom += np.nan_to_num(values)
         axis.set_xticks(positions)
         axis.set_xticklabels(labels, fontsize=7)

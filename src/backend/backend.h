@@ -84,6 +84,9 @@ class Backend {
   // Text attributes every run record made on this backend carries (the
   // simulator's platform and hardware profile), also part of the resume key.
   virtual std::vector<std::pair<std::string, std::string>> provenance() const { return {}; }
+  // Content digests of the files the backend's results depend on (the
+  // simulator's platform and hardware profile): part of every run's identity.
+  virtual std::vector<std::pair<std::string, std::string>> input_digests() const { return {}; }
 
   // --- memory -------------------------------------------------------------
   virtual Tensor empty(DType dtype, std::vector<int64_t> shape) = 0;

@@ -226,7 +226,7 @@ HardwareProfile parse_hardware_profile(const std::string& json_text, const std::
   json doc;
   try {
     doc = json::parse(json_text);
-  } catch (const json::parse_error& error) {
+  } catch (const json::exception& error) {  // parse_error, and out_of_range for a number like 1e400
     fail("{}: not valid JSON: {}", origin, error.what());
   }
   Reader read(origin);

@@ -162,7 +162,7 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
                     {"decode_peak_mem_bytes", decode_peak},
                     {"kv_cache_bytes", kv}};
   add_duo_attributes(spec, record);
-  if (!context.simulated) add_placement(record, context.placement, outcome.world_size);
+  add_placement(record, context.placement, outcome.world_size);  // simulated: the platform's nodes
   if (fidelity) {
     record.numbers["kl_vs_global"] = fidelity->kl_divergence;
     record.numbers["top1_vs_global"] = fidelity->top1_agreement;
@@ -215,7 +215,21 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
   return record;
 }
 
+std::string reference_outputs_problem(const RunRecord& record) {
+  for (const RunRecord::Array& array : record.arrays) {
+    if (array.path.rfind("reference/", 0) != 0) continue;
+    const size_t bad = size_t(std::count_if(array.f32.begin(), array.f32.end(), [](float v) { return !std::isfinite(v); })) +
+                       size_t(std::count_if(array.f64.begin(), array.f64.end(), [](double v) { return !std::isfinite(v); }));
+    if (bad > 0)
+      return fmt::format("run {}: {} holds {} non-finite value(s) (NaN or infinity): it cannot serve as the reference",
+                         record.run_id, array.path, bad);
+  }
+  return "";
+}
+
 RunOutcome reference_outputs_from_record(const RunRecord& record) {
+  const std::string problem = reference_outputs_problem(record);
+  SB_REQUIRE(problem.empty(), "{}", problem);
   RunOutcome outcome;
   for (const RunRecord::Array& array : record.arrays) {
     if (array.path == "reference/query_logits") {

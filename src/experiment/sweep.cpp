@@ -74,7 +74,7 @@ void print_table(const std::vector<TableRow>& rows, int skipped, const std::stri
     return ring != ring_context_ms.end() && ms > 0 ? fmt::format("{:.2f}x", ring->second / ms) : std::string("-");
   };
   fmt::print("\n{:<26} {:>8} {:>5} {:>7} {:>7} {:>11} {:>10} {:>10} {:>12} {:>9} {:>9} {:>9} {:>6} {:>9}\n",
-             "method", "seq_len", "ranks", "block", "anchor", "context_ms", "query_ms", "decode_ms", "ctx_tok/s",
+             "method", "seq_len", "ranks", "block", "anchor", "context_ms", "query_ms", "dec_ms/tok", "ctx_tok/s",
              "vs_zigzag", "vs_contig", "KL", "top1", "peak_MiB");
   for (const TableRow& row : rows) {
     // A stored row may come from an older file: what it lacks shows as nan / -1.
@@ -233,7 +233,8 @@ int run_sweep(const SweepSettings& settings) {
                simulated ? "simulate" : "run", config.name, config.num_layers, config.hidden_size,
                session.backend().name(), session.backend().device_name(), Control::size(), runs.size(),
                settings.output);
-    // Each run's expected work weights the ETA; a run the file holds costs nothing.
+    // Each run's expected work weights the ETA; a run the file holds costs nothing (a hint here: one with
+    // the same params_key but another identity runs anew, and the session re-estimates a run as it starts).
     std::vector<double> work;
     for (size_t index = 0; index < runs.size(); ++index) {
       const bool stored = settings.resume && !session.stored_run(session.key(sweep_run(runs[index], index))).empty();
@@ -259,7 +260,7 @@ int run_sweep(const SweepSettings& settings) {
       fmt::print(stderr, "[{}/{}] {} seq_len={} already in {}: skipped\n", index + 1, runs.size(), label,
                  spec.context_len, settings.output);
       // The table shows the stored run, so that a resumed sweep's table is the whole sweep's.
-      table.push_back({spec, session.read(result.stored_id)});
+      table.push_back({spec, std::move(result.record)});
       continue;
     }
     ++executed;
@@ -275,6 +276,7 @@ int run_sweep(const SweepSettings& settings) {
                session.eta());
     table.push_back({spec, std::move(record)});
   }
+  session.report_resume();
   if (root) print_table(table, skipped, settings.output);
   Control::barrier();
   return executed;

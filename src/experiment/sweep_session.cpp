@@ -55,8 +55,10 @@ void SweepSession::start(const std::vector<RunSpec>& planned_runs) {
   runner_ = std::make_unique<Runner>(*model_, *comm_);
   context_.emplace(RunContext{config_.name, backend_->name(), backend_->device_name(), world_size_,
                               backend_->provenance(), !backend_->computes_values(), gather_placement(*backend_)});
+  inputs_ = identity_inputs(settings_, config_, *context_, *backend_);
   if (root_) {
     for (const auto& [key, ids] : store_->runs_by_params_key()) stored_runs_[key] = ids.back();
+    resume_index_.emplace(*store_);  // resume matches on the runs' identity
     appender_.emplace(*store_);
   }
 }
@@ -102,11 +104,10 @@ void SweepSession::ensure_reference(const SweepRun& run, const std::vector<int32
   if (root_ && backend_->computes_values() && !references_.count(run.input)) {
     // A global run stored by an earlier job (say, on one GPU) is the reference
     // too, when it holds its outputs (timing runs do; task samples do not).
-    const std::string id = stored_run(key(global));
-    if (!id.empty()) {
-      RunRecord record = store_->read(id);
-      if (holds_reference_outputs(record)) references_[run.input] = reference_outputs_from_record(record);
-    }
+    const std::string global_key = key(global);
+    const std::optional<RunRecord> stored =
+        resume_index_->reusable(identity_of(global_key, global.spec, inputs_), global_key, /*count_older=*/false);
+    if (stored && holds_reference_outputs(*stored)) references_[run.input] = reference_outputs_from_record(*stored);
     rerun = !references_.count(run.input) && has_global_;
   }
   if (!Control::broadcast_ints({rerun}, 0).at(0)) return;
@@ -122,10 +123,13 @@ SweepResult SweepSession::run(const SweepRun& run, const std::vector<int32_t>& c
                               const std::vector<int32_t>& query) {
   SweepResult result;
   const std::string run_key = key(run);
+  const std::string identity = root_ ? identity_of(run_key, run.spec, inputs_) : std::string();
   int64_t stored = 0;
   if (root_ && settings_.resume) {
-    result.stored_id = stored_run(run_key);
-    stored = !result.stored_id.empty();
+    if (std::optional<RunRecord> found = resume_index_->reusable(identity, run_key)) {
+      result.record = std::move(*found);
+      stored = 1;
+    }
   }
   result.stored = Control::broadcast_ints({stored}, 0).at(0) != 0;
   if (result.stored) {
@@ -134,6 +138,7 @@ SweepResult SweepSession::run(const SweepRun& run, const std::vector<int32_t>& c
   }
 
   if (root_) {
+    progress_.update(run.index, expected_run_work(config_, run.spec));  // its own input and plan
     announce_start(run);
     progress_.begin(run.index);
   }
@@ -157,7 +162,12 @@ SweepResult SweepSession::run(const SweepRun& run, const std::vector<int32_t>& c
   }
   result.record = make_run_record(result.outcome, *context_, result.fidelity ? &*result.fidelity : nullptr);
   result.record.text["params_key"] = run_key;
+  add_identity(result.record, run_key, run.spec, inputs_);
   return result;
+}
+
+void SweepSession::report_resume() const {
+  if (root_) resume_index_->report();
 }
 
 }  // namespace sb

@@ -44,8 +44,12 @@ class SimTimer : public PhaseTimer {
 
 }  // namespace
 
-SimBackend::SimBackend(const HardwareProfile& profile, std::vector<std::pair<std::string, std::string>> provenance)
-    : profile_(profile), provenance_(std::move(provenance)), memory_(std::make_shared<MemoryCounter>()) {}
+SimBackend::SimBackend(const HardwareProfile& profile, std::vector<std::pair<std::string, std::string>> provenance,
+                       std::vector<std::pair<std::string, std::string>> input_digests)
+    : profile_(profile),
+      provenance_(std::move(provenance)),
+      input_digests_(std::move(input_digests)),
+      memory_(std::make_shared<MemoryCounter>()) {}
 
 Tensor SimBackend::make_tensor(DType dtype, std::vector<int64_t> shape) {
   int64_t numel = 1;

@@ -24,14 +24,16 @@ namespace sb::sim {
 class SimBackend : public Backend {
  public:
   // provenance: the text attributes every simulated run records (platform,
-  // hardware profile, GPUs per node).
-  SimBackend(const HardwareProfile& profile, std::vector<std::pair<std::string, std::string>> provenance);
+  // hardware profile, GPUs per node); input_digests: their files' content digests.
+  SimBackend(const HardwareProfile& profile, std::vector<std::pair<std::string, std::string>> provenance,
+             std::vector<std::pair<std::string, std::string>> input_digests = {});
 
   std::string name() const override { return "sim"; }
   DType act_dtype() const override { return DType::BF16; }
   std::string device_name() const override { return profile_.gpu + " (simulated)"; }
   bool computes_values() const override { return false; }
   std::vector<std::pair<std::string, std::string>> provenance() const override { return provenance_; }
+  std::vector<std::pair<std::string, std::string>> input_digests() const override { return input_digests_; }
 
   Tensor empty(DType dtype, std::vector<int64_t> shape) override;
   Tensor upload(const WeightSpec& spec) override;
@@ -81,6 +83,7 @@ class SimBackend : public Backend {
 
   const HardwareProfile& profile_;
   std::vector<std::pair<std::string, std::string>> provenance_;
+  std::vector<std::pair<std::string, std::string>> input_digests_;
   std::shared_ptr<MemoryCounter> memory_;
   double pending_seconds_ = 0;
   TransferProbe transfers_in_flight_;

@@ -59,14 +59,14 @@ echo "resume: the table shows the 6 stored rows"
 
 # 5. inspect names each run by its label (the ring layout too), its device and whether it was simulated.
 "$STARBENCH" inspect "$WORK/progress.h5" >"$WORK/inspect.txt"
-grep -q "^run .* label .* sim  device$" "$WORK/inspect.txt" || { cat "$WORK/inspect.txt"; fail "inspect's header"; }
+grep -q "^run .* label .* sim  identity  *device$" "$WORK/inspect.txt" || { cat "$WORK/inspect.txt"; fail "inspect's header"; }
 device=$("$PYTHON" -c "
 import h5py, sys
 with h5py.File(sys.argv[1]) as f:
     d = f['runs'][sorted(f['runs'])[0]].attrs['device']
     print(d.decode() if isinstance(d, bytes) else d)" "$WORK/progress.h5")
-[[ $(grep -c " ring(contiguous) .* 0  $device$" "$WORK/inspect.txt") == 2 ]] || { cat "$WORK/inspect.txt"; fail "inspect: contiguous rows"; }
-[[ $(grep -c " ring  .* 0  $device$" "$WORK/inspect.txt") == 2 ]] || { cat "$WORK/inspect.txt"; fail "inspect: zigzag rows"; }
+[[ $(grep -c " ring(contiguous) .* 0  [0-9a-f]\{12\}  $device$" "$WORK/inspect.txt") == 2 ]] || { cat "$WORK/inspect.txt"; fail "inspect: contiguous rows"; }
+[[ $(grep -c " ring  .* 0  [0-9a-f]\{12\}  $device$" "$WORK/inspect.txt") == 2 ]] || { cat "$WORK/inspect.txt"; fail "inspect: zigzag rows"; }
 echo "inspect: label, device ($device), simulated"
 
 # 6. simulate: the 8B model, 1 repeat, no warm-up, simulated.h5 in the current directory, its own header.
@@ -89,7 +89,7 @@ with h5py.File(sys.argv[1]) as f:
 print("simulate: llama3.1-8b, 1 repeat, no warm-up")
 PY
   "$STARBENCH" inspect "$WORK/sim/simulated.h5" >"$WORK/inspect_sim.txt"
-  [[ $(grep -c " 1  NVIDIA H200 (simulated)$" "$WORK/inspect_sim.txt") == 2 ]] || { cat "$WORK/inspect_sim.txt"; fail "inspect: simulated rows"; }
+  [[ $(grep -c " 1  [0-9a-f]\{12\}  NVIDIA H200 (simulated)$" "$WORK/inspect_sim.txt") == 2 ]] || { cat "$WORK/inspect_sim.txt"; fail "inspect: simulated rows"; }
 else
   echo "SKIP simulate defaults: built without SimGrid"
 fi
