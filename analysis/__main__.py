@@ -1,4 +1,5 @@
-"""python3 -m analysis {report,merge,accuracy,validate} ..."""
+"""python3 -m analysis {report,merge,accuracy,speedup-table,profile,validate} ... (from a checkout), or
+starbench-analysis ... (the same, installed with pip: pyproject.toml)."""
 from __future__ import annotations
 
 import argparse
@@ -11,8 +12,8 @@ from .report import write_report
 from .results import ResultsError
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m analysis", description="starbench results analysis")
+def main(argv: list[str] | None = None, prog: str = "python3 -m analysis") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description="starbench results analysis")
     commands = parser.add_subparsers(dest="command", required=True)
     report = commands.add_parser("report", help="figures (PNG) and report.md from results files")
     report.add_argument("inputs", nargs="+", help="starbench results files (.h5)")
@@ -58,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"analysis: error: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def console_main() -> int:
+    """The `starbench-analysis` command of the installed package."""
+    return main(prog="starbench-analysis")
 
 
 if __name__ == "__main__":

@@ -56,7 +56,6 @@ const char* elementwise_name(ElementwiseOp op) {
     case ElementwiseOp::RmsNorm: return "rmsnorm";
     case ElementwiseOp::Rope: return "rope";
     case ElementwiseOp::Swiglu: return "swiglu";
-    case ElementwiseOp::Add: return "add";
     case ElementwiseOp::LseMerge: return "lse_merge";
     case ElementwiseOp::Copy: return "copy";
     case ElementwiseOp::Argmax: return "argmax";
@@ -67,9 +66,9 @@ const char* elementwise_name(ElementwiseOp op) {
 }
 
 std::vector<ElementwiseOp> elementwise_ops() {
-  return {ElementwiseOp::Embedding, ElementwiseOp::RmsNorm, ElementwiseOp::Rope,       ElementwiseOp::Swiglu,
-          ElementwiseOp::Add,       ElementwiseOp::LseMerge, ElementwiseOp::Copy,      ElementwiseOp::Argmax,
-          ElementwiseOp::HostToDevice, ElementwiseOp::DeviceToHost};
+  return {ElementwiseOp::Embedding, ElementwiseOp::RmsNorm,      ElementwiseOp::Rope,
+          ElementwiseOp::Swiglu,    ElementwiseOp::LseMerge,     ElementwiseOp::Copy,
+          ElementwiseOp::Argmax,    ElementwiseOp::HostToDevice, ElementwiseOp::DeviceToHost};
 }
 
 double HardwareProfile::matmul_seconds(int64_t tokens, int64_t n, int64_t k) const {

@@ -18,22 +18,6 @@
 namespace sb {
 namespace {
 
-// The NVIDIA kernel driver's version, from its first line: "NVRM version: NVIDIA
-// UNIX x86_64 Kernel Module  550.54.15  Tue Mar ..." (open modules: "... Open
-// Kernel Module for x86_64  570.86.15  Release Build ..."); "" without the driver.
-std::string nvidia_driver_version() {
-  std::ifstream file("/proc/driver/nvidia/version");
-  std::string line, word;
-  std::getline(file, line);
-  std::istringstream words(line);
-  while (words >> word) {
-    const bool version = std::isdigit(static_cast<unsigned char>(word[0])) && word.find('.') != std::string::npos &&
-                         std::all_of(word.begin(), word.end(), [](char c) { return std::isdigit(c) || c == '.'; });
-    if (version) return word;
-  }
-  return "";
-}
-
 std::string backend_library_versions(const Backend& backend) {
 #ifdef STARBENCH_WITH_CUDA
   if (backend.name() == "cuda") return cuda_library_versions();
@@ -59,6 +43,21 @@ std::vector<int> ranks_per_node(const Placement& placement, int participants) {
 }
 
 }  // namespace
+
+std::string nvidia_driver_version() {
+  // First line: "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar ..." (open modules:
+  // "... Open Kernel Module for x86_64  570.86.15  Release Build ..."); older drivers have two parts (390.157).
+  std::ifstream file("/proc/driver/nvidia/version");
+  std::string line, word;
+  std::getline(file, line);
+  std::istringstream words(line);
+  while (words >> word) {
+    const bool version = std::isdigit(static_cast<unsigned char>(word[0])) && word.find('.') != std::string::npos &&
+                         std::all_of(word.begin(), word.end(), [](char c) { return std::isdigit(c) || c == '.'; });
+    if (version) return word;
+  }
+  return "";
+}
 
 Placement gather_placement(const Backend& backend) {
   Placement placement;

@@ -24,6 +24,12 @@ struct Placement {
   std::map<std::string, int64_t> slurm_integers;  // slurm_job_id, slurm_array_job_id, slurm_array_task_id, ...
 };
 
+// The NVIDIA kernel driver's version (the digits-and-dots word of the first line
+// of /proc/driver/nvidia/version, e.g. "580.159.04"); "" without the driver or
+// when that line holds no version: a field that says "unknown" rather than text
+// that is not a version.
+std::string nvidia_driver_version();
+
 // Collective: every rank's host, device and driver; the Slurm job from rank 0's
 // environment (all ranks of a job step share it).
 Placement gather_placement(const Backend& backend);

@@ -1,27 +1,17 @@
 #include "experiment/record.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <ctime>
 
 #include <fmt/format.h>
 
 #include "attention/method.h"
 #include "util/error.h"
+#include "util/utc_time.h"
 #include "util/version.h"
 
 namespace sb {
 namespace {
-
-std::string utc_now() {
-  std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm parts{};
-  gmtime_r(&now, &parts);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text;
-}
 
 RunRecord::Array matrix_array(const std::string& path, const std::vector<std::vector<double>>& rows) {
   RunRecord::Array array;
@@ -120,7 +110,7 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
                  {"task", spec.task},
                  {"version", STARBENCH_VERSION},
                  {"git_commit", STARBENCH_GIT_COMMIT},
-                 {"date", utc_now()},
+                 {"date", utc_timestamp()},
                  {"params_key", params_key(spec, context)}};
   const bool star = method == Method::Star;
   if (star) {

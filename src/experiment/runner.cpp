@@ -127,7 +127,7 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
     SB_REQUIRE(spec.method.method != Method::Duo || spec.method.duo,
                "duo needs a head pattern (--duo-pattern DIR, FILE.tsv or random:SEED)");
   });
-  check_memory_plan(model_.config(), spec, backend, 8192);
+  check_memory_plan(model_.config(), spec, backend, model_.mlp_chunk_tokens());
 
   const int64_t tail_tokens = spec.query_len + spec.generate;
   auto gather = [&](double value) {

@@ -49,7 +49,7 @@ void SweepSession::give_duo(MethodSettings& method) const {
 
 void SweepSession::start(const std::vector<RunSpec>& planned_runs) {
   // Refuse a grid that cannot fit before the weights are allocated.
-  for (const RunSpec& spec : planned_runs) check_memory_plan(config_, spec, *backend_, 8192);
+  for (const RunSpec& spec : planned_runs) check_memory_plan(config_, spec, *backend_, Transformer::kMlpChunkTokens);
   model_ = load_model(settings_.model, config_, *backend_);
   comm_ = make_comm(*backend_);
   runner_ = std::make_unique<Runner>(*model_, *comm_);
