@@ -93,7 +93,8 @@ void check_memory_plan(const ModelConfig& config, const RunSpec& spec, Backend& 
   });
 }
 
-RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context, const std::vector<int32_t>& query) {
+RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context, const std::vector<int32_t>& query,
+                       const RepeatObserver& after_repeat) {
   Backend& backend = model_.backend();
   const int rank = world_comm_.rank();
   const bool one_rank = runs_on_one_rank(spec.method.method);
@@ -214,6 +215,7 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
         outcome.generated = generated;
       }
     }
+    if (after_repeat) after_repeat(iteration, spec.warmup + spec.repeats, !measured);
   }
   backend.synchronize();
   outcome.peak_bytes = gather(double(std::max(run_peak, backend.peak_bytes())));

@@ -2,6 +2,7 @@
 // Runs one RunSpec on every rank: builds the method, times context encoding,
 // query encoding and each decode step between barriers, and collects every
 // rank's numbers on rank 0.
+#include <functional>
 #include <vector>
 
 #include "backend/backend.h"
@@ -12,12 +13,17 @@
 
 namespace sb {
 
+// Called on every rank after each repeat of a run (warm-up ones too):
+// iteration in [0, warmup + repeats), the count, whether it was a warm-up.
+using RepeatObserver = std::function<void(int iteration, int iterations, bool warmup)>;
+
 class Runner {
  public:
   Runner(Transformer& model, Comm& world_comm) : model_(model), world_comm_(world_comm) {}
   // Collective: every rank calls it with the same spec (planned for this
   // job's ranks) and tokens.
-  RunOutcome run(const RunSpec& spec, const std::vector<int32_t>& context, const std::vector<int32_t>& query);
+  RunOutcome run(const RunSpec& spec, const std::vector<int32_t>& context, const std::vector<int32_t>& query,
+                 const RepeatObserver& after_repeat = {});
 
   // Bytes one rank needs for this spec's plan (weights, KV shares,
   // activations); checked before anything large is allocated.

@@ -20,7 +20,8 @@ struct SweepSettings {
   int64_t query_len = 16;
   int64_t generate = 4;
   // Star's grid (block rule x anchor x source x positions x mode) and ring's layouts.
-  std::vector<BlockRule> block_rules = {BlockRule{}};  // tokens, 0 (context / ranks) or C/k
+  // Tokens, 0 (context / ranks) or C/k; by default C/4, the Star Attention paper's rule.
+  std::vector<BlockRule> block_rules = {BlockRule{0, 4}};
   std::vector<int64_t> anchor_sizes = {-1};
   std::vector<AnchorSource> anchor_sources = {AnchorSource::First};
   std::vector<AnchorPositions> anchor_positions = {AnchorPositions::Original};
