@@ -9,6 +9,7 @@
 #include "attention/method_settings.h"
 #include "experiment/model_loader.h"
 #include "experiment/run_spec.h"
+#include "metrics/task_metric.h"
 
 namespace sb {
 
@@ -38,7 +39,10 @@ struct SweepSettings {
   std::string tokenizer;        // tokenizer.json; default <model dir>/tokenizer.json
   std::string words_path = "/usr/share/dict/words";
   std::string squad_path, hotpot_path;
-  int64_t task_generate = 0;    // 0: RULER's per-task answer budget
+  int64_t task_generate = 0;    // 0: RULER's per-task answer budget (a task file: kTaskFileAnswerTokens)
+  // A user's samples (JSONL, tasks/task_file.h) instead of generated tasks; samples 0 = every sample of it.
+  std::string task_file;
+  TaskMetric task_metric;       // how a task file's answers are scored
   bool chat_template = false;   // wrap prompts in the Llama-3.1 instruct template
 };
 
@@ -66,7 +70,9 @@ std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size);
 // Collective. Returns the number of runs executed (not counting skipped ones).
 int run_sweep(const SweepSettings& settings);
 // Collective: the task grid (tasks x lengths x samples x methods); called by
-// run_sweep when settings.tasks is not empty.
+// run_sweep when settings.tasks or settings.task_file is not empty.
 int run_task_sweep(const SweepSettings& settings);
+// Answer tokens of a task file's samples when --task-generate is not given.
+constexpr int64_t kTaskFileAnswerTokens = 32;
 
 }  // namespace sb

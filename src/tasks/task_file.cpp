@@ -40,6 +40,8 @@ const char* task_file_format_name(TaskFileFormat format) {
   return format == TaskFileFormat::ruler ? "ruler" : "star_attention";
 }
 
+bool is_task_file_task(const std::string& task) { return task.rfind("file:", 0) == 0; }
+
 size_t ruler_query_start(const std::string& input) {
   size_t end = input.find_last_not_of(" \t\r\n");
   if (end == std::string::npos) return 0;
@@ -52,7 +54,7 @@ TaskFile read_task_file(const std::string& path, const std::string& metric) {
   SB_REQUIRE(in.good(), "--task-file {}: cannot be read", path);
   TaskFile file;
   file.path = path;
-  file.name = std::filesystem::path(path).stem().string();
+  file.name = "file:" + std::filesystem::path(path).stem().string();
   std::set<int64_t> indices;
   std::string text;
   int64_t line_number = 0;

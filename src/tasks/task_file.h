@@ -23,7 +23,7 @@ enum class TaskFileFormat { star_attention, ruler };
 
 struct TaskFile {
   std::string path;
-  std::string name;  // the file's stem: the task name its records carry
+  std::string name;  // "file:<the file's stem>": the task its samples and records carry
   TaskFileFormat format = TaskFileFormat::star_attention;
   std::vector<TaskSample> samples;  // context, query, answers, index; metric = the given metric's name
 };
@@ -36,5 +36,7 @@ TaskFile read_task_file(const std::string& path, const std::string& metric);
 size_t ruler_query_start(const std::string& input);
 
 const char* task_file_format_name(TaskFileFormat format);
+// A task of a user's file ("file:<stem>"), not a generated one.
+bool is_task_file_task(const std::string& task);
 
 }  // namespace sb

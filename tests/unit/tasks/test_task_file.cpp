@@ -34,7 +34,9 @@ TEST(TaskFile, ReadsStarAttentionFormatWithStringOrListOutputs) {
       "{\"input_context\": \"Gamma.\", \"input_query\": \"R?\", \"output\": [\"x\", \"y\"]}\n");
   const TaskFile file = read_task_file(path, "part");
   EXPECT_EQ(file.format, TaskFileFormat::star_attention);
-  EXPECT_EQ(file.name, "star_sb_test");
+  EXPECT_EQ(file.name, "file:star_sb_test");
+  EXPECT_TRUE(is_task_file_task(file.samples[0].task));
+  EXPECT_FALSE(is_task_file_task("niah_single_1"));
   ASSERT_EQ(file.samples.size(), 2u);
   EXPECT_EQ(file.samples[0].index, 7);
   EXPECT_EQ(file.samples[0].context, "Alpha beta.");
