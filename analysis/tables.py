@@ -142,13 +142,18 @@ def speedup(runs: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(keys + ["ring_layout", "block_rule"]).reset_index(drop=True)
 
 
-def breakdown(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per-phase time of each method at each length (star: its default layout)."""
+def _per_method_and_length(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The timing runs, one row per method, layout and length (star: only its default layout), and those keys."""
     timing = timing_runs(runs)
     keys = SETUP + ["method", "ring_layout", "anchor_mode", "world_size", "seq_len", "block_size", "anchor_size"]
     frame = _dedupe(timing, keys)
     star = default_star(frame[frame.method == "star"])
-    frame = pd.concat([frame[frame.method != "star"], star], ignore_index=True)
+    return pd.concat([frame[frame.method != "star"], star], ignore_index=True), keys
+
+
+def breakdown(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per-phase time of each method at each length (star: its default layout)."""
+    frame, keys = _per_method_and_length(runs)
     # Decoding in total: the tokens after the first (the query pass yields the first), as total_ms counts them;
     # runs record it per token (decode_ms_per_token), which is what the run's own table shows.
     frame["decode_total_ms"] = (frame.total_ms - frame.context_ms - frame.query_ms).clip(lower=0)
@@ -233,11 +238,7 @@ def block_tradeoff(runs: pd.DataFrame) -> pd.DataFrame:
 
 def memory(runs: pd.DataFrame) -> pd.DataFrame:
     """Peak memory of the busiest rank, per method and length."""
-    timing = timing_runs(runs)
-    keys = SETUP + ["method", "ring_layout", "anchor_mode", "world_size", "seq_len", "block_size", "anchor_size"]
-    frame = _dedupe(timing, keys)
-    star = default_star(frame[frame.method == "star"])
-    frame = pd.concat([frame[frame.method != "star"], star], ignore_index=True)
+    frame, keys = _per_method_and_length(runs)
     frame["peak_mib"] = frame.peak_mem_bytes / 2**20
     return frame[keys + ["peak_mem_bytes", "peak_mib"]].sort_values(keys).reset_index(drop=True)
 

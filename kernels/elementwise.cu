@@ -4,6 +4,7 @@
 #include <cfloat>
 #include <cmath>
 
+#include "kernels/bf16x8.cuh"
 #include "kernels/elementwise.cuh"
 #include "kernels/lse_merge.h"
 #include "kernels/synthetic.cuh"
@@ -40,16 +41,7 @@ template <typename Op>
 __global__ void binary_vec8_kernel(const uint4* a, const uint4* b, uint4* out, int64_t vectors, Op op) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < vectors;
        i += int64_t(gridDim.x) * blockDim.x) {
-    uint4 va = a[i], vb = b[i], vo;
-    const __nv_bfloat162* pa = reinterpret_cast<const __nv_bfloat162*>(&va);
-    const __nv_bfloat162* pb = reinterpret_cast<const __nv_bfloat162*>(&vb);
-    __nv_bfloat162* po = reinterpret_cast<__nv_bfloat162*>(&vo);
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      float2 fa = __bfloat1622float2(pa[j]), fb = __bfloat1622float2(pb[j]);
-      po[j] = __floats2bfloat162_rn(op(fa.x, fb.x), op(fa.y, fb.y));
-    }
-    out[i] = vo;
+    out[i] = combine_bf16x8(a[i], b[i], op);
   }
 }
 

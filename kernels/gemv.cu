@@ -1,6 +1,7 @@
 // See gemv.cuh. One warp computes kRowsPerWarp output columns (weight rows) for
 // every token: its lanes stride over K in 16-byte chunks, kUnroll chunks of
 // each row loaded before any is used, then a warp reduction.
+#include "kernels/bf16x8.cuh"
 #include "kernels/gemv.cuh"
 
 namespace sb::kernels {
@@ -65,17 +66,8 @@ __device__ void stage_x(const GemvParams& p, uint4* xs) {
   __syncthreads();
   const uint4* g = reinterpret_cast<const uint4*>(p.norm_weight);
   for (int64_t c = threadIdx.x; c < T * chunks; c += kThreads) {
-    const int t = int(c / chunks);
-    uint4 v = x[c], wv = g[c % chunks], o;
-    const __nv_bfloat162* pv = reinterpret_cast<const __nv_bfloat162*>(&v);
-    const __nv_bfloat162* pg = reinterpret_cast<const __nv_bfloat162*>(&wv);
-    __nv_bfloat162* po = reinterpret_cast<__nv_bfloat162*>(&o);
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      float2 f = __bfloat1622float2(pv[j]), fg = __bfloat1622float2(pg[j]);
-      po[j] = __floats2bfloat162_rn(f.x * inv_rms[t] * fg.x, f.y * inv_rms[t] * fg.y);
-    }
-    xs[c] = o;
+    const float r = inv_rms[int(c / chunks)];
+    xs[c] = combine_bf16x8(x[c], g[c % chunks], [r](float value, float weight) { return value * r * weight; });
   }
   __syncthreads();
 }

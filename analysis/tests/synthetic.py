@@ -43,6 +43,16 @@ def timing_run(method: str, seq_len: int, world_size: int, context_ms: float, *,
     return run
 
 
+def write_simulated_twins(path: str, measured_ms: float, simulated_ms: float, simulated_device: str) -> None:
+    """A measured 2-rank ring run at 4096 tokens and its simulated twin (simulated on `simulated_device`)."""
+    measured = timing_run("ring", 4096, 2, measured_ms)
+    simulated = timing_run("ring", 4096, 2, simulated_ms)
+    simulated["integers"]["simulated"] = 1
+    simulated["text"].update(backend="sim", device=simulated_device)
+    simulated["text"]["params_key"] += ";sim"
+    write_results(path, [measured, simulated])
+
+
 def write_results(path: str, runs: list[dict], incomplete: list[dict] = ()) -> None:
     # Like the C++ store: new-format groups, runs in creation order, and so
     # (with 30-odd attributes) dense attribute storage in every run group.

@@ -119,12 +119,7 @@ def test_profile_refuses_a_file_that_is_not_json_or_absent(tmp_path):
 
 def test_validate_refuses_twins_on_another_device(tmp_path):
     path = str(tmp_path / "v.h5")
-    measured = synthetic.timing_run("ring", 4096, 2, 100.0)
-    simulated = synthetic.timing_run("ring", 4096, 2, 1.0)
-    simulated["integers"]["simulated"] = 1
-    simulated["text"].update(backend="sim", device="NVIDIA H200 (simulated)")
-    simulated["text"]["params_key"] += ";sim"
-    synthetic.write_results(path, [measured, simulated])
+    synthetic.write_simulated_twins(path, 100.0, 1.0, "NVIDIA H200 (simulated)")
     runs = load_runs(path)
     assert validation.validation(runs).empty  # never paired
     assert main(["validate", path]) == 1  # refused with a message

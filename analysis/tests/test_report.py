@@ -92,12 +92,7 @@ def test_task_accuracy_is_plotted_per_task(tmp_path):
 def test_simulated_twins_give_the_validation_figure(tmp_path):
     """A measured run and its simulated twin pair up; their relative error is the table's."""
     path = str(tmp_path / "pair.h5")
-    measured = synthetic.timing_run("ring", 4096, 2, 100.0)
-    simulated = synthetic.timing_run("ring", 4096, 2, 108.0)
-    simulated["integers"]["simulated"] = 1
-    simulated["text"].update(backend="sim", device="test cpu (simulated)")
-    simulated["text"]["params_key"] += ";sim"
-    synthetic.write_results(path, [measured, simulated])
+    synthetic.write_simulated_twins(path, 100.0, 108.0, "test cpu (simulated)")
     out = str(tmp_path / "report")
     made = write_report([path], out)
     assert made["validation"] and _png_ok(made["validation"])

@@ -23,32 +23,28 @@ double parsed_number(const std::string& text, bool& ok) {
   return value;
 }
 
-const CLI::Validator kFraction(
-    [](std::string& text) -> std::string {
-      bool ok = false;
-      const double value = parsed_number(text, ok);
-      if (!ok || !(value >= 0.0 && value <= 1.0))
-        return "'" + text + "' is not a fraction in [0, 1] (the share of KV heads that stream)";
-      return "";
-    },
-    "FRACTION in [0, 1]", "fraction");
-const CLI::Validator kFinite(
-    [](std::string& text) -> std::string {
-      bool ok = false;
-      const double value = parsed_number(text, ok);
-      if (!ok || !std::isfinite(value)) return "'" + text + "' is not a finite number";
-      return "";
-    },
-    "FINITE", "finite");
-const CLI::Validator kTokenCount(
-    [](std::string& text) -> std::string {
-      bool ok = false;
-      const double value = parsed_number(text, ok);
-      if (!ok || !(value >= 0.0) || value != std::floor(value))
-        return "'" + text + "' is not a number of tokens (an integer >= 0)";
-      return "";
-    },
-    "TOKENS >= 0", "tokens");
+// A validator of one number: refuses text that is not a number, or a value
+// `accepts` says no to, with "'TEXT' is not <what>".
+CLI::Validator number_validator(bool (*accepts)(double), const std::string& what, const std::string& description,
+                                const std::string& name) {
+  return CLI::Validator(
+      [accepts, what](std::string& text) -> std::string {
+        bool ok = false;
+        const double value = parsed_number(text, ok);
+        if (!ok || !accepts(value)) return "'" + text + "' is not " + what;
+        return "";
+      },
+      description, name);
+}
+
+const CLI::Validator kFraction = number_validator(
+    [](double value) { return value >= 0.0 && value <= 1.0; },
+    "a fraction in [0, 1] (the share of KV heads that stream)", "FRACTION in [0, 1]", "fraction");
+const CLI::Validator kFinite =
+    number_validator([](double value) { return std::isfinite(value); }, "a finite number", "FINITE", "finite");
+const CLI::Validator kTokenCount = number_validator(
+    [](double value) { return value >= 0.0 && value == std::floor(value); },
+    "a number of tokens (an integer >= 0)", "TOKENS >= 0", "tokens");
 
 }  // namespace
 

@@ -5,20 +5,18 @@
 #include "util/error.h"
 
 namespace sb {
-namespace {
-
-// ASCII lowercase. RULER uses Python's str.lower(), which also folds non-ASCII
-// letters; every RULER answer (numbers, uuids, English words) is ASCII.
-std::string lower(std::string_view s) {
-  std::string out(s);
+std::string ascii_lower(std::string_view text) {
+  std::string out(text);
   for (char& c : out) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
   return out;
 }
 
+namespace {
+
 bool contains_ci(const std::string& lowered_haystack, const std::string& needle) {
-  return lowered_haystack.find(lower(needle)) != std::string::npos;
+  return lowered_haystack.find(ascii_lower(needle)) != std::string::npos;
 }
 
 }  // namespace
@@ -36,7 +34,7 @@ std::string ruler_postprocess_prediction(std::string_view prediction) {
 
 double string_match_all(std::string_view prediction, const std::vector<std::string>& references) {
   SB_REQUIRE(!references.empty(), "string_match_all: a sample has no reference answers");
-  const std::string pred = lower(prediction);
+  const std::string pred = ascii_lower(prediction);
   double found = 0;
   for (const auto& ref : references) found += contains_ci(pred, ref) ? 1.0 : 0.0;
   return found / static_cast<double>(references.size());
@@ -44,7 +42,7 @@ double string_match_all(std::string_view prediction, const std::vector<std::stri
 
 double string_match_part(std::string_view prediction, const std::vector<std::string>& references) {
   SB_REQUIRE(!references.empty(), "string_match_part: a sample has no reference answers");
-  const std::string pred = lower(prediction);
+  const std::string pred = ascii_lower(prediction);
   const bool any = std::any_of(references.begin(), references.end(),
                                [&](const std::string& ref) { return contains_ci(pred, ref); });
   return any ? 1.0 : 0.0;

@@ -10,6 +10,11 @@
 
 namespace sb {
 
+// ASCII lowercase. RULER uses Python's str.lower(), which also folds non-ASCII
+// letters; every RULER answer (numbers, uuids, English words) is ASCII, and the
+// task metrics built on it (task_metric.h) compare ASCII labels the same way.
+std::string ascii_lower(std::string_view text);
+
 // RULER's postprocess_pred: control characters become '\n', then surrounding
 // whitespace is stripped.
 std::string ruler_postprocess_prediction(std::string_view prediction);

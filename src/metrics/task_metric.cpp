@@ -9,14 +9,6 @@
 namespace sb {
 namespace {
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 std::string cut_at(const std::string& text, std::string_view marker) {
   const size_t at = text.find(marker);
   return at == std::string::npos ? text : text.substr(0, at);
@@ -69,15 +61,15 @@ bool babilong_match(std::string_view target, std::string_view output, std::strin
                     const std::vector<std::string>& labels) {
   // babilong's preprocess_output also cuts at 'Question' after lower-casing,
   // which never matches; it is left out here for the same behaviour.
-  const std::string answer = cut_at(cut_at(cut_at(lower(output), "."), "<context>"), "<example>");
-  const std::string lowered_question = lower(question);
+  const std::string answer = cut_at(cut_at(cut_at(ascii_lower(output), "."), "<context>"), "<example>");
+  const std::string lowered_question = ascii_lower(question);
   std::set<std::string> in_output;
   for (const std::string& label : labels) {
-    const std::string lowered = lower(label);
+    const std::string lowered = ascii_lower(label);
     if (lowered_question.find(lowered) != std::string::npos) continue;  // mentions in questions are never targets
     if (answer.find(lowered) != std::string::npos) in_output.insert(lowered);
   }
-  return in_output.size() == 1 && *in_output.begin() == lower(target);
+  return in_output.size() == 1 && *in_output.begin() == ascii_lower(target);
 }
 
 double score_sample(const TaskMetric& metric, std::string_view prediction, const std::vector<std::string>& answers,

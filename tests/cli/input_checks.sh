@@ -82,21 +82,24 @@ if "$STARBENCH" simulate --help >/dev/null 2>&1 && ! "$STARBENCH" simulate --hel
   platform="$SOURCE_DIR/configs/platforms/dgx-h200.xml"
   hardware="$SOURCE_DIR/configs/hardware/h200.json"
   sim=(simulate --model-preset tiny --method global,ring --seq-len 1024 --repeats 1 --warmup 0 --hardware "$hardware")
+  # refused_platform WHAT NAME SED PATTERN: the platform edited by SED, written to NAME.xml, is
+  # refused by a 2-rank simulate with a message matching PATTERN.
+  refused_platform() {
+    sed "$3" "$platform" >"$WORK/$2.xml"
+    expect_refused "$1" "$4" sb "${sim[@]}" --ranks 2 --platform "$WORK/$2.xml" -o "$WORK/p.h5"
+  }
   # 10. gpus_per_node="8x" is not read as 8.
-  sed 's/<prop id="gpus_per_node" value="8"\/>/<prop id="gpus_per_node" value="8x"\/>/' "$platform" >"$WORK/gpus.xml"
-  expect_refused "gpus_per_node=8x" "gpus.xml: property gpus_per_node '8x' is not a positive whole number" \
-    sb "${sim[@]}" --ranks 2 --platform "$WORK/gpus.xml" -o "$WORK/p.h5"
+  refused_platform "gpus_per_node=8x" gpus 's/<prop id="gpus_per_node" value="8"\/>/<prop id="gpus_per_node" value="8x"\/>/' \
+    "gpus.xml: property gpus_per_node '8x' is not a positive whole number"
   # 9. A cluster's links of bandwidth 0, a backbone and a NIC link of negative bandwidth
   #    (nodes the run does not use) are refused naming the line.
-  sed 's/<cluster id="node1" \(.*\) bw="450GBps"/<cluster id="node1" \1 bw="0GBps"/' "$platform" >"$WORK/zero.xml"
-  expect_refused "cluster link bandwidth 0" 'zero.xml:[0-9]+: bw="0GBps" is not a positive bandwidth' \
-    sb "${sim[@]}" --ranks 2 --platform "$WORK/zero.xml" -o "$WORK/p.h5"
-  sed 's/<cluster id="node2" \(.*\) bb_bw="7200GBps"/<cluster id="node2" \1 bb_bw="-5GBps"/' "$platform" >"$WORK/neg.xml"
-  expect_refused "backbone bandwidth -5 GBps" 'neg.xml:[0-9]+: bb_bw="-5GBps" is not a positive bandwidth' \
-    sb "${sim[@]}" --ranks 2 --platform "$WORK/neg.xml" -o "$WORK/p.h5"
-  sed 's/<link id="node3-nic" bandwidth="50GBps"/<link id="node3-nic" bandwidth="-1Gbps"/' "$platform" >"$WORK/nic.xml"
-  expect_refused "NIC link bandwidth -1 Gbps" 'nic.xml:[0-9]+: bandwidth="-1Gbps" is not a positive bandwidth' \
-    sb "${sim[@]}" --ranks 2 --platform "$WORK/nic.xml" -o "$WORK/p.h5"
+  refused_platform "cluster link bandwidth 0" zero 's/<cluster id="node1" \(.*\) bw="450GBps"/<cluster id="node1" \1 bw="0GBps"/' \
+    'zero.xml:[0-9]+: bw="0GBps" is not a positive bandwidth'
+  refused_platform "backbone bandwidth -5 GBps" neg \
+    's/<cluster id="node2" \(.*\) bb_bw="7200GBps"/<cluster id="node2" \1 bb_bw="-5GBps"/' \
+    'neg.xml:[0-9]+: bb_bw="-5GBps" is not a positive bandwidth'
+  refused_platform "NIC link bandwidth -1 Gbps" nic 's/<link id="node3-nic" bandwidth="50GBps"/<link id="node3-nic" bandwidth="-1Gbps"/' \
+    'nic.xml:[0-9]+: bandwidth="-1Gbps" is not a positive bandwidth'
   # 13. --ranks beyond the platform: the node count is right (no int overflow).
   expect_refused "--ranks 2147483647" "needs 268435456 node\(s\)" \
     sb "${sim[@]}" --ranks 2147483647 --platform "$platform" -o "$WORK/p.h5"

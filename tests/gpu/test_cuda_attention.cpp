@@ -13,12 +13,7 @@
 namespace sb {
 namespace {
 
-using test::fresh_seed;
-using test::gpu;
-using test::poisoned;
-using test::random_bf16;
-using test::relative_error;
-using test::upload_bf16;
+using namespace test;  // the helpers of gpu_test_util.h
 
 struct Case {
   int64_t q_len, k_len, heads, kv_heads, d;

@@ -19,12 +19,7 @@
 namespace sb {
 namespace {
 
-using test::fresh_seed;
-using test::gpu;
-using test::poisoned;
-using test::random_bf16;
-using test::relative_error;
-using test::upload_bf16;
+using namespace test;  // the helpers of gpu_test_util.h
 
 double rel(const std::vector<float>& a, const std::vector<float>& b) {
   std::vector<double> bd(b.begin(), b.end());

@@ -14,12 +14,7 @@
 namespace sb {
 namespace {
 
-using test::fresh_seed;
-using test::gpu;
-using test::poisoned;
-using test::random_bf16;
-using test::relative_error;
-using test::upload_bf16;
+using namespace test;  // the helpers of gpu_test_util.h
 
 TEST(CudaKernels, SyntheticWeightsEqualCpuValuesUpToBf16Rounding) {
   WeightSpec spec;

@@ -21,6 +21,18 @@ namespace {
 __nv_bfloat16* bf16(const Tensor& t) { return static_cast<__nv_bfloat16*>(t.data()); }
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
+// Starts the GEMV launch of a fused projection of RMSNorm(x), before its
+// matrices: zeroed in place (its bytes are the op's signature, padding
+// included), x as [tokens, k], the norm.
+void start_normed_gemv(kernels::GemvParams& p, const Tensor& x, const Tensor& norm_weight, float eps) {
+  reset_zeroed(p);
+  p.x = bf16(x);
+  p.k = x.shape().back();
+  p.tokens = int(x.numel() / p.k);
+  p.norm_weight = bf16(norm_weight);
+  p.eps = eps;
+}
+
 // Fewest keys a split of the decode kernel reads: below this the split's
 // fixed costs (Q load, warp merge, partial write) outweigh its keys.
 constexpr int64_t kDecodeMinKeysPerSplit = 256;
@@ -104,13 +116,8 @@ void CudaBackend::rmsnorm_matmul(const Tensor& x, const Tensor& norm_weight, flo
     return;
   }
   const int64_t k = x.shape().back(), tokens = x.numel() / k;
-  auto p = kernels::GemvParams();
-  reset_zeroed(p);
-  p.x = bf16(x);
-  p.tokens = int(tokens);
-  p.k = k;
-  p.norm_weight = bf16(norm_weight);
-  p.eps = eps;
+  kernels::GemvParams p;
+  start_normed_gemv(p, x, norm_weight, eps);
   p.count = int(weights.size());
   for (size_t i = 0; i < weights.size(); ++i) {
     const int64_t n = weights[i]->dim(0);
@@ -136,13 +143,8 @@ void CudaBackend::rmsnorm_swiglu(const Tensor& x, const Tensor& norm_weight, flo
              out.describe(), tokens, n);
   count_matmul(tokens, n, k);
   count_matmul(tokens, n, k);
-  auto p = kernels::GemvParams();
-  reset_zeroed(p);
-  p.x = bf16(x);
-  p.tokens = int(tokens);
-  p.k = k;
-  p.norm_weight = bf16(norm_weight);
-  p.eps = eps;
+  kernels::GemvParams p;
+  start_normed_gemv(p, x, norm_weight, eps);
   p.count = 2;
   p.m[0] = {bf16(gate_w), bf16(out), n};
   p.m[1] = {bf16(up_w), nullptr, n};

@@ -38,14 +38,7 @@ class CudaStepReplay : public StepReplay {
     if (!captured_ || key != key_) {
       recording_.clear();
       captured_ = false;
-      backend_.begin_capture(recording_);
-      try {
-        step();
-      } catch (...) {
-        backend_.end_capture(recording_, /*failed=*/true);
-        throw;
-      }
-      backend_.end_capture(recording_, false);
+      run_between(&CudaBackend::begin_capture, &CudaBackend::end_capture, step);
       captured_ = true;
       key_ = key;
       ++captures_;
@@ -54,20 +47,27 @@ class CudaStepReplay : public StepReplay {
     }
     // Launch first: the host code below then overlaps the graph's run.
     CUDA_CHECK(cudaGraphLaunch(recording_.exec, backend_.stream()));
-    backend_.begin_dry_run(recording_);
-    try {
-      step();
-    } catch (...) {
-      backend_.end_dry_run(recording_, /*failed=*/true);
-      throw;
-    }
-    backend_.end_dry_run(recording_, false);
+    run_between(&CudaBackend::begin_dry_run, &CudaBackend::end_dry_run, step);
     ++replays_;
   }
   int64_t captures() const override { return captures_; }
   int64_t replays() const override { return replays_; }
 
  private:
+  // Runs `step` between begin and end of a capture or a dry run; a step that
+  // throws ends it as failed, and the exception goes on.
+  void run_between(void (CudaBackend::*begin)(CudaStepRecording&), void (CudaBackend::*end)(CudaStepRecording&, bool),
+                   const std::function<void()>& step) {
+    (backend_.*begin)(recording_);
+    try {
+      step();
+    } catch (...) {
+      (backend_.*end)(recording_, /*failed=*/true);
+      throw;
+    }
+    (backend_.*end)(recording_, false);
+  }
+
   CudaBackend& backend_;
   CudaStepRecording recording_;
   bool captured_ = false;

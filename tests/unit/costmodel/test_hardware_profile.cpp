@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "costmodel/hardware_profile.h"
-#include "util/error.h"
+#include "tests/support/error_message.h"
 
 namespace sb {
 namespace {
@@ -99,12 +99,7 @@ TEST(HardwareProfile, JsonRoundTripAndDerivation) {
 }
 
 std::string refusal(const std::string& text) {
-  try {
-    parse_hardware_profile(text, "bad.json");
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "";
+  return testing::error_message_of([&] { parse_hardware_profile(text, "bad.json"); });
 }
 
 TEST(HardwareProfile, ErrorsNameTheFileAndTheField) {

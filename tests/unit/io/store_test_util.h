@@ -10,9 +10,10 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "util/error.h"
+#include "tests/support/error_message.h"
 
 namespace sb::test {
 
@@ -49,12 +50,7 @@ struct IndexTable {
 // The message of the sb::Error that `call` throws ("(no sb::Error)" when none).
 template <typename F>
 std::string error_of(F&& call) {
-  try {
-    call();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no sb::Error)";
+  return testing::error_message_of(std::forward<F>(call), "(no sb::Error)");
 }
 
 inline IndexTable read_index(const std::string& path) {

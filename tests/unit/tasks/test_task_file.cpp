@@ -1,33 +1,21 @@
 #include <gtest/gtest.h>
 
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "tasks/task_file.h"
-#include "util/error.h"
+#include "tests/support/error_message.h"
 
 namespace sb {
 namespace {
 
-std::string write_file(const std::string& name, const std::string& text) {
-  const std::string path = (std::filesystem::temp_directory_path() / name).string();
-  std::ofstream(path) << text;
-  return path;
-}
+using testing::write_temp_file;
 
 std::string error_of(const std::string& path) {
-  try {
-    read_task_file(path, "all");
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "";
+  return testing::error_message_of([&] { read_task_file(path, "all"); });
 }
 
 TEST(TaskFile, ReadsStarAttentionFormatWithStringOrListOutputs) {
-  const std::string path = write_file(
+  const std::string path = write_temp_file(
       "star_sb_test.jsonl",
       "{\"index\": 7, \"input_context\": \"Alpha beta.\", \"input_query\": \"Q?\", \"output\": \"beta\"}\n"
       "\n"
@@ -48,7 +36,7 @@ TEST(TaskFile, ReadsStarAttentionFormatWithStringOrListOutputs) {
 }
 
 TEST(TaskFile, SplitsRulerInputAtItsLastNonEmptyLine) {
-  const std::string path = write_file(
+  const std::string path = write_temp_file(
       "ruler_sb_test.jsonl",
       "{\"index\": 0, \"input\": \"Memorize it.\\nThe number is 42.\\nWhat is the number?\", \"outputs\": "
       "[\"42\"], \"answer_prefix\": \" Answer:\"}\n"
@@ -84,7 +72,7 @@ TEST(TaskFile, RefusesMalformedLinesNamingTheLine) {
   };
   int number = 0;
   for (const Case& c : cases) {
-    const std::string path = write_file("bad_sb_test_" + std::to_string(number++) + ".jsonl", c.text);
+    const std::string path = write_temp_file("bad_sb_test_" + std::to_string(number++) + ".jsonl", c.text);
     const std::string message = error_of(path);
     EXPECT_NE(message.find(c.expected), std::string::npos) << "file:\n" << c.text << "message: " << message;
     EXPECT_NE(message.find(path), std::string::npos) << message;
