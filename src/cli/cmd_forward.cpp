@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "comm/comm.h"
 #include "experiment/forward_pass.h"
+#include "experiment/host_setup.h"
 #include "experiment/model_loader.h"
 #include "io/array_file.h"
 #include "util/control.h"
@@ -19,6 +20,7 @@ namespace {
 struct ForwardSettings {
   ModelChoice model;
   std::string backend = "auto";
+  HostOptions hosts;
   std::vector<int64_t> tokens;
   int64_t context_len = 0;
   std::string method = "global";
@@ -59,13 +61,15 @@ void run_forward(const ForwardSettings& settings) {
   }
   Control::agree(problem.empty(), problem);
   const std::shared_ptr<const DuoPattern> duo = resolve_duo_pattern(settings.duo, config, {settings.method});
+  const HostLayout layout = resolve_host_layout(settings.hosts, config);
 
   std::unique_ptr<Backend> backend = create_backend(settings.backend);
-  std::unique_ptr<Transformer> model = load_model(settings.model, config, *backend);
-  std::unique_ptr<Comm> world = make_comm(*backend);
-  const bool one_rank = runs_on_one_rank(settings.method);  // global or duo: rank 0 alone
+  HostModel host = load_host_model(settings.model, config, *backend, layout);
+  Transformer* model = host.model.get();
+  Comm* world = host.comms.between.get();  // the methods run between hosts
+  const bool one_rank = runs_on_one_rank(settings.method);  // global or duo: host 0 alone
   std::unique_ptr<Comm> comm = one_rank ? make_local_comm(*backend) : nullptr;
-  const bool participates = !one_rank || Control::rank() == 0;
+  const bool participates = !one_rank || layout.host_of(Control::rank()) == 0;
 
   std::vector<int32_t> context(settings.tokens.begin(), settings.tokens.begin() + settings.context_len);
   std::vector<int32_t> query(settings.tokens.begin() + settings.context_len, settings.tokens.end());
@@ -109,6 +113,7 @@ void add_forward_command(CLI::App& app) {
   forward->add_option("--weight-seed", settings->model.weight_seed, "Seed of the synthetic weights")
       ->capture_default_str();
   forward->add_option("--backend", settings->backend, "auto | cpu | cuda")->capture_default_str();
+  add_host_options(*forward, settings->hosts);
   forward->add_option("--tokens", settings->tokens, "Token ids, comma-separated")->delimiter(',')->required();
   forward->add_option("--context-len", settings->context_len,
                       "Tokens [0, C) are the context, the rest the query (0: every position is a query)")

@@ -48,6 +48,7 @@ void add_sweep_options(CLI::App* run, SweepSettings& settings_ref) {
   run->add_option("--weight-seed", settings->model.weight_seed, "Seed of the synthetic weights")->capture_default_str();
   run->add_option("--backend", settings->backend, "auto | cpu | cuda (auto: cuda when a GPU is present)")
       ->capture_default_str();
+  add_host_options(*run, settings->hosts);
   run->add_option("--method", settings->methods, "Attention methods: global, ring, star, duo")
       ->delimiter(',')
       ->capture_default_str();

@@ -8,6 +8,9 @@
 
 namespace sb {
 struct DuoOptions;
+struct HostOptions;
+// --gpus-per-host, --host-split (run, forward, simulate, calibrate).
+void add_host_options(CLI::App& command, HostOptions& options);
 // --duo-pattern, --duo-sink, --duo-recent, --duo-threshold, --duo-sparsity (run and forward).
 void add_duo_options(CLI::App& command, DuoOptions& options);
 void add_run_command(CLI::App& app);

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backend/tensor.h"
 
@@ -36,6 +37,10 @@ class Comm {
   virtual void broadcast_wait() = 0;
   // recv on root holds size() blocks of send.nbytes() in rank order; ignored elsewhere.
   virtual void gather(const Tensor& send, Tensor& recv, int root) = 0;
+  // In place: every rank ends with the element-wise sum over the ranks (the
+  // tensor split's all-reduce after o_proj and down_proj). Blocking for the
+  // host on MPI; on NCCL enqueued on the compute stream.
+  virtual void all_reduce_sum(Tensor& buffer) = 0;
 
   uint64_t bytes_sent() const { return bytes_sent_; }
   void reset_bytes_sent() { bytes_sent_ = 0; }
@@ -47,7 +52,12 @@ class Comm {
 // Over all ranks: MPI for the cpu backend, NCCL for the cuda backend, or the
 // comm registered for the backend's name (the simulator's, while it runs).
 std::unique_ptr<Comm> make_comm(Backend& backend);
-using CommFactory = std::function<std::unique_ptr<Comm>(Backend&)>;
+// Over the world ranks `members` (this rank among them; comm rank i is
+// members[i]). Collective over the world: every rank calls it at once, each
+// with its own group, and the groups partition the world into groups of one
+// size. Groups of one member are LocalComms (no collective then).
+std::unique_ptr<Comm> make_group_comm(Backend& backend, const std::vector<int>& members);
+using CommFactory = std::function<std::unique_ptr<Comm>(Backend&, const std::vector<int>& members)>;
 void register_comm(const std::string& backend_name, CommFactory factory);  // an empty factory unregisters
 // A communicator of this rank alone (global attention inside a multi-rank job).
 std::unique_ptr<Comm> make_local_comm(Backend& backend);

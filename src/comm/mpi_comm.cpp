@@ -1,6 +1,7 @@
 // Comm over MPI for host tensors (the cpu backend).
 #include <mpi.h>
 
+#include <algorithm>
 #include <climits>
 #include <map>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "backend/backend.h"
 #include "comm/comm.h"
 #include "util/check_mpi.h"
+#include "util/control.h"
 
 #ifdef STARBENCH_WITH_CUDA
 #include "backend/cuda/nccl_comm.h"
@@ -18,8 +20,8 @@ namespace {
 
 class MpiComm : public Comm {
  public:
-  MpiComm() {
-    MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &comm_));
+  // Takes ownership of `comm` (a duplicate or split of MPI_COMM_WORLD).
+  explicit MpiComm(MPI_Comm comm) : comm_(comm) {
     MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
     MPI_CHECK(MPI_Comm_size(comm_, &size_));
   }
@@ -79,6 +81,18 @@ class MpiComm : public Comm {
     if (rank_ != root) bytes_sent_ += send.nbytes();
   }
 
+  void all_reduce_sum(Tensor& buffer) override {
+    SB_REQUIRE(buffer.dtype() == DType::F32, "MPI all-reduce of {}: F32 only (the cpu backend's activations)",
+               buffer.describe());
+    SB_REQUIRE(buffer.numel() <= int64_t(INT_MAX), "all-reduce of {} exceeds one MPI message", buffer.describe());
+    if (size_ == 1 || buffer.numel() == 0) return;
+    MPI_Request request;
+    MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, buffer.data(), int(buffer.numel()), MPI_FLOAT, MPI_SUM, comm_, &request));
+    wait_or_abort(request, "all-reduce");
+    // A ring all-reduce sends 2 (n - 1) / n of the buffer from every rank.
+    bytes_sent_ += buffer.nbytes() * 2 * size_t(size_ - 1) / size_t(size_);
+  }
+
  private:
   static constexpr int kRingTag = 7001;
   MPI_Comm comm_ = MPI_COMM_NULL;
@@ -105,14 +119,39 @@ void register_comm(const std::string& backend_name, CommFactory factory) {
 }
 
 std::unique_ptr<Comm> make_comm(Backend& backend) {
-  if (auto found = registered_comms().find(backend.name()); found != registered_comms().end()) {
-    return found->second(backend);
+  std::vector<int> everyone(size_t(Control::size()));
+  for (size_t rank = 0; rank < everyone.size(); ++rank) everyone[rank] = int(rank);
+  return make_group_comm(backend, everyone);
+}
+
+std::unique_ptr<Comm> make_group_comm(Backend& backend, const std::vector<int>& members) {
+  const int world_rank = Control::rank(), world_size = Control::size();
+  const auto mine = std::find(members.begin(), members.end(), world_rank);
+  SB_REQUIRE(mine != members.end(), "rank {} is not a member of the group it builds a communicator for",
+             world_rank);
+  for (int member : members) {
+    SB_REQUIRE(0 <= member && member < world_size, "group member {} outside the world of {} ranks", member,
+               world_size);
   }
+  if (auto found = registered_comms().find(backend.name()); found != registered_comms().end()) {
+    return found->second(backend, members);
+  }
+  const bool whole_world = int(members.size()) == world_size;
+  // A group of one (every group, since they are all of one size): nothing to set up.
+  if (members.size() == 1 && !whole_world) return make_local_comm(backend);
 #ifdef STARBENCH_WITH_CUDA
-  if (backend.name() == "cuda") return make_nccl_comm(backend);
+  if (backend.name() == "cuda") return whole_world ? make_nccl_comm(backend) : make_nccl_group_comm(backend, members);
 #endif
   SB_REQUIRE(backend.name() == "cpu", "no communicator for backend '{}'", backend.name());
-  return std::make_unique<MpiComm>();
+  MPI_Comm comm = MPI_COMM_NULL;
+  if (whole_world && std::is_sorted(members.begin(), members.end())) {
+    MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &comm));
+  } else {
+    // Collective over the world: the group's first member names it (the groups
+    // partition the world), the position in `members` orders it.
+    MPI_CHECK(MPI_Comm_split(MPI_COMM_WORLD, members.front(), int(mine - members.begin()), &comm));
+  }
+  return std::make_unique<MpiComm>(comm);
 }
 
 }  // namespace sb

@@ -3,16 +3,33 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
+#include "comm/comm.h"
 #include "util/error.h"
 
 namespace sb {
 
-Transformer::Transformer(const ModelConfig& config, Backend& backend, const ModelWeightSpecs& weights,
-                         int64_t mlp_chunk_tokens)
-    : config_(config), backend_(backend), mlp_chunk_tokens_(std::max<int64_t>(1, mlp_chunk_tokens)) {
+Transformer::Transformer(const ModelConfig& config, Backend& backend, const ModelWeightSpecs& full_weights,
+                         int64_t mlp_chunk_tokens, TensorParallel tensor_parallel)
+    : full_config_(config),
+      config_(shard_config(config, tensor_parallel.shard)),
+      tensor_parallel_(tensor_parallel),
+      backend_(backend),
+      mlp_chunk_tokens_(std::max<int64_t>(1, mlp_chunk_tokens)) {
+  validate_config(full_config_);
   validate_config(config_);
-  SB_REQUIRE(int64_t(weights.layers.size()) == config_.num_layers, "weights have {} layers, config {}",
-             weights.layers.size(), config_.num_layers);
+  SB_REQUIRE(tensor_parallel_.shard.whole() ||
+                 (tensor_parallel_.host != nullptr && tensor_parallel_.host->size() == tensor_parallel_.shard.count &&
+                  tensor_parallel_.host->rank() == tensor_parallel_.shard.index),
+             "tensor shard {} of {} needs its host's communicator (got {})", tensor_parallel_.shard.index,
+             tensor_parallel_.shard.count,
+             tensor_parallel_.host ? fmt::format("rank {} of {}", tensor_parallel_.host->rank(),
+                                                 tensor_parallel_.host->size())
+                                   : std::string("none"));
+  SB_REQUIRE(int64_t(full_weights.layers.size()) == config_.num_layers, "weights have {} layers, config {}",
+             full_weights.layers.size(), config_.num_layers);
+  const ModelWeightSpecs weights = shard_weight_specs(full_weights, full_config_, tensor_parallel_.shard);
   embed_ = backend_.upload(weights.embed);
   final_norm_ = backend_.upload(weights.final_norm);
   // Tied checkpoints name no lm_head tensor; the spec then is the embedding's.
@@ -72,7 +89,11 @@ Tensor Transformer::forward(const std::vector<int32_t>& tokens, const std::vecto
     backend_.rope(q_heads_view, position_ids);
     backend_.rope(k_heads_view, position_ids);
     attention.attend(layer, q_heads_view, k_heads_view, v_heads_view, attn_out);
-    backend_.matmul(attn_out.reshape({num_tokens, q_heads * head_dim}), w.o_proj, x, /*accumulate=*/true);
+    // Split: GPU 0 of the host adds its partial to x, the others write theirs
+    // over x, and the all-reduce sums them: x + the unsplit o_proj's output.
+    const bool adds_to_residual = tensor_parallel_.shard.index == 0;
+    backend_.matmul(attn_out.reshape({num_tokens, q_heads * head_dim}), w.o_proj, x, adds_to_residual);
+    reduce_residual(x);
 
     backend_.rmsnorm(x, w.mlp_norm, eps, normed);
     // The MLP's [T, intermediate] activations are the largest buffers of a
@@ -84,10 +105,15 @@ Tensor Transformer::forward(const std::vector<int32_t>& tokens, const std::vecto
       backend_.matmul(normed.rows(begin, end), w.gate_proj, gate_rows);
       backend_.matmul(normed.rows(begin, end), w.up_proj, up_rows);
       backend_.swiglu(gate_rows, up_rows, gate_rows);
-      backend_.matmul(gate_rows, w.down_proj, x_rows, /*accumulate=*/true);
+      backend_.matmul(gate_rows, w.down_proj, x_rows, adds_to_residual);
     }
+    reduce_residual(x);
   }
   return x;
+}
+
+void Transformer::reduce_residual(Tensor& x) {
+  if (!tensor_parallel_.shard.whole()) tensor_parallel_.host->all_reduce_sum(x);
 }
 
 Tensor Transformer::final_norm(const Tensor& hidden) {

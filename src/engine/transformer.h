@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "engine/tensor_parallel.h"
 #include "model/config.h"
 #include "model/weights.h"
 
@@ -22,10 +23,15 @@ class LayerAttention {
 class Transformer {
  public:
   // Uploads every weight through the backend (the specs may view mmapped files).
+  // With a tensor split (engine/tensor_parallel.h) only the shard's slices.
   Transformer(const ModelConfig& config, Backend& backend, const ModelWeightSpecs& weights,
-              int64_t mlp_chunk_tokens = 8192);
+              int64_t mlp_chunk_tokens = 8192, TensorParallel tensor_parallel = {});
 
+  // The model this GPU runs: the shard's heads and MLP columns under a tensor
+  // split (what the attention methods allocate KV from), else the whole model.
   const ModelConfig& config() const { return config_; }
+  const ModelConfig& full_config() const { return full_config_; }
+  const TensorShard& tensor_shard() const { return tensor_parallel_.shard; }
   Backend& backend() const { return backend_; }
 
   // Runs every layer on `tokens` at `positions`; returns the residual stream
@@ -49,7 +55,12 @@ class Transformer {
   struct Layer {
     Tensor attn_norm, q_proj, k_proj, v_proj, o_proj, mlp_norm, gate_proj, up_proj, down_proj;
   };
-  ModelConfig config_;
+  // The row-parallel projection's partial sums into x over the host: x +=
+  // sum over the host's GPUs of partial_i (each GPU wrote x + partial_0 or partial_i).
+  void reduce_residual(Tensor& x);
+
+  ModelConfig full_config_, config_;
+  TensorParallel tensor_parallel_;
   Backend& backend_;
   int64_t mlp_chunk_tokens_;
   Tensor embed_, final_norm_, lm_head_;

@@ -36,15 +36,18 @@ ModelConfig resolve_model_config(const ModelChoice& choice) {
   return config;
 }
 
-std::unique_ptr<Transformer> load_model(const ModelChoice& choice, const ModelConfig& config, Backend& backend) {
+std::unique_ptr<Transformer> load_model(const ModelChoice& choice, const ModelConfig& config, Backend& backend,
+                                        TensorParallel tensor_parallel) {
   std::unique_ptr<Transformer> model;
   std::string problem;
   try {
     if (!choice.model_dir.empty()) {
       std::shared_ptr<Checkpoint> checkpoint = Checkpoint::open(choice.model_dir);
-      model = std::make_unique<Transformer>(checkpoint->config(), backend, checkpoint_weight_specs(checkpoint));
+      model = std::make_unique<Transformer>(checkpoint->config(), backend, checkpoint_weight_specs(checkpoint), 8192,
+                                            tensor_parallel);
     } else {
-      model = std::make_unique<Transformer>(config, backend, synthetic_weight_specs(config, choice.weight_seed));
+      model = std::make_unique<Transformer>(config, backend, synthetic_weight_specs(config, choice.weight_seed), 8192,
+                                            tensor_parallel);
     }
   } catch (const Error& error) {
     problem = error.what();

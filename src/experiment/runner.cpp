@@ -3,8 +3,11 @@
 #include <algorithm>
 
 #include "attention/duo_method.h"
+#include "attention/duo_shard.h"
 #include "attention/method.h"
 #include "attention/star_method.h"
+#include "comm/host_layout.h"
+#include "engine/tensor_parallel.h"
 #include "util/control.h"
 #include "util/error.h"
 
@@ -74,15 +77,21 @@ MethodSettings method_settings_of(const RunSpec& spec) {
   return settings;
 }
 
-size_t Runner::planned_bytes_per_rank(const ModelConfig& config, const RunSpec& spec, int world_size, DType dtype,
-                                      int64_t mlp_chunk_tokens) {
-  const int ranks = runs_on_one_rank(spec.method) ? 1 : world_size;
+namespace {
+
+// One GPU's plan: `shard` of each host's model on `hosts` hosts.
+size_t planned_bytes_of_shard(const ModelConfig& full_config, const RunSpec& spec, int hosts, DType dtype,
+                              int64_t mlp_chunk_tokens, const TensorShard& shard) {
+  const ModelConfig config = shard_config(full_config, shard);
+  RunSpec local_spec = spec;
+  local_spec.duo = shard_duo_pattern(spec.duo, shard);
+  const int ranks = runs_on_one_rank(spec.method) ? 1 : hosts;
   const RankShare share = largest_share(spec, ranks);
   const int64_t tail = spec.query_len + spec.generate;
   const int64_t kv_row = config.num_kv_heads * config.head_dim;
   const int64_t forward_tokens = std::max(share.forward_tokens, tail);
   size_t bytes = Transformer::weight_bytes(config, dtype);
-  bytes += kv_bytes_planned(config, spec, share, tail, dtype);
+  bytes += kv_bytes_planned(config, local_spec, share, tail, dtype);
   bytes += Transformer::activation_bytes(config, forward_tokens, mlp_chunk_tokens, dtype);
   if (spec.duo) {
     // Heads packed by kind: q and out of one kind, its K/V, the streaming keys' copy.
@@ -95,19 +104,71 @@ size_t Runner::planned_bytes_per_rank(const ModelConfig& config, const RunSpec& 
   return bytes;
 }
 
-void check_memory_plan(const ModelConfig& config, const RunSpec& spec, int world_size, Backend& backend,
-                       int64_t mlp_chunk_tokens) {
+// The smallest number of GPUs per host above `from` whose tensor split leaves
+// weights that fit `capacity` on one GPU (0: none up to `most`).
+int gpus_per_host_fitting_weights(const ModelConfig& config, DType dtype, size_t capacity, int from, int most) {
+  for (int gpus = from + 1; gpus <= most; ++gpus) {
+    try {
+      if (Transformer::weight_bytes(shard_config(config, make_tensor_shard(config, 0, gpus)), dtype) < capacity) {
+        return gpus;
+      }
+    } catch (const Error&) {
+      // the heads do not split over this many GPUs: try the next count
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+size_t Runner::planned_bytes_per_rank(const ModelConfig& config, const RunSpec& spec, int hosts, DType dtype,
+                                      int64_t mlp_chunk_tokens, int gpus_per_host) {
+  // Shards differ only in which heads they hold: under a duo pattern, in how
+  // many of them keep their whole KV. The plan is the largest.
+  size_t most = 0;
+  for (int index = 0; index < gpus_per_host; ++index) {
+    most = std::max(most, planned_bytes_of_shard(config, spec, hosts, dtype, mlp_chunk_tokens,
+                                                 make_tensor_shard(config, index, gpus_per_host)));
+    if (!spec.duo) break;
+  }
+  return most;
+}
+
+void check_memory_plan(const ModelConfig& config, const RunSpec& spec, int hosts, Backend& backend,
+                       int64_t mlp_chunk_tokens, int gpus_per_host, int max_gpus_per_host) {
   std::string problem;
   try {
     const size_t capacity = backend.memory_capacity_bytes();
+    const DType dtype = backend.act_dtype();
     const size_t planned =
-        Runner::planned_bytes_per_rank(config, spec, world_size, backend.act_dtype(), mlp_chunk_tokens);
-    if (capacity > 0 && planned > capacity) {
-      problem = fmt::format(
-          "{} with a {}-token context on {} rank(s) of {} needs about {:.1f} GiB per rank but {} has {:.1f} GiB "
-          "available: use more ranks, a smaller --seq-len or (star) a smaller --block-size",
-          spec.method, spec.context_len, runs_on_one_rank(spec.method) ? 1 : world_size, config.name,
-          double(planned) / double(1ull << 30), backend.device_name(), double(capacity) / double(1ull << 30));
+        Runner::planned_bytes_per_rank(config, spec, hosts, dtype, mlp_chunk_tokens, gpus_per_host);
+    const size_t weights =
+        Transformer::weight_bytes(shard_config(config, make_tensor_shard(config, 0, gpus_per_host)), dtype);
+    auto gib = [](size_t bytes) { return double(bytes) / double(1ull << 30); };
+    const std::string what = fmt::format(
+        "{} with a {}-token context on {} of {} needs about {:.1f} GiB per GPU, {:.1f} GiB of it weights, but {} "
+        "has {:.1f} GiB available",
+        spec.method, spec.context_len,
+        HostLayout{runs_on_one_rank(spec.method) ? 1 : hosts, gpus_per_host, HostSplit::Tensor}.describe(),
+        config.name, gib(planned), gib(weights), backend.device_name(), gib(capacity));
+    if (capacity > 0 && weights >= capacity) {
+      // More ranks (hosts) cannot help: every host holds the whole model.
+      const int most = max_gpus_per_host > 0 ? max_gpus_per_host : int(config.num_heads);
+      const int fitting = gpus_per_host_fitting_weights(config, dtype, capacity, gpus_per_host, most);
+      problem = fitting > 0
+                    ? fmt::format("{}: the weights alone do not fit one GPU, so split each host's model over more "
+                                  "GPUs: --gpus-per-host {} or more (the ranks a multiple of it)",
+                                  what, fitting)
+                    : fmt::format("{}: the weights alone do not fit one GPU and no layout of this machine fits them "
+                                  "(hosts of up to {} GPUs)",
+                                  what, most);
+    } else if (capacity > 0 && planned > capacity) {
+      const std::string more_gpus =
+          max_gpus_per_host == 0 || gpus_per_host < max_gpus_per_host ? "more --gpus-per-host, " : "";
+      problem = runs_on_one_rank(spec.method)
+                    ? fmt::format("{} ({} runs on one host): use {}a smaller --seq-len", what, spec.method, more_gpus)
+                    : fmt::format("{}: use more ranks (hosts), {}a smaller --seq-len or (star) a smaller --block-size",
+                                  what, more_gpus);
     }
   } catch (const Error& error) {
     problem = error.what();
@@ -117,16 +178,20 @@ void check_memory_plan(const ModelConfig& config, const RunSpec& spec, int world
 
 RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context, const std::vector<int32_t>& query) {
   Backend& backend = model_.backend();
-  const int rank = world_comm_.rank();
+  // Hosts of G GPUs (G = the model's tensor shards): world rank r is GPU r % G
+  // of host r / G. global and duo run on host 0, whose ranks come first.
+  const int rank = Control::rank();
+  const int gpus_per_host = model_.tensor_shard().count;
+  const int hosts = world_comm_.size();
   const bool one_rank = runs_on_one_rank(spec.method);
-  const bool participates = !one_rank || rank == 0;
+  const bool participates = !one_rank || rank / gpus_per_host == 0;
   std::unique_ptr<Comm> local_comm;
   Comm* comm = &world_comm_;
   if (one_rank) {
     local_comm = make_local_comm(backend);
     comm = local_comm.get();
   }
-  const int participants = one_rank ? 1 : world_comm_.size();
+  const int participants = (one_rank ? 1 : hosts) * gpus_per_host;  // ranks
 
   RunOutcome outcome;
   outcome.spec = spec;
@@ -142,13 +207,14 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
                "run input sizes do not match the spec");
     SB_REQUIRE(spec.repeats >= 1 && spec.warmup >= 0, "--repeats must be >= 1 and --warmup >= 0");
     if (spec.method == "star") {
-      StarLayout layout = make_star_layout(spec.context_len, spec.block_size, spec.anchor_size, participants);
+      StarLayout layout =
+          make_star_layout(spec.context_len, spec.block_size, spec.anchor_size, one_rank ? 1 : hosts);
       outcome.block_size = layout.block_size;
       outcome.anchor_size = layout.anchor_size;
       outcome.anchor_mode =
           resolve_anchor_mode(spec.anchor_mode, spec.anchor_source, spec.anchor_positions, spec.duo != nullptr);
     } else if (spec.method == "ring") {
-      make_ring_layout(spec.context_len, participants, spec.ring_layout);
+      make_ring_layout(spec.context_len, hosts, spec.ring_layout);
     } else if (spec.method == "duo") {
       SB_REQUIRE(spec.duo, "duo needs a head pattern (--duo-pattern DIR, FILE.tsv or random:SEED)");
     } else {
@@ -159,7 +225,7 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
     problem = error.what();
   }
   Control::agree(problem.empty(), problem);
-  check_memory_plan(model_.config(), spec, world_comm_.size(), backend, 8192);
+  check_memory_plan(model_.full_config(), spec, hosts, backend, 8192, gpus_per_host);
 
   const int64_t tail_tokens = spec.query_len + spec.generate;
   auto gather = [&](double value) {

@@ -17,14 +17,18 @@ MethodSettings method_settings_of(const RunSpec& spec);
 
 class Runner {
  public:
-  Runner(Transformer& model, Comm& world_comm) : model_(model), world_comm_(world_comm) {}
+  // between_hosts: the communicator the methods use (the ranks of this GPU's
+  // index in every host; every rank when hosts are one GPU). The GPUs per host
+  // are the model's tensor shards (Transformer::tensor_shard).
+  Runner(Transformer& model, Comm& between_hosts) : model_(model), world_comm_(between_hosts) {}
   // Collective: every rank calls it with the same spec and tokens.
   RunOutcome run(const RunSpec& spec, const std::vector<int32_t>& context, const std::vector<int32_t>& query);
 
-  // Bytes one rank needs for this spec (weights, KV shares, activations); the
-  // plan is checked before anything large is allocated.
-  static size_t planned_bytes_per_rank(const ModelConfig& config, const RunSpec& spec, int world_size, DType dtype,
-                                       int64_t mlp_chunk_tokens);
+  // Bytes one GPU needs for this spec (weights, KV shares, activations) on
+  // `hosts` hosts of `gpus_per_host` GPUs (tensor split; `config` is the whole
+  // model's); the plan is checked before anything large is allocated.
+  static size_t planned_bytes_per_rank(const ModelConfig& config, const RunSpec& spec, int hosts, DType dtype,
+                                       int64_t mlp_chunk_tokens, int gpus_per_host = 1);
 
  private:
   Transformer& model_;
@@ -32,8 +36,11 @@ class Runner {
 };
 
 // Checks a plan against the backend's capacity on every rank; a plan that
-// cannot fit ends all ranks with the numbers, before allocation.
-void check_memory_plan(const ModelConfig& config, const RunSpec& spec, int world_size, Backend& backend,
-                       int64_t mlp_chunk_tokens);
+// cannot fit ends all ranks with the numbers and advice that can work, before
+// allocation: more GPUs per host when the weights alone do not fit one GPU
+// (up to max_gpus_per_host, a node's GPUs; 0: unknown), more hosts or a
+// shorter context when the rest does not.
+void check_memory_plan(const ModelConfig& config, const RunSpec& spec, int hosts, Backend& backend,
+                       int64_t mlp_chunk_tokens, int gpus_per_host = 1, int max_gpus_per_host = 0);
 
 }  // namespace sb

@@ -16,6 +16,7 @@
 #include "attention/star_method.h"
 #include "comm/comm.h"
 #include "experiment/fidelity.h"
+#include "experiment/host_setup.h"
 #include "experiment/record.h"
 #include "experiment/runner.h"
 #include "io/results_store.h"
@@ -94,7 +95,7 @@ void print_table(const std::vector<TableRow>& rows, int skipped, const std::stri
     std::string kl = n.count("kl_vs_global") ? fmt::format("{:.2e}", n.at("kl_vs_global")) : "-";
     std::string top1 = n.count("top1_vs_global") ? fmt::format("{:.2f}", n.at("top1_vs_global")) : "-";
     fmt::print("{:<26} {:>8} {:>5} {:>7} {:>7} {:>11.2f} {:>10.2f} {:>10.2f} {:>12.0f} {:>9} {:>9} {:>9} {:>6} {:>9.1f}\n",
-               run_label(row.spec), row.spec.context_len, i.at("world_size"), i.at("block_size"), i.at("anchor_size"),
+               run_label(row.spec), row.spec.context_len, ranks_label(row.record), i.at("block_size"), i.at("anchor_size"),
                n.at("context_ms"), n.at("query_ms"), n.at("decode_ms_per_token"), n.at("context_tokens_per_s"),
                speedup(row, "zigzag"), speedup(row, "contiguous"), kl, top1, n.at("peak_mem_bytes") / double(1 << 20));
   }
@@ -243,7 +244,8 @@ int run_sweep(const SweepSettings& settings) {
   std::vector<RunSpec> runs;
   std::string problem;
   try {
-    runs = expand_grid(settings, world_size);
+    // The methods run between hosts: star's blocks and ring's shards are per host.
+    runs = expand_grid(settings, make_host_layout(world_size, settings.hosts).hosts);
   } catch (const Error& error) {
     problem = error.what();
   }
@@ -263,23 +265,27 @@ int run_sweep(const SweepSettings& settings) {
   Control::agree(problem.empty(), problem);
 
   ModelConfig config = resolve_model_config(settings.model);
+  const HostLayout layout = resolve_host_layout(settings.hosts, config);
   const std::shared_ptr<const DuoPattern> duo = resolve_duo_pattern(settings.duo, config, settings.methods);
   for (RunSpec& spec : runs) {
     if (spec.method == "duo" || spec.method == "star") spec.duo = duo;
   }
   std::unique_ptr<Backend> backend = create_backend(settings.backend);
   // Refuse a grid that cannot fit before the weights are allocated.
-  for (const RunSpec& spec : runs) check_memory_plan(config, spec, world_size, *backend, 8192);
-  std::unique_ptr<Transformer> model = load_model(settings.model, config, *backend);
-  std::unique_ptr<Comm> comm = make_comm(*backend);
-  Runner runner(*model, *comm);
+  for (const RunSpec& spec : runs) {
+    check_memory_plan(config, spec, layout.hosts, *backend, 8192, layout.gpus_per_host, max_gpus_per_host(*backend));
+  }
+  HostModel host = load_host_model(settings.model, config, *backend, layout);
+  Transformer* model = host.model.get();
+  Runner runner(*model, *host.comms.between);
   RunContext context{config.name,           backend->name(), backend->device_name(), world_size,
                      backend->provenance(), !backend->computes_values(), gather_placement(*backend)};
+  context.hosts = layout;
 
   if (root) {
-    fmt::print(stderr, "starbench run: {} ({} layers, hidden {}), backend {} on {}, {} rank(s), {} run(s) -> {}\n",
+    fmt::print(stderr, "starbench run: {} ({} layers, hidden {}), backend {} on {}, {} rank(s) as {}, {} run(s) -> {}\n",
                config.name, config.num_layers, config.hidden_size, backend->name(), backend->device_name(),
-               world_size, runs.size(), settings.output);
+               world_size, layout.describe(), runs.size(), settings.output);
   }
 
   std::map<int64_t, RunOutcome> references;  // context length -> global's outputs on that input
@@ -342,7 +348,7 @@ int run_sweep(const SweepSettings& settings) {
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep_start).count();
       const double eta = elapsed / double(executed) * double(runs.size() - index - 1);
       fmt::print(stderr, "[{}/{}] {:<6} seq_len={:<8} ranks={} context {:.2f} ms, query {:.2f} ms{}  (ETA {})\n",
-                 index + 1, runs.size(), run_label(spec), spec.context_len, outcome.world_size,
+                 index + 1, runs.size(), run_label(spec), spec.context_len, ranks_label(record),
                  record.numbers.at("context_ms"), record.numbers.at("query_ms"),
                  fidelity ? fmt::format(", KL {:.2e}, top1 {:.2f}", fidelity->kl_divergence, fidelity->top1_agreement)
                           : std::string(),

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "attention/layout.h"
+#include "comm/host_layout.h"
 #include "experiment/model_loader.h"
 #include "experiment/run_spec.h"
 
@@ -15,6 +16,7 @@ namespace sb {
 struct SweepSettings {
   ModelChoice model;
   std::string backend = "auto";
+  HostOptions hosts;  // --gpus-per-host, --host-split: the methods run between hosts
   std::vector<std::string> methods = {"global", "ring", "star"};
   std::vector<int64_t> seq_lens = {256, 512, 1024};
   int64_t query_len = 16;
@@ -68,7 +70,7 @@ bool is_known_method(const std::string& method);
 // is skipped at that length when it fits another length of the sweep (scaling
 // studies list blocks up to the longest context); one that fits no length is
 // an error. Their duo pattern is not set (it needs the model's shape: run_sweep
-// sets it).
+// sets it). `world_size` counts hosts (ranks when a host is one GPU).
 std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size);
 
 // Collective. Returns the number of runs executed (not counting skipped ones).

@@ -14,6 +14,7 @@
 #include "experiment/fidelity.h"
 #include "experiment/record.h"
 #include "experiment/model_loader.h"
+#include "experiment/host_setup.h"
 #include "experiment/runner.h"
 #include "experiment/sweep.h"
 #include "io/paced_appender.h"
@@ -142,12 +143,14 @@ int run_task_sweep(const SweepSettings& settings) {
                           tokenizer->vocab_size(), config.name, config.vocab_size);
   }
   Control::agree(problem.empty(), problem);
+  const HostLayout layout = resolve_host_layout(settings.hosts, config);
   std::unique_ptr<Backend> backend = create_backend(settings.backend);
-  std::unique_ptr<Transformer> model = load_model(settings.model, config, *backend);
-  std::unique_ptr<Comm> comm = make_comm(*backend);
-  Runner runner(*model, *comm);
+  HostModel host = load_host_model(settings.model, config, *backend, layout);
+  Transformer* model = host.model.get();
+  Runner runner(*model, *host.comms.between);
   RunContext context{config.name,           backend->name(), backend->device_name(), world_size,
                      backend->provenance(), !backend->computes_values(), gather_placement(*backend)};
+  context.hosts = layout;
   TaskOptions options;
   options.words_path = settings.words_path;
   options.squad_path = settings.squad_path;
@@ -215,7 +218,7 @@ int run_task_sweep(const SweepSettings& settings) {
           spec.query_len = int64_t(prompt.query.size());
           spec.generate = answer_tokens;
           if (variant.method == "star") {
-            spec.block_size = variant.block_rule.resolve(spec.context_len, world_size);
+            spec.block_size = variant.block_rule.resolve(spec.context_len, layout.hosts);
             spec.block_rule = variant.block_rule.label();
           }
           spec.anchor_size = variant.anchor_size;
@@ -325,12 +328,16 @@ int run_task_sweep(const SweepSettings& settings) {
             fmt::format("summary;model={};backend={};task={};target={};method={};samples={};seed={};ranks={}",
                         config.name, context.backend, task, target_tokens, variant.label(), settings.samples,
                         settings.seed, runs_on_one_rank(variant.method) ? 1 : world_size) +
-            duo_params_key(variant.duo.get());
+            duo_params_key(variant.duo.get()) +
+            (layout.gpus_per_host > 1 ? fmt::format(";gpus_per_host={};host_split={}", layout.gpus_per_host,
+                                                    host_split_name(layout.split))
+                                      : std::string());
         summary.integers = {{"seq_len", target_tokens},
                             {"samples", int64_t(method_scores.size())},
                             {"block_size", variant.block_tokens()},
                             {"anchor_size", variant.anchor_size},
-                            {"world_size", runs_on_one_rank(variant.method) ? 1 : world_size}};
+                            {"world_size", runs_on_one_rank(variant.method) ? 1 : world_size},
+                            {"gpus_per_host", layout.gpus_per_host}};
         summary.numbers = {{"accuracy", accuracy}, {"accuracy_ratio_vs_global", ratio}};
         if (!stored_runs.count(summary.text["params_key"])) appender->add(std::move(summary));
       }

@@ -1,5 +1,6 @@
 #include "sim/simulation.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
@@ -9,6 +10,7 @@
 #include <simgrid/s4u.hpp>
 
 #include "comm/comm.h"
+#include "comm/host_layout.h"
 #include "sim/sim_backend.h"
 #include "sim/sim_comm.h"
 #include "sim/sim_world.h"
@@ -150,6 +152,14 @@ int run_simulation(const SimulationSettings& settings, const std::string& progra
   const std::string hardware_path = resolve_hardware(settings.hardware, settings.platform, engine);
   const HardwareProfile profile = load_hardware_profile(hardware_path);
   std::vector<sg4::Host*> hosts = rank_hosts(engine, settings.platform, settings.ranks, gpus_per_node);
+  {
+    // A host of several GPUs lies on one node: rank r is on node r / gpus_per_node.
+    const HostLayout layout = make_host_layout(settings.ranks, settings.sweep.hosts);
+    std::vector<std::string> nodes;
+    for (int rank = 0; rank < settings.ranks; ++rank) nodes.push_back(fmt::format("node{}", rank / gpus_per_node));
+    const std::string problem = host_node_problem(layout, nodes);
+    SB_REQUIRE(problem.empty(), "platform {} ({} GPUs per node): {}", settings.platform, gpus_per_node, problem);
+  }
 
   // NCCL's share of a link: measured p2p bandwidth over this platform's route
   // between two GPUs of a node (the pair calibrate measured).
@@ -176,10 +186,11 @@ int run_simulation(const SimulationSettings& settings, const std::string& progra
     sg4::Actor::self()->get_data<ActorState>()->backend = backend.get();
     return backend;
   });
-  register_comm("sim", [&](Backend& backend) -> std::unique_ptr<Comm> {
+  register_comm("sim", [&](Backend& backend, const std::vector<int>& members) -> std::unique_ptr<Comm> {
     auto* sim_backend = dynamic_cast<SimBackend*>(&backend);
     SB_REQUIRE(sim_backend != nullptr, "the simulator's comm needs its backend, got {}", backend.name());
-    return std::make_unique<SimComm>(world, current_plane()->rank(), *sim_backend);
+    const int rank = int(std::find(members.begin(), members.end(), current_plane()->rank()) - members.begin());
+    return std::make_unique<SimComm>(world, members, rank, *sim_backend);
   });
   Control::set_plane_lookup(current_plane);
 

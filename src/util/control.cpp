@@ -185,6 +185,7 @@ std::vector<double> Control::gather_all(double value) {
 }
 
 std::vector<std::string> Control::gather_all_strings(const std::string& value) {
+  if (ControlPlane* control = plane()) return control->all_gather(value);
   int length = int(value.size());
   std::vector<int> lengths(size_t(size()), 0);
   MPI_Request request;
