@@ -16,6 +16,7 @@ void add_calibrate_command(CLI::App& app) {
                         "Models whose weight shapes are timed (the first one's heads shape the attention grid)")
       ->delimiter(',')
       ->capture_default_str();
+  add_host_options(*calibrate, settings->hosts);
   calibrate->add_option("--output,-o", settings->output, "Profile file (default configs/hardware/<gpu>.json)");
   calibrate->add_flag("--quick", settings->quick, "A small grid (seconds; for tests)");
   calibrate->add_option("--derive-from", settings->derive_from,

@@ -42,7 +42,7 @@ void add_sweep_options(CLI::App* run, SweepSettings& settings_ref) {
   SweepSettings* settings = &settings_ref;
   run->add_option("--model", settings->model.model_dir, "HF Llama-3 checkpoint directory (config.json + safetensors)");
   run->add_option("--model-preset", settings->model.preset,
-                  "Synthetic weights with a preset's shapes: tiny, llama3-8b, llama3.1-8b, llama3.1-70b, "
+                  "Synthetic weights with a preset's shapes: tiny, llama3-8b, llama3.1-8b, llama3.1-70b, llama3.1-405b, "
                   "llama3-8b-gradient-1048k")
       ->capture_default_str();
   run->add_option("--weight-seed", settings->model.weight_seed, "Seed of the synthetic weights")->capture_default_str();

@@ -14,6 +14,7 @@
 
 #include "comm/comm.h"
 #include "costmodel/op_bytes.h"
+#include "engine/tensor_parallel.h"
 #include "experiment/model_loader.h"
 #include "model/config.h"
 #include "util/control.h"
@@ -130,8 +131,13 @@ void time_gemms(Backend& backend, Stopwatch& watch, const CalibrationSettings& s
   const int64_t long_rows = settings.quick ? 256 : 65536;   // q/k/v/o see a rank's whole share
   const int64_t mlp_rows = settings.quick ? 256 : 8192;     // the MLP runs in chunks of 8192 tokens
   const int64_t head_rows = settings.quick ? 64 : 1024;     // the LM head sees the query and generated tokens
+  std::vector<ModelConfig> models;
   for (const std::string& preset : settings.presets) {
-    const ModelConfig c = preset_config(preset);
+    models.push_back(preset_config(preset));
+    const int gpus = settings.hosts.gpus_per_host;
+    if (gpus > 1) models.push_back(shard_config(models.back(), make_tensor_shard(models.back(), 0, gpus)));
+  }
+  for (const ModelConfig& c : models) {
     add(c.num_heads * c.head_dim, c.hidden_size, long_rows);
     add(c.num_kv_heads * c.head_dim, c.hidden_size, long_rows);
     add(c.hidden_size, c.num_heads * c.head_dim, long_rows);
@@ -385,7 +391,12 @@ HardwareProfile run_calibration(const CalibrationSettings& settings) {
     SB_REQUIRE(Control::size() <= 2, "calibrate runs on 1 rank (compute) or 2 ranks (compute and communication), got {}",
                Control::size());
     SB_REQUIRE(!settings.presets.empty(), "--model-preset lists no model");
-    for (const std::string& preset : settings.presets) preset_config(preset);  // an unknown name ends here
+    SB_REQUIRE(settings.hosts.split == HostSplit::Tensor,
+               "calibrate --host-split layers: the layer split is not implemented yet (tensor is)");
+    for (const std::string& preset : settings.presets) {
+      const ModelConfig config = preset_config(preset);  // an unknown name ends here
+      make_tensor_shard(config, 0, settings.hosts.gpus_per_host);  // and heads that do not split over the GPUs
+    }
   } catch (const Error& error) {
     problem = error.what();
   }

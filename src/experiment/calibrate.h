@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "comm/host_layout.h"
 #include "costmodel/hardware_profile.h"
 
 namespace sb {
@@ -14,6 +15,9 @@ struct CalibrationSettings {
   // Models whose weight shapes are timed (GEMM); the first one's head layout
   // is used for the attention grid.
   std::vector<std::string> presets = {"llama3.1-8b", "llama3.1-70b"};
+  // Hosts of G GPUs (tensor split): the GEMMs of each preset's shard are timed
+  // too, so that a simulation of such hosts reads measured shapes.
+  HostOptions hosts;
   std::string output;  // default: configs/hardware/<gpu>.json
   bool quick = false;  // a small grid (tests, CPU)
   // Instead of measuring: a profile for another GPU derived from a measured one

@@ -1,0 +1,72 @@
+// The tensor split's shards of the real shapes: heads and MLP columns over G
+// GPUs, KV heads replicated when fewer than G, refusals that name the counts.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "engine/tensor_parallel.h"
+#include "model/config.h"
+#include "model/weights.h"
+#include "util/error.h"
+
+namespace sb {
+namespace {
+
+TEST(TensorParallel, ShardsCoverEveryHeadAndColumnOnce) {
+  for (const char* name : {"llama3.1-8b", "llama3.1-70b", "llama3.1-405b"}) {
+    const ModelConfig config = preset_config(name);
+    for (int gpus : {1, 2, 4, 8}) {
+      int64_t q_heads = 0, ffn = 0;
+      for (int index = 0; index < gpus; ++index) {
+        const TensorShard shard = make_tensor_shard(config, index, gpus);
+        EXPECT_EQ(shard.q_head_begin, q_heads) << name << " " << gpus;
+        EXPECT_EQ(shard.ffn_begin, ffn) << name << " " << gpus;
+        q_heads += shard.q_heads;
+        ffn += shard.ffn_size;
+        EXPECT_EQ(shard.kv_heads, config.num_kv_heads / gpus) << name << " " << gpus;
+        const ModelConfig local = shard_config(config, shard);
+        EXPECT_NO_THROW(validate_config(local));
+        EXPECT_EQ(local.hidden_size, config.hidden_size);
+        EXPECT_EQ(local.head_dim, config.head_dim);
+      }
+      EXPECT_EQ(q_heads, config.num_heads);
+      EXPECT_EQ(ffn, config.intermediate_size);
+    }
+  }
+}
+
+TEST(TensorParallel, ShardWeightsHaveTheShardShapes) {
+  const ModelConfig config = preset_config("llama3.1-70b");
+  const TensorShard shard = make_tensor_shard(config, 1, 4);
+  const ModelWeightSpecs local = shard_weight_specs(synthetic_weight_specs(config, 1), config, shard);
+  const LayerWeightSpecs& layer = local.layers.at(3);
+  EXPECT_EQ(layer.q_proj.shape, (std::vector<int64_t>{16 * 128, 8192}));
+  EXPECT_EQ(layer.k_proj.shape, (std::vector<int64_t>{2 * 128, 8192}));
+  EXPECT_EQ(layer.o_proj.shape, (std::vector<int64_t>{8192, 16 * 128}));
+  EXPECT_EQ(layer.gate_proj.shape, (std::vector<int64_t>{7168, 8192}));
+  EXPECT_EQ(layer.down_proj.shape, (std::vector<int64_t>{8192, 7168}));
+  EXPECT_EQ(layer.o_proj.first_index, uint64_t(16 * 128));  // columns [2048, 4096) of row 0
+  EXPECT_EQ(layer.o_proj.source_row_stride, 64 * 128);
+  EXPECT_EQ(local.embed.shape, (std::vector<int64_t>{128256, 8192}));  // replicated
+  // The per-GPU weights are a quarter of the layers' plus the replicated embedding, head and norms.
+  const ModelConfig local_config = shard_config(config, shard);
+  EXPECT_LT(local_config.parameter_count(), config.parameter_count() / 4 + 2 * 128256 * 8192 + 200000);
+}
+
+TEST(TensorParallel, RefusalsNameTheCounts) {
+  const ModelConfig config = preset_config("llama3.1-70b");  // 64 query / 8 KV heads
+  try {
+    make_tensor_shard(config, 0, 3);
+    FAIL() << "64 heads over 3 GPUs accepted";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("64 query heads"), std::string::npos) << error.what();
+  }
+  // 16 GPUs: each of the 8 KV heads replicated on 2 of them.
+  const TensorShard shard = make_tensor_shard(config, 5, 16);
+  EXPECT_EQ(shard.kv_heads, 1);
+  EXPECT_EQ(shard.kv_head_begin, 2);
+  EXPECT_EQ(shard.kv_replication, 2);
+}
+
+}  // namespace
+}  // namespace sb
