@@ -134,42 +134,45 @@ size_t Runner::planned_bytes_per_rank(const ModelConfig& config, const RunSpec& 
   return most;
 }
 
+std::string memory_plan_problem(const ModelConfig& config, const RunSpec& spec, int hosts, size_t capacity,
+                                DType dtype, const std::string& device, int64_t mlp_chunk_tokens, int gpus_per_host,
+                                int max_gpus_per_host) {
+  const size_t planned = Runner::planned_bytes_per_rank(config, spec, hosts, dtype, mlp_chunk_tokens, gpus_per_host);
+  const size_t weights =
+      Transformer::weight_bytes(shard_config(config, make_tensor_shard(config, 0, gpus_per_host)), dtype);
+  if (capacity == 0 || planned <= capacity) return "";
+  auto gib = [](size_t bytes) { return double(bytes) / double(1ull << 30); };
+  const std::string what = fmt::format(
+      "{} with a {}-token context on {} of {} needs about {:.1f} GiB per GPU, {:.1f} GiB of it weights, but {} has "
+      "{:.1f} GiB available",
+      spec.method, spec.context_len,
+      HostLayout{runs_on_one_rank(spec.method) ? 1 : hosts, gpus_per_host, HostSplit::Tensor}.describe(),
+      config.name, gib(planned), gib(weights), device, gib(capacity));
+  if (weights >= capacity) {
+    // More ranks (hosts) cannot help: every host holds the whole model.
+    const int most = max_gpus_per_host > 0 ? max_gpus_per_host : int(config.num_heads);
+    const int fitting = gpus_per_host_fitting_weights(config, dtype, capacity, gpus_per_host, most);
+    return fitting > 0 ? fmt::format("{}: the weights alone do not fit one GPU, so split each host's model over more "
+                                     "GPUs: --gpus-per-host {} or more (the ranks a multiple of it)",
+                                     what, fitting)
+                       : fmt::format("{}: the weights alone do not fit one GPU and no layout of this machine fits "
+                                     "them (hosts of up to {} GPUs)",
+                                     what, most);
+  }
+  const std::string more_gpus =
+      max_gpus_per_host == 0 || gpus_per_host < max_gpus_per_host ? "more --gpus-per-host, " : "";
+  return runs_on_one_rank(spec.method)
+             ? fmt::format("{} ({} runs on one host): use {}a smaller --seq-len", what, spec.method, more_gpus)
+             : fmt::format("{}: use more ranks (hosts), {}a smaller --seq-len or (star) a smaller --block-size", what,
+                           more_gpus);
+}
+
 void check_memory_plan(const ModelConfig& config, const RunSpec& spec, int hosts, Backend& backend,
                        int64_t mlp_chunk_tokens, int gpus_per_host, int max_gpus_per_host) {
   std::string problem;
   try {
-    const size_t capacity = backend.memory_capacity_bytes();
-    const DType dtype = backend.act_dtype();
-    const size_t planned =
-        Runner::planned_bytes_per_rank(config, spec, hosts, dtype, mlp_chunk_tokens, gpus_per_host);
-    const size_t weights =
-        Transformer::weight_bytes(shard_config(config, make_tensor_shard(config, 0, gpus_per_host)), dtype);
-    auto gib = [](size_t bytes) { return double(bytes) / double(1ull << 30); };
-    const std::string what = fmt::format(
-        "{} with a {}-token context on {} of {} needs about {:.1f} GiB per GPU, {:.1f} GiB of it weights, but {} "
-        "has {:.1f} GiB available",
-        spec.method, spec.context_len,
-        HostLayout{runs_on_one_rank(spec.method) ? 1 : hosts, gpus_per_host, HostSplit::Tensor}.describe(),
-        config.name, gib(planned), gib(weights), backend.device_name(), gib(capacity));
-    if (capacity > 0 && weights >= capacity) {
-      // More ranks (hosts) cannot help: every host holds the whole model.
-      const int most = max_gpus_per_host > 0 ? max_gpus_per_host : int(config.num_heads);
-      const int fitting = gpus_per_host_fitting_weights(config, dtype, capacity, gpus_per_host, most);
-      problem = fitting > 0
-                    ? fmt::format("{}: the weights alone do not fit one GPU, so split each host's model over more "
-                                  "GPUs: --gpus-per-host {} or more (the ranks a multiple of it)",
-                                  what, fitting)
-                    : fmt::format("{}: the weights alone do not fit one GPU and no layout of this machine fits them "
-                                  "(hosts of up to {} GPUs)",
-                                  what, most);
-    } else if (capacity > 0 && planned > capacity) {
-      const std::string more_gpus =
-          max_gpus_per_host == 0 || gpus_per_host < max_gpus_per_host ? "more --gpus-per-host, " : "";
-      problem = runs_on_one_rank(spec.method)
-                    ? fmt::format("{} ({} runs on one host): use {}a smaller --seq-len", what, spec.method, more_gpus)
-                    : fmt::format("{}: use more ranks (hosts), {}a smaller --seq-len or (star) a smaller --block-size",
-                                  what, more_gpus);
-    }
+    problem = memory_plan_problem(config, spec, hosts, backend.memory_capacity_bytes(), backend.act_dtype(),
+                                  backend.device_name(), mlp_chunk_tokens, gpus_per_host, max_gpus_per_host);
   } catch (const Error& error) {
     problem = error.what();
   }

@@ -2,6 +2,7 @@
 // Runs one RunSpec on every rank: builds the method, times context encoding,
 // query encoding and each decode step between barriers, and collects every
 // rank's numbers on rank 0.
+#include <string>
 #include <vector>
 
 #include "backend/backend.h"
@@ -42,5 +43,10 @@ class Runner {
 // shorter context when the rest does not.
 void check_memory_plan(const ModelConfig& config, const RunSpec& spec, int hosts, Backend& backend,
                        int64_t mlp_chunk_tokens, int gpus_per_host = 1, int max_gpus_per_host = 0);
+// The refusal check_memory_plan agrees on ("" when the plan fits `capacity`
+// bytes, or the capacity is unknown: 0).
+std::string memory_plan_problem(const ModelConfig& config, const RunSpec& spec, int hosts, size_t capacity,
+                                DType dtype, const std::string& device, int64_t mlp_chunk_tokens,
+                                int gpus_per_host = 1, int max_gpus_per_host = 0);
 
 }  // namespace sb
