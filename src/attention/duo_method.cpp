@@ -115,7 +115,7 @@ DuoState::DuoState(std::shared_ptr<const DuoPattern> pattern_in, const ModelConf
 DuoMethod::DuoMethod(Transformer& model, Comm& comm, int64_t context_len, int64_t max_tail_tokens,
                      std::shared_ptr<const DuoPattern> pattern)
     : AttentionMethod(model, comm, context_len, max_tail_tokens, /*keep_tail_kv=*/false),
-      duo_(shard_duo_pattern(std::move(pattern), model.tensor_shard()), model.config(), model.backend(),
+      duo_(shard_duo_pattern(std::move(pattern), model.shard()), model.config(), model.backend(),
            /*holds_streaming=*/true) {
   tail_kv_ = KvCache(model.backend(), max_tail_tokens, duo_.heads.retrieval_kv, model.config().head_dim);
 }
@@ -144,7 +144,7 @@ std::unique_ptr<LayerAttention> DuoMethod::make_query_attention() {
 StarDuoMethod::StarDuoMethod(Transformer& model, Comm& comm, StarLayout layout, int64_t max_tail_tokens,
                              std::shared_ptr<const DuoPattern> pattern, const std::string& anchor_mode)
     : StarMethod(model, comm, layout, max_tail_tokens, "first", "original", anchor_mode, /*keep_tail_kv=*/false),
-      duo_(shard_duo_pattern(std::move(pattern), model.tensor_shard()), model.config(), model.backend(),
+      duo_(shard_duo_pattern(std::move(pattern), model.shard()), model.config(), model.backend(),
            comm.rank() == comm.size() - 1) {
   if (comm.rank() == query_rank()) {
     tail_kv_ = KvCache(model.backend(), max_tail_tokens, duo_.heads.retrieval_kv, model.config().head_dim);

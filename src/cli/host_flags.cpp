@@ -17,7 +17,8 @@ void add_host_options(CLI::App& command, HostOptions& options) {
   command
       .add_option("--host-split", options.split,
                   "How a host's GPUs share its model: tensor (heads and MLP columns split, all-reduce after o_proj "
-                  "and down_proj) | layers (contiguous layer ranges; not implemented yet)")
+                  "and down_proj) | layers (contiguous layer ranges, hidden states handed GPU to GPU, one GPU at a "
+                  "time: the Star Attention reference implementation's hosts)")
       ->transform(CLI::CheckedTransformer(splits))
       ->default_str("tensor");
 }

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "backend/backend.h"
-#include "engine/tensor_parallel.h"
+#include "engine/model_shard.h"
 #include "model/config.h"
 #include "model/weights.h"
 
@@ -23,15 +23,17 @@ class LayerAttention {
 class Transformer {
  public:
   // Uploads every weight through the backend (the specs may view mmapped files).
-  // With a tensor split (engine/tensor_parallel.h) only the shard's slices.
+  // With a tensor split (engine/model_shard.h) only the shard's slices.
   Transformer(const ModelConfig& config, Backend& backend, const ModelWeightSpecs& weights,
-              int64_t mlp_chunk_tokens = 8192, TensorParallel tensor_parallel = {});
+              int64_t mlp_chunk_tokens = 8192, HostShard host_shard = {});
 
-  // The model this GPU runs: the shard's heads and MLP columns under a tensor
-  // split (what the attention methods allocate KV from), else the whole model.
+  // The model this GPU runs: the shard's heads and MLP columns (tensor split)
+  // or layers (layer split), what the attention methods allocate KV from;
+  // else the whole model. A layer split's attend() gets the shard's layer
+  // indices (0 = its first layer).
   const ModelConfig& config() const { return config_; }
   const ModelConfig& full_config() const { return full_config_; }
-  const TensorShard& tensor_shard() const { return tensor_parallel_.shard; }
+  const ModelShard& shard() const { return host_shard_.shard; }
   Backend& backend() const { return backend_; }
 
   // Runs every layer on `tokens` at `positions`; returns the residual stream
@@ -58,9 +60,11 @@ class Transformer {
   // The row-parallel projection's partial sums into x over the host: x +=
   // sum over the host's GPUs of partial_i (each GPU wrote x + partial_0 or partial_i).
   void reduce_residual(Tensor& x);
+  // Layer split: receives x from the previous GPU of the host, or sends it to the next.
+  void hand_off(Tensor& x, bool receive);
 
   ModelConfig full_config_, config_;
-  TensorParallel tensor_parallel_;
+  HostShard host_shard_;
   Backend& backend_;
   int64_t mlp_chunk_tokens_;
   Tensor embed_, final_norm_, lm_head_;

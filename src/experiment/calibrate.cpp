@@ -14,7 +14,7 @@
 
 #include "comm/comm.h"
 #include "costmodel/op_bytes.h"
-#include "engine/tensor_parallel.h"
+#include "engine/model_shard.h"
 #include "experiment/model_loader.h"
 #include "model/config.h"
 #include "util/control.h"
@@ -135,7 +135,10 @@ void time_gemms(Backend& backend, Stopwatch& watch, const CalibrationSettings& s
   for (const std::string& preset : settings.presets) {
     models.push_back(preset_config(preset));
     const int gpus = settings.hosts.gpus_per_host;
-    if (gpus > 1) models.push_back(shard_config(models.back(), make_tensor_shard(models.back(), 0, gpus)));
+    // A layer split runs whole layers: its shapes are the model's.
+    if (gpus > 1 && settings.hosts.split == HostSplit::Tensor) {
+      models.push_back(shard_config(models.back(), make_tensor_shard(models.back(), 0, gpus)));
+    }
   }
   for (const ModelConfig& c : models) {
     add(c.num_heads * c.head_dim, c.hidden_size, long_rows);
@@ -391,11 +394,10 @@ HardwareProfile run_calibration(const CalibrationSettings& settings) {
     SB_REQUIRE(Control::size() <= 2, "calibrate runs on 1 rank (compute) or 2 ranks (compute and communication), got {}",
                Control::size());
     SB_REQUIRE(!settings.presets.empty(), "--model-preset lists no model");
-    SB_REQUIRE(settings.hosts.split == HostSplit::Tensor,
-               "calibrate --host-split layers: the layer split is not implemented yet (tensor is)");
     for (const std::string& preset : settings.presets) {
       const ModelConfig config = preset_config(preset);  // an unknown name ends here
-      make_tensor_shard(config, 0, settings.hosts.gpus_per_host);  // and heads that do not split over the GPUs
+      // and a model that does not split over the GPUs
+      make_model_shard(config, settings.hosts.split, 0, settings.hosts.gpus_per_host);
     }
   } catch (const Error& error) {
     problem = error.what();

@@ -15,8 +15,8 @@ struct CalibrationSettings {
   // Models whose weight shapes are timed (GEMM); the first one's head layout
   // is used for the attention grid.
   std::vector<std::string> presets = {"llama3.1-8b", "llama3.1-70b"};
-  // Hosts of G GPUs (tensor split): the GEMMs of each preset's shard are timed
-  // too, so that a simulation of such hosts reads measured shapes.
+  // Hosts of G GPUs: under the tensor split the GEMMs of each preset's shard
+  // are timed too, so that a simulation of such hosts reads measured shapes.
   HostOptions hosts;
   std::string output;  // default: configs/hardware/<gpu>.json
   bool quick = false;  // a small grid (tests, CPU)

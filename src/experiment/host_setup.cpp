@@ -2,16 +2,16 @@
 
 #include <cstdlib>
 
-#include "engine/tensor_parallel.h"
+#include "engine/model_shard.h"
 #include "util/control.h"
 #include "util/error.h"
 
 namespace sb {
 
 void check_host_split(const HostLayout& layout, const ModelConfig& config) {
-  SB_REQUIRE(layout.split == HostSplit::Tensor || layout.gpus_per_host == 1,
-             "--host-split layers is not implemented yet: use --host-split tensor (the default)");
-  for (int index = 0; index < layout.gpus_per_host; ++index) make_tensor_shard(config, index, layout.gpus_per_host);
+  for (int index = 0; index < layout.gpus_per_host; ++index) {
+    make_model_shard(config, layout.split, index, layout.gpus_per_host);
+  }
 }
 
 int max_gpus_per_host(const Backend& backend) {
@@ -42,10 +42,11 @@ HostModel load_host_model(const ModelChoice& choice, const ModelConfig& config, 
                           const HostLayout& layout) {
   HostModel host;
   host.comms = make_host_comms(backend, layout, Control::rank());
-  TensorParallel tensor_parallel;
-  tensor_parallel.shard = make_tensor_shard(config, layout.index_in_host(Control::rank()), layout.gpus_per_host);
-  tensor_parallel.host = host.comms.within.get();
-  host.model = load_model(choice, config, backend, tensor_parallel);
+  HostShard host_shard;
+  host_shard.shard =
+      make_model_shard(config, layout.split, layout.index_in_host(Control::rank()), layout.gpus_per_host);
+  host_shard.host = host.comms.within.get();
+  host.model = load_model(choice, config, backend, host_shard);
   return host;
 }
 

@@ -13,8 +13,7 @@ namespace sb {
 
 // Collective: --gpus-per-host over this job's ranks; refuses (every rank, one
 // message) a rank count that is not a multiple of G, a host whose ranks are on
-// two nodes, a model whose heads or MLP do not split over G GPUs, and the
-// layer split (not implemented yet).
+// two nodes, and a model whose heads, MLP or layers do not split over G GPUs.
 HostLayout resolve_host_layout(const HostOptions& options, const ModelConfig& config);
 
 // This rank's communicators and model. Collective.
@@ -30,7 +29,7 @@ HostModel load_host_model(const ModelChoice& choice, const ModelConfig& config, 
 int max_gpus_per_host(const Backend& backend);
 
 // Checks the layout against a model's config (sb::Error naming both): the
-// tensor split's divisibility (engine/tensor_parallel.h).
+// tensor split's divisibility (engine/model_shard.h).
 void check_host_split(const HostLayout& layout, const ModelConfig& config);
 
 }  // namespace sb

@@ -37,17 +37,17 @@ ModelConfig resolve_model_config(const ModelChoice& choice) {
 }
 
 std::unique_ptr<Transformer> load_model(const ModelChoice& choice, const ModelConfig& config, Backend& backend,
-                                        TensorParallel tensor_parallel) {
+                                        HostShard host_shard) {
   std::unique_ptr<Transformer> model;
   std::string problem;
   try {
     if (!choice.model_dir.empty()) {
       std::shared_ptr<Checkpoint> checkpoint = Checkpoint::open(choice.model_dir);
       model = std::make_unique<Transformer>(checkpoint->config(), backend, checkpoint_weight_specs(checkpoint), 8192,
-                                            tensor_parallel);
+                                            host_shard);
     } else {
       model = std::make_unique<Transformer>(config, backend, synthetic_weight_specs(config, choice.weight_seed), 8192,
-                                            tensor_parallel);
+                                            host_shard);
     }
   } catch (const Error& error) {
     problem = error.what();

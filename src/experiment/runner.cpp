@@ -7,7 +7,7 @@
 #include "attention/method.h"
 #include "attention/star_method.h"
 #include "comm/host_layout.h"
-#include "engine/tensor_parallel.h"
+#include "engine/model_shard.h"
 #include "util/control.h"
 #include "util/error.h"
 
@@ -81,7 +81,7 @@ namespace {
 
 // One GPU's plan: `shard` of each host's model on `hosts` hosts.
 size_t planned_bytes_of_shard(const ModelConfig& full_config, const RunSpec& spec, int hosts, DType dtype,
-                              int64_t mlp_chunk_tokens, const TensorShard& shard) {
+                              int64_t mlp_chunk_tokens, const ModelShard& shard) {
   const ModelConfig config = shard_config(full_config, shard);
   RunSpec local_spec = spec;
   local_spec.duo = shard_duo_pattern(spec.duo, shard);
@@ -106,10 +106,13 @@ size_t planned_bytes_of_shard(const ModelConfig& full_config, const RunSpec& spe
 
 // The smallest number of GPUs per host above `from` whose tensor split leaves
 // weights that fit `capacity` on one GPU (0: none up to `most`).
-int gpus_per_host_fitting_weights(const ModelConfig& config, DType dtype, size_t capacity, int from, int most) {
+int gpus_per_host_fitting_weights(const ModelConfig& config, HostSplit split, DType dtype, size_t capacity, int from,
+                                  int most) {
   for (int gpus = from + 1; gpus <= most; ++gpus) {
     try {
-      if (Transformer::weight_bytes(shard_config(config, make_tensor_shard(config, 0, gpus)), dtype) < capacity) {
+      // GPU 0 holds the most (the layer split gives it any extra layer).
+      if (Transformer::weight_bytes(shard_config(config, make_model_shard(config, split, 0, gpus)), dtype) <
+          capacity) {
         return gpus;
       }
     } catch (const Error&) {
@@ -122,36 +125,36 @@ int gpus_per_host_fitting_weights(const ModelConfig& config, DType dtype, size_t
 }  // namespace
 
 size_t Runner::planned_bytes_per_rank(const ModelConfig& config, const RunSpec& spec, int hosts, DType dtype,
-                                      int64_t mlp_chunk_tokens, int gpus_per_host) {
-  // Shards differ only in which heads they hold: under a duo pattern, in how
-  // many of them keep their whole KV. The plan is the largest.
+                                      int64_t mlp_chunk_tokens, int gpus_per_host, HostSplit split) {
+  // Shards differ in which heads or layers they hold (and, under a duo
+  // pattern, in how many heads keep their whole KV): the plan is the largest.
   size_t most = 0;
   for (int index = 0; index < gpus_per_host; ++index) {
     most = std::max(most, planned_bytes_of_shard(config, spec, hosts, dtype, mlp_chunk_tokens,
-                                                 make_tensor_shard(config, index, gpus_per_host)));
-    if (!spec.duo) break;
+                                                 make_model_shard(config, split, index, gpus_per_host)));
   }
   return most;
 }
 
 std::string memory_plan_problem(const ModelConfig& config, const RunSpec& spec, int hosts, size_t capacity,
                                 DType dtype, const std::string& device, int64_t mlp_chunk_tokens, int gpus_per_host,
-                                int max_gpus_per_host) {
-  const size_t planned = Runner::planned_bytes_per_rank(config, spec, hosts, dtype, mlp_chunk_tokens, gpus_per_host);
+                                int max_gpus_per_host, HostSplit split) {
+  const size_t planned =
+      Runner::planned_bytes_per_rank(config, spec, hosts, dtype, mlp_chunk_tokens, gpus_per_host, split);
   const size_t weights =
-      Transformer::weight_bytes(shard_config(config, make_tensor_shard(config, 0, gpus_per_host)), dtype);
+      Transformer::weight_bytes(shard_config(config, make_model_shard(config, split, 0, gpus_per_host)), dtype);
   if (capacity == 0 || planned <= capacity) return "";
   auto gib = [](size_t bytes) { return double(bytes) / double(1ull << 30); };
   const std::string what = fmt::format(
       "{} with a {}-token context on {} of {} needs about {:.1f} GiB per GPU, {:.1f} GiB of it weights, but {} has "
       "{:.1f} GiB available",
       spec.method, spec.context_len,
-      HostLayout{runs_on_one_rank(spec.method) ? 1 : hosts, gpus_per_host, HostSplit::Tensor}.describe(),
+      HostLayout{runs_on_one_rank(spec.method) ? 1 : hosts, gpus_per_host, split}.describe(),
       config.name, gib(planned), gib(weights), device, gib(capacity));
   if (weights >= capacity) {
     // More ranks (hosts) cannot help: every host holds the whole model.
     const int most = max_gpus_per_host > 0 ? max_gpus_per_host : int(config.num_heads);
-    const int fitting = gpus_per_host_fitting_weights(config, dtype, capacity, gpus_per_host, most);
+    const int fitting = gpus_per_host_fitting_weights(config, split, dtype, capacity, gpus_per_host, most);
     return fitting > 0 ? fmt::format("{}: the weights alone do not fit one GPU, so split each host's model over more "
                                      "GPUs: --gpus-per-host {} or more (the ranks a multiple of it)",
                                      what, fitting)
@@ -168,11 +171,11 @@ std::string memory_plan_problem(const ModelConfig& config, const RunSpec& spec, 
 }
 
 void check_memory_plan(const ModelConfig& config, const RunSpec& spec, int hosts, Backend& backend,
-                       int64_t mlp_chunk_tokens, int gpus_per_host, int max_gpus_per_host) {
+                       int64_t mlp_chunk_tokens, int gpus_per_host, int max_gpus_per_host, HostSplit split) {
   std::string problem;
   try {
     problem = memory_plan_problem(config, spec, hosts, backend.memory_capacity_bytes(), backend.act_dtype(),
-                                  backend.device_name(), mlp_chunk_tokens, gpus_per_host, max_gpus_per_host);
+                                  backend.device_name(), mlp_chunk_tokens, gpus_per_host, max_gpus_per_host, split);
   } catch (const Error& error) {
     problem = error.what();
   }
@@ -184,7 +187,7 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
   // Hosts of G GPUs (G = the model's tensor shards): world rank r is GPU r % G
   // of host r / G. global and duo run on host 0, whose ranks come first.
   const int rank = Control::rank();
-  const int gpus_per_host = model_.tensor_shard().count;
+  const int gpus_per_host = model_.shard().count;
   const int hosts = world_comm_.size();
   const bool one_rank = runs_on_one_rank(spec.method);
   const bool participates = !one_rank || rank / gpus_per_host == 0;
@@ -228,7 +231,8 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
     problem = error.what();
   }
   Control::agree(problem.empty(), problem);
-  check_memory_plan(model_.full_config(), spec, hosts, backend, 8192, gpus_per_host);
+  check_memory_plan(model_.full_config(), spec, hosts, backend, 8192, gpus_per_host, 0,
+                    model_.shard().by_layers ? HostSplit::Layers : HostSplit::Tensor);
 
   const int64_t tail_tokens = spec.query_len + spec.generate;
   auto gather = [&](double value) {

@@ -8,6 +8,7 @@
 #include "backend/backend.h"
 #include "comm/comm.h"
 #include "attention/method.h"
+#include "comm/host_layout.h"
 #include "engine/transformer.h"
 #include "experiment/run_spec.h"
 
@@ -26,10 +27,11 @@ class Runner {
   RunOutcome run(const RunSpec& spec, const std::vector<int32_t>& context, const std::vector<int32_t>& query);
 
   // Bytes one GPU needs for this spec (weights, KV shares, activations) on
-  // `hosts` hosts of `gpus_per_host` GPUs (tensor split; `config` is the whole
-  // model's); the plan is checked before anything large is allocated.
+  // `hosts` hosts of `gpus_per_host` GPUs split by `split` (`config` is the
+  // whole model's; the largest shard's); checked before anything large is allocated.
   static size_t planned_bytes_per_rank(const ModelConfig& config, const RunSpec& spec, int hosts, DType dtype,
-                                       int64_t mlp_chunk_tokens, int gpus_per_host = 1);
+                                       int64_t mlp_chunk_tokens, int gpus_per_host = 1,
+                                       HostSplit split = HostSplit::Tensor);
 
  private:
   Transformer& model_;
@@ -42,11 +44,13 @@ class Runner {
 // (up to max_gpus_per_host, a node's GPUs; 0: unknown), more hosts or a
 // shorter context when the rest does not.
 void check_memory_plan(const ModelConfig& config, const RunSpec& spec, int hosts, Backend& backend,
-                       int64_t mlp_chunk_tokens, int gpus_per_host = 1, int max_gpus_per_host = 0);
+                       int64_t mlp_chunk_tokens, int gpus_per_host = 1, int max_gpus_per_host = 0,
+                       HostSplit split = HostSplit::Tensor);
 // The refusal check_memory_plan agrees on ("" when the plan fits `capacity`
 // bytes, or the capacity is unknown: 0).
 std::string memory_plan_problem(const ModelConfig& config, const RunSpec& spec, int hosts, size_t capacity,
                                 DType dtype, const std::string& device, int64_t mlp_chunk_tokens,
-                                int gpus_per_host = 1, int max_gpus_per_host = 0);
+                                int gpus_per_host = 1, int max_gpus_per_host = 0,
+                                HostSplit split = HostSplit::Tensor);
 
 }  // namespace sb

@@ -273,7 +273,8 @@ int run_sweep(const SweepSettings& settings) {
   std::unique_ptr<Backend> backend = create_backend(settings.backend);
   // Refuse a grid that cannot fit before the weights are allocated.
   for (const RunSpec& spec : runs) {
-    check_memory_plan(config, spec, layout.hosts, *backend, 8192, layout.gpus_per_host, max_gpus_per_host(*backend));
+    check_memory_plan(config, spec, layout.hosts, *backend, 8192, layout.gpus_per_host, max_gpus_per_host(*backend),
+                      layout.split);
   }
   HostModel host = load_host_model(settings.model, config, *backend, layout);
   Transformer* model = host.model.get();

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Hosts of several GPUs on the command line: `run` and `forward` with
-# --gpus-per-host 2 on 4 ranks give the results of 2 one-GPU hosts (logits,
-# tokens, fidelity), with half the bytes between hosts; the records and keys
-# carry hosts, GPUs per host and the split; resume tells the layouts apart; a
-# rank count that is not a multiple of G is refused; `simulate` gives advice
-# that can work when the weights do not fit one GPU.
+# --gpus-per-host 2 on 4 ranks (tensor and layer split) give the results of 2
+# one-GPU hosts (logits, tokens, fidelity), with half the bytes between hosts;
+# the records and keys carry hosts, GPUs per host and the split; resume tells
+# the layouts apart; a rank count that is not a multiple of G is refused;
+# `simulate` gives advice that can work when the weights do not fit one GPU.
 source "$(dirname "$0")/common.sh"
 sweep=(run --backend cpu --method global,ring,star --seq-len 96 --ring-layout zigzag,contiguous
        --block-size C/4 --query-len 4 --generate 3 --repeats 1 --warmup 0)
@@ -73,16 +73,39 @@ for method in ["global", "ring", "star"]:
 print("forward: 2x2 equals 2 one-GPU hosts")
 PY
 
-# 3. Refusals: ranks not a multiple of G (every rank ends, one message); the layer split (not there yet).
+# 3. Refusal: ranks not a multiple of G (every rank ends, one message, no file).
 if mpirun 3 "${sweep[@]}" --gpus-per-host 2 -o "$WORK/bad.h5" >"$WORK/bad.txt" 2>&1; then fail "3 ranks of 2-GPU hosts ran"; fi
 grep -q "multiple of 2" "$WORK/bad.txt" || { cat "$WORK/bad.txt"; fail "no clear message for 3 ranks"; }
 [[ -e "$WORK/bad.h5" ]] && fail "a refused sweep left a results file"
-if mpirun 2 "${sweep[@]}" --gpus-per-host 2 --host-split layers -o "$WORK/bad.h5" >"$WORK/bad.txt" 2>&1; then
-  fail "--host-split layers ran"
-fi
-grep -q "not implemented yet" "$WORK/bad.txt" || { cat "$WORK/bad.txt"; fail "no clear message for layers"; }
 
-# 4. simulate: 70B does not fit one A100: the advice names GPUs per host, never more ranks; with it, it runs.
+# 4. The layer split: the same tokens and fidelity, its own keys; every rank of a host sends its layers' share.
+mpirun 4 "${sweep[@]}" --gpus-per-host 2 --host-split layers -o "$WORK/hosts.h5" >"$WORK/layers.txt" 2>&1 ||
+  { cat "$WORK/layers.txt"; fail "the layer split did not run"; }
+grep -q "skipped" "$WORK/layers.txt" && fail "layer-split runs were taken for tensor-split ones"
+"$PYTHON" - "$WORK/hosts.h5" <<'PY'
+import sys, h5py, numpy as np
+text = lambda v: v.decode() if isinstance(v, bytes) else v
+runs = {}
+with h5py.File(sys.argv[1], "r") as f:
+    for name in f["runs"]:
+        g = f["runs"][name]
+        a = {k: (text(v) if isinstance(v, (bytes, str)) else v) for k, v in g.attrs.items()}
+        runs[(a["method"] + a.get("ring_layout", ""), int(a["gpus_per_host"]), a["host_split"])] = (
+            a, g["comm/context_bytes"][()], g["generated"][()])
+layers = {k: v for k, v in runs.items() if k[2] == "layers"}
+assert len(layers) == 4, sorted(runs)
+for (label, gpus, _), (a, context_bytes, generated) in layers.items():
+    assert ";host_split=layers" in a["params_key"], a["params_key"]
+    one = runs[(label, 1, "tensor")]
+    assert np.array_equal(generated, one[2]), (label, generated, one[2])
+    if label != "global":
+        assert a["top1_vs_global"] == one[0]["top1_vs_global"], label
+        # Host h's two GPUs (one layer each of the tiny model's two) sent what its one GPU sent.
+        assert np.array_equal(context_bytes[0::2] + context_bytes[1::2], one[1]), (label, context_bytes, one[1])
+print("run: the layer split gives the one-GPU hosts' tokens; a host's GPUs send its one GPU's bytes together")
+PY
+
+# 5. simulate: 70B does not fit one A100: the advice names GPUs per host, never more ranks; with it, it runs.
 if "$STARBENCH" simulate --help 2>/dev/null | grep -q -- "--platform"; then
   args=(simulate --config "$SOURCE_DIR/configs/llama31_70b.toml" --platform "$SOURCE_DIR/configs/platforms/dgx-a100.xml"
         --repeats 1 --warmup 0 --generate 2)

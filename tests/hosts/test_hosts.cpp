@@ -1,19 +1,21 @@
-// Hosts of several GPUs (tensor split) under mpiexec with 4 and 8 ranks: every
+// Hosts of several GPUs under mpiexec with 4 and 8 ranks, both splits: every
 // method on hosts x G ranks gives the logits and greedy tokens of the same
 // settings on one-GPU hosts (the same number of hosts, each holding the whole
 // model), and the HF float64 references of the tiny checkpoint; the bytes
-// between hosts are 1/G of the one-GPU hosts'; a rank count that is not a
-// multiple of G is refused.
+// between hosts are 1/G of the one-GPU hosts' (tensor split: on every GPU;
+// layer split: over the host); a rank count that is not a multiple of G is
+// refused.
 #include <gtest/gtest.h>
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "attention/method.h"
 #include "comm/comm.h"
 #include "comm/host_layout.h"
-#include "engine/tensor_parallel.h"
+#include "engine/model_shard.h"
 #include "experiment/forward_pass.h"
 #include "model/checkpoint.h"
 #include "model/weights.h"
@@ -30,15 +32,16 @@ using testing::relative_error;
 // One job's hosts of G GPUs: this rank's communicators, the whole model (what
 // a one-GPU host runs) and this rank's shard of it.
 struct Hosts {
-  Hosts(const ModelConfig& config, const ModelWeightSpecs& weights, Backend& backend, int gpus_per_host)
-      : layout(make_host_layout(Control::size(), {gpus_per_host, HostSplit::Tensor})),
+  Hosts(const ModelConfig& config, const ModelWeightSpecs& weights, Backend& backend, int gpus_per_host,
+        HostSplit split)
+      : layout(make_host_layout(Control::size(), {gpus_per_host, split})),
         comms(make_host_comms(backend, layout, Control::rank())),
         local(make_local_comm(backend)) {
     whole = std::make_unique<Transformer>(config, backend, weights);
-    TensorParallel tensor_parallel;
-    tensor_parallel.shard = make_tensor_shard(config, layout.index_in_host(Control::rank()), gpus_per_host);
-    tensor_parallel.host = comms.within.get();
-    split = std::make_unique<Transformer>(config, backend, weights, 8192, tensor_parallel);
+    HostShard host_shard;
+    host_shard.shard = make_model_shard(config, split, layout.index_in_host(Control::rank()), gpus_per_host);
+    host_shard.host = comms.within.get();
+    this->split = std::make_unique<Transformer>(config, backend, weights, 8192, host_shard);
   }
   HostLayout layout;
   HostComms comms;
@@ -104,9 +107,9 @@ bool on_one_host(const MethodSettings& settings) { return runs_on_one_rank(setti
 
 // Every case on hosts of G GPUs against one-GPU hosts; returns how many ran.
 int compare_with_one_gpu_hosts(const ModelConfig& config, const ModelWeightSpecs& weights, int gpus_per_host,
-                               bool bytes_divide_exactly) {
+                               HostSplit split, bool bytes_divide_exactly) {
   auto backend = make_backend("cpu", 0);
-  Hosts hosts(config, weights, *backend, gpus_per_host);
+  Hosts hosts(config, weights, *backend, gpus_per_host, split);
   const int64_t context_len = 80, block = 80 / (2 * hosts.layout.hosts);
   const std::vector<int32_t> context = testing::random_tokens(5, context_len, config.vocab_size);
   const std::vector<int32_t> query = testing::random_tokens(6, 6, config.vocab_size);
@@ -115,17 +118,23 @@ int compare_with_one_gpu_hosts(const ModelConfig& config, const ModelWeightSpecs
     // One-GPU hosts: the ranks of this index in every host, each with the whole model.
     Comm& between = on_one_host(test.settings) ? *hosts.local : *hosts.comms.between;
     const Outcome whole = run(test.settings, *hosts.whole, between, context, query, 4);
-    const Outcome split = run(test.settings, *hosts.split, between, context, query, 4);
+    const Outcome shared = run(test.settings, *hosts.split, between, context, query, 4);
     const std::string where = test.label + " on " + hosts.layout.describe();
-    EXPECT_LT(relative_error(whole.outputs.logits, split.outputs.logits), 2e-5) << where;
-    EXPECT_LT(relative_error(whole.outputs.hidden, split.outputs.hidden), 2e-5) << where;
-    EXPECT_EQ(whole.outputs.generated, split.outputs.generated) << where;
+    EXPECT_LT(relative_error(whole.outputs.logits, shared.outputs.logits), 2e-5) << where;
+    EXPECT_LT(relative_error(whole.outputs.hidden, shared.outputs.hidden), 2e-5) << where;
+    EXPECT_EQ(whole.outputs.generated, shared.outputs.generated) << where;
     if (!on_one_host(test.settings)) {
       EXPECT_GT(whole.bytes_between_hosts, 0u) << where;
-      if (bytes_divide_exactly) {
-        EXPECT_EQ(split.bytes_between_hosts * uint64_t(gpus_per_host), whole.bytes_between_hosts) << where;
+      // Every index of every host ran the one-GPU hosts' run at once: the world's total is G of them.
+      const double whole_total = Control::sum(double(whole.bytes_between_hosts));
+      const double split_total = Control::sum(double(shared.bytes_between_hosts));
+      if (split == HostSplit::Layers) {
+        // A GPU exchanges its layers' share; the host's GPUs together what one GPU did.
+        EXPECT_EQ(split_total * gpus_per_host, whole_total) << where;
+      } else if (bytes_divide_exactly) {
+        EXPECT_EQ(shared.bytes_between_hosts * uint64_t(gpus_per_host), whole.bytes_between_hosts) << where;
       } else {
-        EXPECT_LT(split.bytes_between_hosts, whole.bytes_between_hosts) << where;
+        EXPECT_LT(split_total, whole_total) << where;
       }
     }
     ++compared;
@@ -135,46 +144,56 @@ int compare_with_one_gpu_hosts(const ModelConfig& config, const ModelWeightSpecs
 
 // The tiny preset: 4 query / 2 KV heads, so 2 GPUs per host split the KV heads
 // and 4 replicate each KV head on 2 GPUs.
-TEST(Hosts, TensorSplitEqualsOneGpuHostsTiny) {
+TEST(Hosts, BothSplitsEqualOneGpuHostsTiny) {
   const ModelConfig config = preset_config("tiny");
   const ModelWeightSpecs weights = synthetic_weight_specs(config, 7);
   int layouts = 0;
   for (int gpus : {2, 4}) {
     if (Control::size() % gpus != 0 || Control::size() / gpus < 2) continue;
-    EXPECT_EQ(compare_with_one_gpu_hosts(config, weights, gpus, /*bytes_divide_exactly=*/gpus <= 2), 9);
+    EXPECT_EQ(compare_with_one_gpu_hosts(config, weights, gpus, HostSplit::Tensor,
+                                         /*bytes_divide_exactly=*/gpus <= 2),
+              9);
+    if (gpus <= config.num_layers) {
+      EXPECT_EQ(compare_with_one_gpu_hosts(config, weights, gpus, HostSplit::Layers, true), 9);
+    }
     ++layouts;
   }
   EXPECT_GE(layouts, Control::size() >= 8 ? 2 : 1);
 }
 
-// A tiny shape with 8 query / 4 KV heads: 4 GPUs per host hold one KV head each
-// and the bytes between hosts are exactly a quarter.
-TEST(Hosts, TensorSplitEqualsOneGpuHostsFourKvHeads) {
+// A tiny shape with 8 query / 4 KV heads and 4 layers: 4 GPUs per host hold one
+// KV head (tensor) or one layer (layers) each and the bytes between hosts are
+// exactly a quarter.
+TEST(Hosts, BothSplitsEqualOneGpuHostsFourKvHeadsFourLayers) {
   ModelConfig config = preset_config("tiny");
-  config.name = "tiny-8q4kv";
+  config.name = "tiny-8q4kv-4l";
   config.num_heads = 8;
   config.num_kv_heads = 4;
   config.head_dim = 16;
+  config.num_layers = 4;
   const ModelWeightSpecs weights = synthetic_weight_specs(config, 9);
   int layouts = 0;
   for (int gpus : {2, 4}) {
     if (Control::size() % gpus != 0 || Control::size() / gpus < 2) continue;
-    EXPECT_EQ(compare_with_one_gpu_hosts(config, weights, gpus, /*bytes_divide_exactly=*/true), 9);
+    for (HostSplit split : {HostSplit::Tensor, HostSplit::Layers}) {
+      EXPECT_EQ(compare_with_one_gpu_hosts(config, weights, gpus, split, /*bytes_divide_exactly=*/true), 9);
+    }
     ++layouts;
   }
   EXPECT_GE(layouts, 1);
 }
 
 // The HF float64 references of the tiny checkpoint (tests/reference/data).
-TEST(Hosts, TensorSplitMatchesHfReferences) {
+TEST(Hosts, SplitHostsMatchHfReferences) {
   auto checkpoint = Checkpoint::open(testing::reference_checkpoint());
   const ModelConfig& config = checkpoint->config();
   const ModelWeightSpecs weights = checkpoint_weight_specs(checkpoint);
   auto backend = make_backend("cpu", 0);
   int layouts = 0;
-  for (int gpus : {2, 4}) {
+  for (auto [gpus, split] : {std::pair{2, HostSplit::Tensor}, std::pair{4, HostSplit::Tensor},
+                             std::pair{2, HostSplit::Layers}}) {
     if (Control::size() % gpus != 0) continue;
-    Hosts hosts(config, weights, *backend, gpus);
+    Hosts hosts(config, weights, *backend, gpus, split);
     const std::string where = " on " + hosts.layout.describe();
     auto split_run = [&](const MethodSettings& settings, const testing::ReferenceCase& reference) {
       const int64_t context_len = reference.context_len;
@@ -249,7 +268,7 @@ TEST(Hosts, HostStraddlingNodesIsRefusedWithItsRanks) {
 TEST(Hosts, KvHeadsReplicatedWhenFewerThanGpus) {
   const ModelConfig config = preset_config("tiny");  // 4 query / 2 KV heads
   for (int index = 0; index < 4; ++index) {
-    const TensorShard shard = make_tensor_shard(config, index, 4);
+    const ModelShard shard = make_tensor_shard(config, index, 4);
     EXPECT_EQ(shard.q_heads, 1);
     EXPECT_EQ(shard.kv_heads, 1);
     EXPECT_EQ(shard.kv_head_begin, index / 2);

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "engine/tensor_parallel.h"
+#include "engine/model_shard.h"
 #include "model/config.h"
 #include "model/weights.h"
 #include "util/error.h"
@@ -12,13 +12,13 @@
 namespace sb {
 namespace {
 
-TEST(TensorParallel, ShardsCoverEveryHeadAndColumnOnce) {
+TEST(HostShard, ShardsCoverEveryHeadAndColumnOnce) {
   for (const char* name : {"llama3.1-8b", "llama3.1-70b", "llama3.1-405b"}) {
     const ModelConfig config = preset_config(name);
     for (int gpus : {1, 2, 4, 8}) {
       int64_t q_heads = 0, ffn = 0;
       for (int index = 0; index < gpus; ++index) {
-        const TensorShard shard = make_tensor_shard(config, index, gpus);
+        const ModelShard shard = make_tensor_shard(config, index, gpus);
         EXPECT_EQ(shard.q_head_begin, q_heads) << name << " " << gpus;
         EXPECT_EQ(shard.ffn_begin, ffn) << name << " " << gpus;
         q_heads += shard.q_heads;
@@ -35,9 +35,9 @@ TEST(TensorParallel, ShardsCoverEveryHeadAndColumnOnce) {
   }
 }
 
-TEST(TensorParallel, ShardWeightsHaveTheShardShapes) {
+TEST(HostShard, ShardWeightsHaveTheShardShapes) {
   const ModelConfig config = preset_config("llama3.1-70b");
-  const TensorShard shard = make_tensor_shard(config, 1, 4);
+  const ModelShard shard = make_tensor_shard(config, 1, 4);
   const ModelWeightSpecs local = shard_weight_specs(synthetic_weight_specs(config, 1), config, shard);
   const LayerWeightSpecs& layer = local.layers.at(3);
   EXPECT_EQ(layer.q_proj.shape, (std::vector<int64_t>{16 * 128, 8192}));
@@ -53,7 +53,7 @@ TEST(TensorParallel, ShardWeightsHaveTheShardShapes) {
   EXPECT_LT(local_config.parameter_count(), config.parameter_count() / 4 + 2 * 128256 * 8192 + 200000);
 }
 
-TEST(TensorParallel, RefusalsNameTheCounts) {
+TEST(HostShard, RefusalsNameTheCounts) {
   const ModelConfig config = preset_config("llama3.1-70b");  // 64 query / 8 KV heads
   try {
     make_tensor_shard(config, 0, 3);
@@ -62,7 +62,7 @@ TEST(TensorParallel, RefusalsNameTheCounts) {
     EXPECT_NE(std::string(error.what()).find("64 query heads"), std::string::npos) << error.what();
   }
   // 16 GPUs: each of the 8 KV heads replicated on 2 of them.
-  const TensorShard shard = make_tensor_shard(config, 5, 16);
+  const ModelShard shard = make_tensor_shard(config, 5, 16);
   EXPECT_EQ(shard.kv_heads, 1);
   EXPECT_EQ(shard.kv_head_begin, 2);
   EXPECT_EQ(shard.kv_replication, 2);

@@ -1,10 +1,12 @@
-#include "engine/tensor_parallel.h"
+#include "engine/model_shard.h"
+
+#include <algorithm>
 
 #include "util/error.h"
 
 namespace sb {
 
-TensorShard make_tensor_shard(const ModelConfig& config, int index, int count) {
+ModelShard make_tensor_shard(const ModelConfig& config, int index, int count) {
   SB_REQUIRE(count >= 1 && 0 <= index && index < count, "tensor shard {} of {} GPUs", index, count);
   const int64_t hq = config.num_heads, hkv = config.num_kv_heads, ffn = config.intermediate_size;
   SB_REQUIRE(hq % count == 0,
@@ -17,7 +19,7 @@ TensorShard make_tensor_shard(const ModelConfig& config, int index, int count) {
              count, config.name, hkv);
   SB_REQUIRE(ffn % count == 0, "--gpus-per-host {}: the MLP of {} ({} columns) does not split over {} GPUs", count,
              config.name, ffn, count);
-  TensorShard shard;
+  ModelShard shard;
   shard.index = index;
   shard.count = count;
   shard.q_heads = hq / count;
@@ -39,21 +41,50 @@ TensorShard make_tensor_shard(const ModelConfig& config, int index, int count) {
              shard.kv_head_begin + shard.kv_heads);
   shard.ffn_size = ffn / count;
   shard.ffn_begin = index * shard.ffn_size;
+  shard.layers = config.num_layers;
   return shard;
 }
 
-ModelConfig shard_config(const ModelConfig& config, const TensorShard& shard) {
+ModelShard make_layer_shard(const ModelConfig& config, int index, int count) {
+  SB_REQUIRE(count >= 1 && 0 <= index && index < count, "layer shard {} of {} GPUs", index, count);
+  SB_REQUIRE(config.num_layers >= count, "--gpus-per-host {} --host-split layers: {} has only {} layers", count,
+             config.name, config.num_layers);
+  ModelShard shard;
+  shard.index = index;
+  shard.count = count;
+  shard.by_layers = true;
+  shard.q_heads = config.num_heads;
+  shard.kv_heads = config.num_kv_heads;
+  shard.ffn_size = config.intermediate_size;
+  const int64_t base = config.num_layers / count, extra = config.num_layers % count;
+  shard.layers = base + (index < extra ? 1 : 0);
+  shard.layer_begin = index * base + std::min<int64_t>(index, extra);
+  return shard;
+}
+
+ModelShard make_model_shard(const ModelConfig& config, HostSplit split, int index, int count) {
+  return split == HostSplit::Layers ? make_layer_shard(config, index, count) : make_tensor_shard(config, index, count);
+}
+
+ModelConfig shard_config(const ModelConfig& config, const ModelShard& shard) {
   if (shard.whole()) return config;
   ModelConfig local = config;
   local.num_heads = shard.q_heads;
   local.num_kv_heads = shard.kv_heads;
   local.intermediate_size = shard.ffn_size;
+  local.num_layers = shard.layers;
   return local;  // head_dim is explicit, so hidden_size stays the model's
 }
 
 ModelWeightSpecs shard_weight_specs(const ModelWeightSpecs& weights, const ModelConfig& config,
-                                    const TensorShard& shard) {
+                                    const ModelShard& shard) {
   if (shard.whole()) return weights;
+  if (shard.layer_split()) {
+    ModelWeightSpecs local = weights;
+    local.layers.assign(weights.layers.begin() + shard.layer_begin,
+                        weights.layers.begin() + shard.layer_begin + shard.layers);
+    return local;
+  }
   const int64_t d = config.head_dim;
   const int64_t q_begin = shard.q_head_begin * d, q_end = q_begin + shard.q_heads * d;
   const int64_t kv_begin = shard.kv_head_begin * d, kv_end = kv_begin + shard.kv_heads * d;
