@@ -278,7 +278,7 @@ void time_comm(Backend& backend, Stopwatch& watch, const CalibrationSettings& se
   const int peer = 1 - comm->rank();
   const std::vector<double> sizes = settings.quick ? std::vector<double>{4096, 1 << 20}
                                                    : std::vector<double>{4096, 262144, 16777216, 268435456};
-  std::vector<std::pair<double, double>> p2p, broadcast;
+  std::vector<std::pair<double, double>> p2p, broadcast, all_reduce;
   for (double bytes : sizes) {
     const int64_t elements = int64_t(bytes) / int64_t(dtype_size(backend.act_dtype()));
     Tensor send = random_tensor(backend, {elements}, 9000);
@@ -292,9 +292,14 @@ void time_comm(Backend& backend, Stopwatch& watch, const CalibrationSettings& se
     p2p.emplace_back(bytes, Control::max(exchange));
     const double bcast = watch.per_call_ms([&] { comm->broadcast(recv, 0); }, true);
     broadcast.emplace_back(bytes, Control::max(bcast));
+    // The tensor split's all-reduce of the residual stream (sums grow; the time does not depend on values).
+    const double reduce = watch.per_call_ms([&] { comm->all_reduce_sum(recv); }, true);
+    all_reduce.emplace_back(bytes, Control::max(reduce));
   }
   profile.p2p = fit_linear(p2p);
   profile.broadcast = fit_linear(broadcast);
+  profile.all_reduce = fit_linear(all_reduce);
+  profile.has_all_reduce = true;
 
   // Overlap: attention alone, a transfer alone (about half as long), both.
   const ModelConfig c = preset_config(settings.presets.at(0));
@@ -319,6 +324,8 @@ void time_comm(Backend& backend, Stopwatch& watch, const CalibrationSettings& se
       true));
   profile.overlap_slowdown = std::clamp(both_ms / attention_ms, 1.0, 3.99);
   profile.has_comm = true;
+  progress(fmt::format("comm: all-reduce {:.1f} us + {:.0f} GB/s", profile.all_reduce.latency_s * 1e6,
+                       profile.all_reduce.bytes_per_s / 1e9));
   progress(fmt::format("comm: p2p {:.1f} us + {:.0f} GB/s, broadcast {:.1f} us + {:.0f} GB/s; attention {:.2f} ms "
                        "alone, {:.2f} ms beside a {:.0f} MB transfer (slowdown {:.2f})",
                        profile.p2p.latency_s * 1e6, profile.p2p.bytes_per_s / 1e9, profile.broadcast.latency_s * 1e6,

@@ -168,15 +168,24 @@ void SimComm::all_reduce_sum(Tensor& buffer) {
   backend_.flush();
   const int n = size();
   const double bytes = double(buffer.nbytes()) * 2.0 * double(n - 1) / double(n);
+  // With a measured all-reduce (two GPUs: bytes moved = the buffer), the link
+  // carries what makes its time the measured one: bytes x (p2p rate / all-reduce rate).
+  const WorldProfileScale scale = all_reduce_scale();
   sg4::CommPtr send = mailbox("allreduce", world_rank(rank_), world_rank((rank_ + 1) % n))
-                          ->put_async(this, uint64_t(payload(bytes)) + 1);
+                          ->put_async(this, uint64_t(payload(bytes) * scale.payload) + 1);
   sg4::CommPtr receive = mailbox("allreduce", world_rank((rank_ - 1 + n) % n), world_rank(rank_))
                              ->get_async<char>(&received_);
   send->wait();
   receive->wait();
   bytes_sent_ += uint64_t(bytes);
-  // NCCL's ring takes 2 (n - 1) steps, each paying a launch-and-handshake latency.
-  if (world_.profile.has_comm) sg4::this_actor::sleep_for(world_.profile.p2p.latency_s);
+  if (world_.profile.has_comm) sg4::this_actor::sleep_for(scale.latency_s);
+}
+
+SimComm::WorldProfileScale SimComm::all_reduce_scale() const {
+  const HardwareProfile& profile = world_.profile;
+  if (!profile.has_comm) return {1.0, 0.0};
+  if (!profile.has_all_reduce) return {1.0, profile.p2p.latency_s};  // profiles from before: a p2p exchange
+  return {profile.p2p.bytes_per_s / profile.all_reduce.bytes_per_s, profile.all_reduce.latency_s};
 }
 
 }  // namespace sb::sim

@@ -38,6 +38,12 @@ class SimComm : public Comm {
 
  private:
   double payload(double bytes) const { return bytes / world_.transfer_efficiency; }
+  // How the profile's all-reduce differs from its point-to-point transfer: the
+  // payload factor and the per-call latency.
+  struct WorldProfileScale {
+    double payload = 1.0, latency_s = 0.0;
+  };
+  WorldProfileScale all_reduce_scale() const;
   std::vector<simgrid::s4u::ActivityPtr> transfers_in_flight();
   // Starts the transfer into `receiver` from its predecessor in the ring from the root.
   void start_hop(int receiver, BroadcastHop& hop);

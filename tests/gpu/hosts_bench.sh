@@ -3,17 +3,20 @@
 #   check  the tensor split on cuda against the cpu backend (tiny reference checkpoint, global on 1 host x 2)
 #   tp8b   Llama-3.1-8B shape, global on one host of 2 GPUs (tensor) vs one GPU at 32K-128K
 #          (goal: prefill >= 1.8x, decode >= 1.6x)
+#   layers8b  the same, layer split (goal: within 10 % of one GPU's time)
 #   tp70b  Llama-3.1-70B shape on one host of 2 GPUs (tensor): prefill tokens/s at 16K-64K, decode ms/token
 #          against its floor (weights + KV per GPU over the measured copy bandwidth), and HF transformers with
 #          its layers split over the same two GPUs (device_map-style, tests/gpu/hf_device_map.py) in the
 #          same call (goal: >= 1.8x its prefill)
-#   STAGES=build,check,tp8b,tp70b  BUILD=build-gpu  DEADLINE_S=560  SEQ8B=32768,65536,131072  SEQ70B=16384,32768,65536
+#   calibrate  the hardware profile with the all-reduce and the 2-GPU tensor shards' GEMMs (for the simulator)
+#   STAGES=build,check,tp8b,layers8b,tp70b,calibrate  BUILD=build-gpu  DEADLINE_S=560
+#   SEQ8B=32768,65536,131072  SEQ70B=16384,32768,65536
 # Everything lands in $OUT (hosts.h5, logs, hosts_summary.md); the summary is printed last.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build-gpu}
 OUT=${OUT:-$PWD/$BUILD/check-out}
-STAGES=${STAGES:-build,check,tp8b,tp70b}
+STAGES=${STAGES:-build,check,tp8b,layers8b,tp70b,calibrate}
 SEQ8B=${SEQ8B:-32768,65536,131072}
 SEQ70B=${SEQ70B:-16384,32768,65536}
 DEADLINE_S=${DEADLINE_S:-560}
@@ -68,11 +71,24 @@ if has tp8b; then
   run_for 200 "$OUT/hosts_tp8b.log" "${mpi[@]}" -n 1 "$sb" run "${model[@]}" --seq-len "$SEQ8B" -o "$results"
 fi
 
+if has layers8b; then
+  model=(--backend cuda --model-preset llama3.1-8b --method global --query-len 64 --generate 16 --repeats 2 --warmup 1)
+  run_for 200 "$OUT/hosts_layers8b.log" "${mpi[@]}" -n 2 "$sb" run "${model[@]}" --gpus-per-host 2 \
+    --host-split layers --seq-len "$SEQ8B" -o "$results"
+fi
+
 if has tp70b; then
   model=(--backend cuda --model-preset llama3.1-70b --method global --query-len 64 --generate 8 --repeats 1 --warmup 1)
   run_for 240 "$OUT/hosts_tp70b.log" "${mpi[@]}" -n 2 "$sb" run "${model[@]}" --gpus-per-host 2 --seq-len "$SEQ70B" -o "$results"
   run_for 200 "$OUT/hosts_hf.log" "$PYTHON" tests/gpu/hf_device_map.py --preset llama3.1-70b --seq "$SEQ70B" \
     --csv "$OUT/hf_device_map.csv"
+fi
+
+if has calibrate; then
+  name=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | sed 's/^NVIDIA //; s/[^A-Za-z0-9]\+/-/g' | tr A-Z a-z)
+  run_for 240 "$OUT/hosts_calibrate.log" "${mpi[@]}" -n 2 "$sb" calibrate --backend cuda --gpus-per-host 2 \
+    --model-preset llama3.1-8b,llama3.1-70b -o "$OUT/${name:-gpu}.json"
+  grep "starbench calibrate: comm" "$OUT/hosts_calibrate.log"
 fi
 
 "$PYTHON" - "$results" "$OUT/hf_device_map.csv" <<'PY' | tee -a "$OUT/hosts_summary.md"
@@ -83,7 +99,8 @@ if os.path.exists(sys.argv[1]):
     with h5py.File(sys.argv[1]) as f:
         for name in f["runs"]:
             a = dict(f["runs"][name].attrs)
-            rows[(text(a["model"]), int(a["seq_len"]), int(a.get("gpus_per_host", 1)))] = a
+            rows[(text(a["model"]), int(a["seq_len"]), int(a.get("gpus_per_host", 1)),
+                  text(a.get("host_split", "tensor")))] = a
 hf, copy_gbps = {}, None
 if os.path.exists(sys.argv[2]):
     for r in csv.DictReader(open(sys.argv[2])):
@@ -95,20 +112,21 @@ if os.path.exists(sys.argv[2]):
 # embedding and lm_head) and its KV once per token, at the measured device copy bandwidth.
 layers_70b = 80 * (2 * 8192 * 8192 + 2 * 8192 * 1024 + 3 * 8192 * 28672)
 weights_per_gpu = 2 * (layers_70b / 2 + 2 * 128256 * 8192)
-print("\n| model | context | GPUs | prefill ms | prefill tok/s | decode ms/token | vs 1 GPU prefill | vs 1 GPU decode "
+print("\n| model | context | GPUs | split | prefill ms | prefill tok/s | decode ms/token | vs 1 GPU prefill | vs 1 GPU decode "
       "| decode floor ms | HF layer split prefill ms | vs HF |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
-for (model, seq, gpus), a in sorted(rows.items()):
-    one = rows.get((model, seq, 1))
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+for (model, seq, gpus, split), a in sorted(rows.items()):
+    one = rows.get((model, seq, 1, "tensor"))
     def ratio(key):
         return "%.2fx" % (one[key] / a[key]) if one is not None and gpus > 1 and a[key] > 0 else "-"
-    h = hf.get(seq) if model == "llama3.1-70b" and gpus == 2 else None
+    h = hf.get(seq) if model == "llama3.1-70b" and gpus == 2 and split == "tensor" else None
     floor = "-"
-    if model == "llama3.1-70b" and gpus == 2 and copy_gbps:
+    if model == "llama3.1-70b" and gpus == 2 and split == "tensor" and copy_gbps:
         floor = "%.2f" % ((weights_per_gpu + float(a["kv_cache_bytes"])) / (copy_gbps * 1e9) * 1e3)
-    print("| %s | %d | %d | %.0f | %.0f | %.2f | %s | %s | %s | %s | %s |" % (
-        model, seq, gpus, a["context_ms"], a["context_tokens_per_s"], a["decode_ms_per_token"], ratio("context_ms"),
+    print("| %s | %d | %d | %s | %.0f | %.0f | %.2f | %s | %s | %s | %s | %s |" % (
+        model, seq, gpus, split if gpus > 1 else "-", a["context_ms"], a["context_tokens_per_s"], a["decode_ms_per_token"], ratio("context_ms"),
         ratio("decode_ms_per_token"), floor, "%.0f" % h if h else "-", "%.2fx" % (h / a["context_ms"]) if h else "-"))
-print(f"\ngoals: 8B 1x2 vs 1 GPU prefill >= 1.8x, decode >= 1.6x; 70B 1x2 vs HF layer split prefill >= 1.8x; "
+print(f"\ngoals: 8B 1x2 tensor vs 1 GPU prefill >= 1.8x, decode >= 1.6x; 8B 1x2 layers vs 1 GPU >= 0.91x; "
+      f"70B 1x2 tensor vs HF layer split prefill >= 1.8x; "
       f"copy bandwidth {copy_gbps} GB/s")
 PY

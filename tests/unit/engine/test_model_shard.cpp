@@ -1,5 +1,5 @@
-// The tensor split's shards of the real shapes: heads and MLP columns over G
-// GPUs, KV heads replicated when fewer than G, refusals that name the counts.
+// A host GPU's shard of the real shapes: tensor split (heads and MLP columns over G GPUs,
+// KV heads replicated when fewer than G) and layer split (contiguous ranges); refusals that name the counts.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -12,7 +12,7 @@
 namespace sb {
 namespace {
 
-TEST(HostShard, ShardsCoverEveryHeadAndColumnOnce) {
+TEST(ModelShard, ShardsCoverEveryHeadAndColumnOnce) {
   for (const char* name : {"llama3.1-8b", "llama3.1-70b", "llama3.1-405b"}) {
     const ModelConfig config = preset_config(name);
     for (int gpus : {1, 2, 4, 8}) {
@@ -35,7 +35,7 @@ TEST(HostShard, ShardsCoverEveryHeadAndColumnOnce) {
   }
 }
 
-TEST(HostShard, ShardWeightsHaveTheShardShapes) {
+TEST(ModelShard, ShardWeightsHaveTheShardShapes) {
   const ModelConfig config = preset_config("llama3.1-70b");
   const ModelShard shard = make_tensor_shard(config, 1, 4);
   const ModelWeightSpecs local = shard_weight_specs(synthetic_weight_specs(config, 1), config, shard);
@@ -53,7 +53,7 @@ TEST(HostShard, ShardWeightsHaveTheShardShapes) {
   EXPECT_LT(local_config.parameter_count(), config.parameter_count() / 4 + 2 * 128256 * 8192 + 200000);
 }
 
-TEST(HostShard, RefusalsNameTheCounts) {
+TEST(ModelShard, RefusalsNameTheCounts) {
   const ModelConfig config = preset_config("llama3.1-70b");  // 64 query / 8 KV heads
   try {
     make_tensor_shard(config, 0, 3);
@@ -66,6 +66,33 @@ TEST(HostShard, RefusalsNameTheCounts) {
   EXPECT_EQ(shard.kv_heads, 1);
   EXPECT_EQ(shard.kv_head_begin, 2);
   EXPECT_EQ(shard.kv_replication, 2);
+}
+
+}  // namespace
+}  // namespace sb
+
+namespace sb {
+namespace {
+
+TEST(ModelShard, LayerShardsAreContiguousRangesFirstGpusTakingTheRest) {
+  const ModelConfig config = preset_config("llama3.1-70b");  // 80 layers
+  int64_t next = 0;
+  for (int index = 0; index < 3; ++index) {
+    const ModelShard shard = make_layer_shard(config, index, 3);
+    EXPECT_EQ(shard.layer_begin, next);
+    EXPECT_EQ(shard.layers, index < 2 ? 27 : 26);
+    EXPECT_EQ(shard.q_heads, 64);  // whole layers
+    const ModelConfig local = shard_config(config, shard);
+    EXPECT_EQ(local.num_layers, shard.layers);
+    EXPECT_EQ(local.num_kv_heads, 8);
+    const ModelWeightSpecs weights = shard_weight_specs(synthetic_weight_specs(config, 3), config, shard);
+    ASSERT_EQ(int64_t(weights.layers.size()), shard.layers);
+    EXPECT_EQ(weights.layers.front().q_proj.name,
+              "model.layers." + std::to_string(shard.layer_begin) + ".self_attn.q_proj.weight");
+    next += shard.layers;
+  }
+  EXPECT_EQ(next, 80);
+  EXPECT_THROW(make_layer_shard(preset_config("tiny"), 0, 3), Error);  // 2 layers over 3 GPUs
 }
 
 }  // namespace
