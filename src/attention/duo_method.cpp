@@ -142,8 +142,9 @@ std::unique_ptr<LayerAttention> DuoMethod::make_query_attention() {
 // ---- star + duo --------------------------------------------------------------------
 
 StarDuoMethod::StarDuoMethod(Transformer& model, Comm& comm, StarLayout layout, int64_t max_tail_tokens,
-                             std::shared_ptr<const DuoPattern> pattern, const std::string& anchor_mode)
-    : StarMethod(model, comm, layout, max_tail_tokens, "first", "original", anchor_mode, /*keep_tail_kv=*/false),
+                             std::shared_ptr<const DuoPattern> pattern, AnchorMode anchor_mode)
+    : StarMethod(model, comm, layout, max_tail_tokens, AnchorSource::First, AnchorPositions::Original, anchor_mode,
+                 /*keep_tail_kv=*/false),
       duo_(shard_duo_pattern(std::move(pattern), model.shard()), model.config(), model.backend(),
            comm.rank() == comm.size() - 1) {
   if (comm.rank() == query_rank()) {
@@ -171,15 +172,16 @@ std::unique_ptr<LayerAttention> StarDuoMethod::make_query_attention() {
   return std::make_unique<DuoQueryAttention>(model_.backend(), comm_, duo_, context_kv_, tail_kv_, query_rank());
 }
 
-std::unique_ptr<AttentionMethod> make_star_duo_method(Transformer& model, Comm& comm, const StarLayout& layout,
+std::unique_ptr<AttentionMethod> make_star_duo_method(Transformer& model, Comm& comm, const MethodPlan& plan,
                                                       int64_t max_tail_tokens, const MethodSettings& settings) {
   const DuoPattern& pattern = *settings.duo;
-  SB_REQUIRE(settings.anchor_source == "first" && settings.anchor_positions == "original",
+  const StarLayout& layout = plan.star;
+  SB_REQUIRE(settings.anchor_source == AnchorSource::First && settings.anchor_positions == AnchorPositions::Original,
              "star + duo needs the anchor to be the first tokens at their own positions (its first rows are the "
              "streaming heads' sink); --anchor-source {} / --anchor-positions {} are not supported with --duo-pattern",
-             settings.anchor_source, settings.anchor_positions);
-  const std::string anchor_mode =
-      resolve_anchor_mode(settings.anchor_mode, settings.anchor_source, settings.anchor_positions, /*duo=*/true);
+             setting_name(settings.anchor_source), setting_name(settings.anchor_positions));
+  // A plan made before the pattern was given may hold sent, which star + duo cannot honour.
+  check_anchor_mode(plan.anchor_mode, settings.anchor_source, settings.anchor_positions, /*duo=*/true);
   const int64_t sink_source = layout.num_blocks() > 1 ? layout.anchor_size : layout.block_size;
   SB_REQUIRE(pattern.sink <= sink_source,
              "star + duo: the duo sink ({} tokens) must lie inside the anchor ({} tokens), which every block's "
@@ -194,7 +196,7 @@ std::unique_ptr<AttentionMethod> make_star_duo_method(Transformer& model, Comm& 
              "star + duo: the streaming heads' window (the last {} context positions, from {}) must lie on the query "
              "rank, which holds positions {} to {}: use a larger --block-size or a smaller --duo-recent",
              pattern.recent, first_needed, first_held, layout.context_len - 1);
-  return std::make_unique<StarDuoMethod>(model, comm, layout, max_tail_tokens, settings.duo, anchor_mode);
+  return std::make_unique<StarDuoMethod>(model, comm, layout, max_tail_tokens, settings.duo, plan.anchor_mode);
 }
 
 size_t duo_kv_bytes(const DuoPattern& pattern, int64_t retrieval_tokens, bool holds_streaming, int64_t head_dim,

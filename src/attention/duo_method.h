@@ -59,7 +59,7 @@ class StarDuoMethod : public StarMethod {
   // anchor_mode: recompute or once (sent reads the anchor from rank 0's
   // context KV, which star + duo keeps for the retrieval heads only).
   StarDuoMethod(Transformer& model, Comm& comm, StarLayout layout, int64_t max_tail_tokens,
-                std::shared_ptr<const DuoPattern> pattern, const std::string& anchor_mode);
+                std::shared_ptr<const DuoPattern> pattern, AnchorMode anchor_mode);
   size_t kv_cache_bytes() const override { return AttentionMethod::kv_cache_bytes() + duo_.streaming.bytes(); }
   const StreamingKvCache& streaming_kv() const { return duo_.streaming; }
 
@@ -77,7 +77,7 @@ class StarDuoMethod : public StarMethod {
 // positions; sink <= anchor; the window's positions on the query rank; the
 // anchor computed, not sent: --anchor-mode auto resolves to once) and builds
 // it; throws sb::Error with the reason otherwise.
-std::unique_ptr<AttentionMethod> make_star_duo_method(Transformer& model, Comm& comm, const StarLayout& layout,
+std::unique_ptr<AttentionMethod> make_star_duo_method(Transformer& model, Comm& comm, const MethodPlan& plan,
                                                       int64_t max_tail_tokens, const MethodSettings& settings);
 
 // The KV bytes of one rank under a pattern: retrieval heads keep

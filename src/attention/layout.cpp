@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "attention/method_settings.h"
 #include "util/error.h"
 
 namespace sb {
@@ -30,16 +31,12 @@ int64_t RingLayout::max_tokens_per_rank() const {
   return most;
 }
 
-std::vector<std::string> ring_layout_names() { return {"zigzag", "contiguous"}; }
-
-RingLayout make_ring_layout(int64_t context_len, int world_size, const std::string& layout) {
-  SB_REQUIRE(layout == "zigzag" || layout == "contiguous", "ring: --ring-layout '{}' is not one of zigzag, contiguous",
-             layout);
+RingLayout make_ring_layout(int64_t context_len, int world_size, RingLayoutKind kind) {
   SB_REQUIRE(context_len > 0, "ring: the context is empty");
   SB_REQUIRE(world_size >= 1, "ring: world size {} is invalid", world_size);
-  RingLayout result{layout == "zigzag" ? RingLayoutKind::Zigzag : RingLayoutKind::Contiguous, context_len, world_size};
+  RingLayout result{kind, context_len, world_size};
   SB_REQUIRE(context_len >= result.num_chunks(),
-             "ring ({}): a {}-token context cannot be cut into {} non-empty chunks for {} rank(s)", layout,
+             "ring ({}): a {}-token context cannot be cut into {} non-empty chunks for {} rank(s)", setting_name(kind),
              context_len, result.num_chunks(), world_size);
   return result;
 }

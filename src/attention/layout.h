@@ -34,10 +34,6 @@ struct RingLayout {
   std::vector<int64_t> chunks_of(int rank) const;
   int64_t tokens_of(int rank) const;
   int64_t max_tokens_per_rank() const;
-  std::string name() const { return ring_layout_name(kind); }
-  static std::string ring_layout_name(RingLayoutKind kind) {
-    return kind == RingLayoutKind::Zigzag ? "zigzag" : "contiguous";
-  }
 };
 
 // Star: blocks of block_size tokens (the last may be shorter), given to ranks
@@ -76,10 +72,7 @@ void check_star_sizes(int64_t block_size, int64_t anchor_size);
 // Resolves the defaults (block 0 -> ceil(context / ranks); anchor -1 -> block)
 // and checks the settings; the message says which value is wrong and why.
 StarLayout make_star_layout(int64_t context_len, int64_t block_size, int64_t anchor_size, int world_size);
-// layout: "zigzag" or "contiguous"; the message names a bad one or a context
-// too short to give every chunk a token.
-RingLayout make_ring_layout(int64_t context_len, int world_size, const std::string& layout = "zigzag");
-// The names make_ring_layout accepts.
-std::vector<std::string> ring_layout_names();
+// The message names a context too short to give every chunk a token.
+RingLayout make_ring_layout(int64_t context_len, int world_size, RingLayoutKind kind = RingLayoutKind::Zigzag);
 
 }  // namespace sb

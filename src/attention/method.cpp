@@ -106,39 +106,35 @@ Tensor AttentionMethod::encode_query(const std::vector<int32_t>& tokens) {
   return hidden;
 }
 
-std::vector<std::string> method_names() { return {"global", "ring", "star", "duo"}; }
-
-bool runs_on_one_rank(const std::string& method) { return method == "global" || method == "duo"; }
+std::unique_ptr<AttentionMethod> make_method(const MethodSettings& settings, const MethodPlan& plan,
+                                             Transformer& model, Comm& comm, int64_t max_tail_tokens) {
+  SB_REQUIRE(plan.method == settings.method, "the plan of {} was made for {}", setting_name(settings.method),
+             setting_name(plan.method));
+  switch (settings.method) {
+    case Method::Global:
+      SB_REQUIRE(comm.size() == 1, "global attention runs on one rank, got a communicator of {}", comm.size());
+      return std::make_unique<GlobalMethod>(model, comm, plan.context_len, max_tail_tokens);
+    case Method::Duo:
+      SB_REQUIRE(settings.duo, "duo needs a head pattern (--duo-pattern DIR, FILE.tsv or random:SEED)");
+      SB_REQUIRE(comm.size() == 1, "duo runs on one rank, got a communicator of {}", comm.size());
+      return std::make_unique<DuoMethod>(model, comm, plan.context_len, max_tail_tokens, settings.duo);
+    case Method::Ring:
+      SB_REQUIRE(comm.size() == plan.ring.world_size, "ring: planned for {} ranks, got a communicator of {}",
+                 plan.ring.world_size, comm.size());
+      return std::make_unique<RingMethod>(model, comm, plan.ring, max_tail_tokens);
+    case Method::Star:
+      SB_REQUIRE(comm.size() == plan.star.world_size, "star: planned for {} ranks, got a communicator of {}",
+                 plan.star.world_size, comm.size());
+      if (settings.duo) return make_star_duo_method(model, comm, plan, max_tail_tokens, settings);
+      return std::make_unique<StarMethod>(model, comm, plan.star, max_tail_tokens, settings.anchor_source,
+                                          settings.anchor_positions, plan.anchor_mode);
+  }
+  fail("attention method {} has no factory", int(settings.method));
+}
 
 std::unique_ptr<AttentionMethod> make_method(const MethodSettings& settings, Transformer& model, Comm& comm,
                                              int64_t context_len, int64_t max_tail_tokens) {
-  if (settings.name == "global") {
-    SB_REQUIRE(context_len >= 0, "negative context length {}", context_len);
-    SB_REQUIRE(comm.size() == 1, "global attention runs on one rank, got a communicator of {}", comm.size());
-    return std::make_unique<GlobalMethod>(model, comm, context_len, max_tail_tokens);
-  }
-  if (settings.name == "duo") {
-    SB_REQUIRE(settings.duo, "duo needs a head pattern (--duo-pattern DIR, FILE.tsv or random:SEED)");
-    SB_REQUIRE(context_len >= 0, "negative context length {}", context_len);
-    SB_REQUIRE(comm.size() == 1, "duo runs on one rank, got a communicator of {}", comm.size());
-    return std::make_unique<DuoMethod>(model, comm, context_len, max_tail_tokens, settings.duo);
-  }
-  SB_REQUIRE(context_len > 0, "{}: the context is empty (context length {})", settings.name, context_len);
-  if (settings.name == "ring") {
-    return std::make_unique<RingMethod>(model, comm, make_ring_layout(context_len, comm.size(), settings.ring_layout),
-                                        max_tail_tokens);
-  }
-  if (settings.name == "star") {
-    SB_REQUIRE(settings.anchor_source == "first" || settings.anchor_source == "previous",
-               "star: --anchor-source '{}' is not one of first, previous", settings.anchor_source);
-    SB_REQUIRE(settings.anchor_positions == "original" || settings.anchor_positions == "adjacent",
-               "star: --anchor-positions '{}' is not one of original, adjacent", settings.anchor_positions);
-    StarLayout layout = make_star_layout(context_len, settings.block_size, settings.anchor_size, comm.size());
-    if (settings.duo) return make_star_duo_method(model, comm, layout, max_tail_tokens, settings);
-    return std::make_unique<StarMethod>(model, comm, layout, max_tail_tokens, settings.anchor_source,
-                                        settings.anchor_positions, settings.anchor_mode);
-  }
-  fail("unknown attention method '{}' (valid: global, ring, star, duo)", settings.name);
+  return make_method(settings, plan_method(settings, context_len, comm.size()), model, comm, max_tail_tokens);
 }
 
 }  // namespace sb

@@ -11,31 +11,12 @@
 
 #include "attention/duo_pattern.h"
 #include "attention/layout.h"
+#include "attention/method_settings.h"
 #include "comm/comm.h"
 #include "engine/kv_cache.h"
 #include "engine/transformer.h"
 
 namespace sb {
-
-struct MethodSettings {
-  std::string name = "global";  // global | ring | star
-  int64_t block_size = 0;       // star: 0 -> ceil(context / ranks)
-  int64_t anchor_size = -1;     // star: -1 -> block size
-  // Star ablations (the paper's section on the anchor block): which tokens form
-  // the anchor ("first": the context's first tokens; "previous": the tokens just
-  // before the block) and which position ids they get ("original": their own
-  // positions, 0..A-1 for the first tokens; "adjacent": the A positions just
-  // before the block).
-  std::string anchor_source = "first";
-  std::string anchor_positions = "original";
-  // Star: how a rank gets the anchor (recompute | once | sent | auto; see
-  // star_method.h). Ring: how the context is sharded (zigzag | contiguous).
-  std::string anchor_mode = "auto";
-  std::string ring_layout = "zigzag";
-  // DuoAttention head pattern: required by duo, turns star into star + duo;
-  // global and ring ignore it.
-  std::shared_ptr<const DuoPattern> duo = nullptr;
-};
 
 class AttentionMethod {
  public:
@@ -76,13 +57,15 @@ class AttentionMethod {
   class QueryAttention;
 };
 
-// Checks the settings against the context length and world size (clear
-// sb::Error otherwise) and builds the method.
+// Builds the method a plan describes (plan_method: `comm` has the plan's
+// ranks); the settings give what the plan does not resolve (the ablations, the
+// duo pattern). sb::Error for what only the method can check (star + duo).
+std::unique_ptr<AttentionMethod> make_method(const MethodSettings& settings, const MethodPlan& plan,
+                                             Transformer& model, Comm& comm, int64_t max_tail_tokens);
+// Plans the settings for `context_len` on `comm`'s ranks and builds the method
+// (one-off forwards and tests).
 std::unique_ptr<AttentionMethod> make_method(const MethodSettings& settings, Transformer& model, Comm& comm,
                                              int64_t context_len, int64_t max_tail_tokens);
-std::vector<std::string> method_names();
-// global and duo run on one rank (rank 0 of a job, with a one-rank communicator).
-bool runs_on_one_rank(const std::string& method);
 
 // Phase-2 building blocks, shared by the query attention of every method.
 // This rank's partial attention of q to the KV it holds: its context KV (no

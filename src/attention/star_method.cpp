@@ -8,39 +8,22 @@
 
 namespace sb {
 
-std::vector<std::string> anchor_mode_names() { return {"auto", "recompute", "once", "sent"}; }
-
-std::string resolve_anchor_mode(const std::string& mode, const std::string& anchor_source,
-                                const std::string& anchor_positions, bool duo) {
-  SB_REQUIRE(mode == "auto" || mode == "recompute" || mode == "once" || mode == "sent",
-             "star: --anchor-mode '{}' is not one of auto, recompute, once, sent", mode);
-  const bool anchor_depends_on_block = anchor_source != "first" || anchor_positions != "original";
-  SB_REQUIRE(!(duo && mode == "sent"),
-             "star + duo: --anchor-mode sent is not supported (rank 0 sends the anchor from its context KV, which "
-             "star + duo keeps for the retrieval heads only): use once (auto's choice with --duo-pattern) or "
-             "recompute");
-  if (mode == "auto") return anchor_depends_on_block ? "recompute" : duo ? "once" : "sent";
-  SB_REQUIRE(mode == "recompute" || !anchor_depends_on_block,
-             "star: --anchor-mode {} needs the anchor to be the same for every block (--anchor-source first "
-             "--anchor-positions original); with --anchor-source {} --anchor-positions {} use recompute",
-             mode, anchor_source, anchor_positions);
-  return mode;
-}
-
 StarMethod::StarMethod(Transformer& model, Comm& comm, StarLayout layout, int64_t max_tail_tokens,
-                       std::string anchor_source, std::string anchor_positions, std::string anchor_mode,
+                       AnchorSource anchor_source, AnchorPositions anchor_positions, AnchorMode anchor_mode,
                        bool keep_tail_kv)
     : AttentionMethod(model, comm, layout.context_len, max_tail_tokens, keep_tail_kv),
       layout_(layout),
-      anchor_source_(std::move(anchor_source)),
-      anchor_positions_(std::move(anchor_positions)),
-      anchor_mode_(resolve_anchor_mode(anchor_mode, anchor_source_, anchor_positions_)) {}
+      anchor_source_(anchor_source),
+      anchor_positions_(anchor_positions),
+      anchor_mode_(anchor_mode) {
+  SB_REQUIRE(anchor_mode_ != AnchorMode::Auto, "star: the anchor mode must be resolved before the method is built");
+}
 
 void StarMethod::encode_context(const std::vector<int32_t>& context) {
   SB_REQUIRE(int64_t(context.size()) == context_len_, "star: expected {} context tokens, got {}", context_len_,
              context.size());
   allocate_context_kv(layout_.tokens_of(comm_.rank()));
-  if (anchor_mode_ == "recompute") {
+  if (anchor_mode_ == AnchorMode::Recompute) {
     encode_recomputing_anchor(context);
   } else {
     encode_shared_anchor(context);
@@ -53,8 +36,8 @@ void StarMethod::encode_recomputing_anchor(const std::vector<int32_t>& context) 
     const TokenRange block = layout_.block(block_index);
     const int64_t anchor_tokens = block_index == 0 ? 0 : layout_.anchor_size;
     // anchor_size <= block_size, so the tokens before a block (index >= 1) exist.
-    const int64_t anchor_begin = anchor_source_ == "previous" ? block.begin - anchor_tokens : 0;
-    const int64_t position_begin = anchor_positions_ == "adjacent" ? block.begin - anchor_tokens : anchor_begin;
+    const int64_t anchor_begin = anchor_source_ == AnchorSource::Previous ? block.begin - anchor_tokens : 0;
+    const int64_t position_begin = anchor_positions_ == AnchorPositions::Adjacent ? block.begin - anchor_tokens : anchor_begin;
     std::vector<int32_t> tokens, positions;
     tokens.reserve(size_t(anchor_tokens + block.size()));
     positions.reserve(tokens.capacity());
@@ -139,7 +122,7 @@ class StarMethod::SharedAnchorAttention : public LayerAttention {
     };
 
     // Where this layer's anchor KV comes from.
-    const bool sending = method_.anchor_mode_ == "sent" && comm.size() > 1 && anchor > 0;
+    const bool sending = method_.anchor_mode_ == AnchorMode::Sent && comm.size() > 1 && anchor > 0;
     if (sending && comm.rank() == 0) {
       // Root: post this layer's anchor now, before the attention, so it travels
       // while rank 0 computes. The previous layer's is completed first (device-
@@ -202,7 +185,7 @@ void StarMethod::encode_shared_anchor(const std::vector<int32_t>& context) {
   const TokenRange owned = layout_.blocks_of(rank);
   const int64_t anchor = layout_.anchor_size;
   const bool holds_anchor = owned.begin == 0;
-  const bool sent = anchor_mode_ == "sent" && comm_.size() > 1 && anchor > 0;
+  const bool sent = anchor_mode_ == AnchorMode::Sent && comm_.size() > 1 && anchor > 0;
   const int64_t computed_anchor_rows = (!holds_anchor && !sent) ? anchor : 0;
   const bool receives_anchor = sent && rank != 0;
 

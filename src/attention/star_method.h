@@ -22,24 +22,15 @@
 
 namespace sb {
 
-// "auto" resolves to the measured default (sent) unless the anchor depends on
-// the block (ablations), which needs recompute; once/sent with an ablation is
-// an error. Star + duo (`duo`) keeps only the retrieval heads' context KV, from
-// which sent mode would broadcast the anchor: auto resolves to once there, and
-// sent is an error. Returns the resolved mode.
-std::string resolve_anchor_mode(const std::string& mode, const std::string& anchor_source,
-                                const std::string& anchor_positions, bool duo = false);
-std::vector<std::string> anchor_mode_names();
-
 class StarMethod : public AttentionMethod {
  public:
-  StarMethod(Transformer& model, Comm& comm, StarLayout layout, int64_t max_tail_tokens,
-             std::string anchor_source = "first", std::string anchor_positions = "original",
-             std::string anchor_mode = "auto", bool keep_tail_kv = true);
+  // anchor_mode: resolved (resolve_anchor_mode), not Auto.
+  StarMethod(Transformer& model, Comm& comm, StarLayout layout, int64_t max_tail_tokens, AnchorSource anchor_source,
+             AnchorPositions anchor_positions, AnchorMode anchor_mode, bool keep_tail_kv = true);
   std::string name() const override { return "star"; }
   void encode_context(const std::vector<int32_t>& context) override;
   const StarLayout& layout() const { return layout_; }
-  const std::string& anchor_mode() const { return anchor_mode_; }
+  AnchorMode anchor_mode() const { return anchor_mode_; }
 
  protected:
   // Star + duo's hook (duo_method.h): each phase-1 forward's K/V of every
@@ -56,7 +47,9 @@ class StarMethod : public AttentionMethod {
   void encode_shared_anchor(const std::vector<int32_t>& context);
 
   StarLayout layout_;
-  std::string anchor_source_, anchor_positions_, anchor_mode_;
+  AnchorSource anchor_source_;
+  AnchorPositions anchor_positions_;
+  AnchorMode anchor_mode_;
 };
 
 }  // namespace sb

@@ -1,5 +1,6 @@
 // starbench run: the benchmark sweep.
 #include "cli/commands.h"
+#include "cli/setting_options.h"
 #include "experiment/sweep.h"
 
 namespace sb {
@@ -49,38 +50,27 @@ void add_sweep_options(CLI::App* run, SweepSettings& settings_ref) {
   run->add_option("--backend", settings->backend, "auto | cpu | cuda (auto: cuda when a GPU is present)")
       ->capture_default_str();
   add_host_options(*run, settings->hosts);
-  run->add_option("--method", settings->methods, "Attention methods: global, ring, star, duo")
-      ->delimiter(',')
-      ->capture_default_str();
+  add_setting_list_option(*run, "--method", settings->methods, "Attention methods: " + setting_choices<Method>());
   run->add_option("--seq-len", settings->seq_lens, "Context lengths in tokens")->delimiter(',')->capture_default_str();
   run->add_option("--query-len", settings->query_len, "Query tokens after the context")->capture_default_str();
   run->add_option("--generate", settings->generate, "Greedy tokens generated after the query")->capture_default_str();
-  run->add_option("--block-size", settings->block_sizes,
-                  "Star block sizes: tokens, 0 (context / ranks) or C/k (context / k, e.g. C/4 as in the paper)")
-      ->delimiter(',')
-      ->capture_default_str();
+  add_parsed_list_option<BlockRule>(
+      *run, "--block-size", settings->block_rules, parse_block_rule,
+      "Star block sizes: tokens, 0 (context / ranks) or C/k (context / k, e.g. C/4 as in the paper)", "0");
   run->add_option("--anchor-size", settings->anchor_sizes, "Star anchor sizes (-1: the block size)")
       ->delimiter(',')
       ->capture_default_str();
-  run->add_option("--anchor-source", settings->anchor_sources,
-                  "Star ablation: anchor tokens are the context's first tokens (first) or those just before "
-                  "each block (previous)")
-      ->delimiter(',')
-      ->capture_default_str();
-  run->add_option("--anchor-positions", settings->anchor_positions,
-                  "Star ablation: anchor position ids are its own (original) or the ones just before the block "
-                  "(adjacent)")
-      ->delimiter(',')
-      ->capture_default_str();
-  run->add_option("--anchor-mode", settings->anchor_modes,
-                  "Star: how a rank gets the anchor: recompute (per block, as the paper's code), once (per rank), "
-                  "sent (rank 0 broadcasts its KV per layer), auto (sent; recompute for the ablations)")
-      ->delimiter(',')
-      ->capture_default_str();
-  run->add_option("--ring-layout", settings->ring_layouts,
-                  "Ring: zigzag (load-balanced) and/or contiguous (the Star Attention paper's baseline)")
-      ->delimiter(',')
-      ->capture_default_str();
+  add_setting_list_option(*run, "--anchor-source", settings->anchor_sources,
+                          "Star ablation: anchor tokens are the context's first tokens (first) or those just before "
+                          "each block (previous)");
+  add_setting_list_option(*run, "--anchor-positions", settings->anchor_positions,
+                          "Star ablation: anchor position ids are its own (original) or the ones just before the "
+                          "block (adjacent)");
+  add_setting_list_option(*run, "--anchor-mode", settings->anchor_modes,
+                          "Star: how a rank gets the anchor: recompute (per block, as the paper's code), once (per "
+                          "rank), sent (rank 0 broadcasts its KV per layer), auto (sent; recompute for the ablations)");
+  add_setting_list_option(*run, "--ring-layout", settings->ring_layouts,
+                          "Ring: zigzag (load-balanced) and/or contiguous (the Star Attention paper's baseline)");
   add_duo_options(*run, settings->duo);
   run->add_option("--repeats", settings->repeats, "Timed repeats per run (every one is stored)")->capture_default_str();
   run->add_option("--warmup", settings->warmup, "Untimed repeats before them")->capture_default_str();

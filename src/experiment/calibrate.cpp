@@ -396,8 +396,7 @@ HardwareProfile derive_calibration(const CalibrationSettings& settings) {
 
 HardwareProfile run_calibration(const CalibrationSettings& settings) {
   if (!settings.derive_from.empty()) return derive_calibration(settings);
-  std::string problem;
-  try {
+  Control::agree_on([&] {
     SB_REQUIRE(Control::size() <= 2, "calibrate runs on 1 rank (compute) or 2 ranks (compute and communication), got {}",
                Control::size());
     SB_REQUIRE(!settings.presets.empty(), "--model-preset lists no model");
@@ -406,10 +405,7 @@ HardwareProfile run_calibration(const CalibrationSettings& settings) {
       // and a model that does not split over the GPUs
       make_model_shard(config, settings.hosts.split, 0, settings.hosts.gpus_per_host);
     }
-  } catch (const Error& error) {
-    problem = error.what();
-  }
-  Control::agree(problem.empty(), problem);
+  });
 
   std::unique_ptr<Backend> backend = create_backend(settings.backend);
   HardwareProfile profile;
@@ -434,17 +430,15 @@ HardwareProfile run_calibration(const CalibrationSettings& settings) {
   progress(fmt::format("measured in {:.0f} s",
                        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()));
 
-  problem.clear();
-  if (Control::is_root()) {
+  Control::agree_on_root([&] {
     try {
       write_profile(profile, settings.output.empty()
                                  ? "configs/hardware/" + hardware_file_stem(profile.gpu) + ".json"
                                  : settings.output);
     } catch (const std::exception& error) {
-      problem = error.what();
+      throw Error(error.what());  // a JSON or file error too ends every rank with its message
     }
-  }
-  Control::agree(problem.empty(), problem);
+  });
   return profile;
 }
 

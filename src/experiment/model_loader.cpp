@@ -17,9 +17,8 @@
 namespace sb {
 
 ModelConfig resolve_model_config(const ModelChoice& choice) {
-  ModelConfig config;
-  std::string problem;
-  try {
+  return Control::agree_on([&] {
+    ModelConfig config;
     if (!choice.model_dir.empty()) {
       SB_REQUIRE(std::filesystem::is_directory(choice.model_dir), "--model {}: no such directory",
                  choice.model_dir);
@@ -29,54 +28,40 @@ ModelConfig resolve_model_config(const ModelChoice& choice) {
       config = preset_config(choice.preset);
     }
     validate_config(config);
-  } catch (const Error& error) {
-    problem = error.what();
-  }
-  Control::agree(problem.empty(), problem);
-  return config;
+    return config;
+  });
 }
 
 std::unique_ptr<Transformer> load_model(const ModelChoice& choice, const ModelConfig& config, Backend& backend,
                                         HostShard host_shard) {
-  std::unique_ptr<Transformer> model;
-  std::string problem;
-  try {
+  return Control::agree_on([&] {
     if (!choice.model_dir.empty()) {
       std::shared_ptr<Checkpoint> checkpoint = Checkpoint::open(choice.model_dir);
-      model = std::make_unique<Transformer>(checkpoint->config(), backend, checkpoint_weight_specs(checkpoint), 8192,
-                                            host_shard);
-    } else {
-      model = std::make_unique<Transformer>(config, backend, synthetic_weight_specs(config, choice.weight_seed), 8192,
-                                            host_shard);
+      return std::make_unique<Transformer>(checkpoint->config(), backend, checkpoint_weight_specs(checkpoint), 8192,
+                                           host_shard);
     }
-  } catch (const Error& error) {
-    problem = error.what();
-  }
-  Control::agree(problem.empty(), problem);
-  return model;
+    return std::make_unique<Transformer>(config, backend, synthetic_weight_specs(config, choice.weight_seed), 8192,
+                                         host_shard);
+  });
 }
 
 std::shared_ptr<const DuoPattern> resolve_duo_pattern(const DuoOptions& options, const ModelConfig& config,
-                                                      const std::vector<std::string>& methods) {
+                                                      const std::vector<Method>& methods) {
   std::shared_ptr<const DuoPattern> pattern;
-  std::string problem;
-  try {
-    auto uses = [&](const char* method) { return std::find(methods.begin(), methods.end(), method) != methods.end(); };
+  Control::agree_on([&] {
+    auto uses = [&](Method method) { return std::find(methods.begin(), methods.end(), method) != methods.end(); };
     if (!options.enabled()) {
-      SB_REQUIRE(!uses("duo"), "--method duo needs a head pattern: --duo-pattern DIR (full_attention_heads.tsv + "
+      SB_REQUIRE(!uses(Method::Duo), "--method duo needs a head pattern: --duo-pattern DIR (full_attention_heads.tsv + "
                                "config.json), FILE.tsv or random:SEED");
       SB_REQUIRE(options.sink < 0 && options.recent < 0 && std::isnan(options.threshold) &&
                      std::isnan(options.sparsity),
                  "--duo-sink, --duo-recent, --duo-threshold and --duo-sparsity need --duo-pattern");
     } else {
-      SB_REQUIRE(uses("duo") || uses("star"),
+      SB_REQUIRE(uses(Method::Duo) || uses(Method::Star),
                  "--duo-pattern is used by --method duo and star (star + duo); none of them is in the methods");
       pattern = std::make_shared<const DuoPattern>(load_duo_pattern(options, config));
     }
-  } catch (const Error& error) {
-    problem = error.what();
-  }
-  Control::agree(problem.empty(), problem);
+  });
   if (pattern && Control::is_root()) fmt::print(stderr, "duo pattern {}\n", pattern->describe());
   return pattern;
 }
@@ -104,24 +89,15 @@ std::string ranks_per_gpu_problem(const std::vector<int>& node_ranks, int local_
 }  // namespace
 
 std::unique_ptr<Backend> create_backend(const std::string& name) {
-  std::unique_ptr<Backend> backend;
-  std::string problem;
   const std::vector<int> node_ranks = Control::node_ranks();  // collective: every rank, whatever its backend
   const int local_rank = Control::local_rank();
-  try {
-    if (name == "cuda" || (name == "auto" && cuda_backend_available()))
-      problem = ranks_per_gpu_problem(node_ranks, local_rank, visible_gpu_count());
-  } catch (const Error& error) {
-    problem = error.what();
-  }
-  Control::agree(problem.empty(), problem);
-  try {
-    backend = make_backend(name, local_rank);
-  } catch (const Error& error) {
-    problem = error.what();
-  }
-  Control::agree(problem.empty(), problem);
-  return backend;
+  Control::agree_on([&] {
+    if (name == "cuda" || (name == "auto" && cuda_backend_available())) {
+      const std::string problem = ranks_per_gpu_problem(node_ranks, local_rank, visible_gpu_count());
+      SB_REQUIRE(problem.empty(), "{}", problem);
+    }
+  });
+  return Control::agree_on([&] { return make_backend(name, local_rank); });
 }
 
 }  // namespace sb

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "attention/duo_pattern.h"
+#include "attention/method_settings.h"
 #include "backend/backend.h"
 #include "engine/transformer.h"
 #include "model/config.h"
@@ -31,7 +32,7 @@ std::unique_ptr<Transformer> load_model(const ModelChoice& choice, const ModelCo
 // duo without a pattern, and a pattern no method of `methods` uses (duo and
 // star do). Rank 0 prints what it resolved to.
 std::shared_ptr<const DuoPattern> resolve_duo_pattern(const DuoOptions& options, const ModelConfig& config,
-                                                      const std::vector<std::string>& methods);
+                                                      const std::vector<Method>& methods);
 // Collective: creates the backend on every rank (bound to the local rank's GPU).
 std::unique_ptr<Backend> create_backend(const std::string& name);
 

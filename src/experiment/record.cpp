@@ -41,8 +41,8 @@ RunRecord::Array vector_array(const std::string& path, const std::vector<double>
 }
 
 void add_duo_attributes(const RunSpec& spec, RunRecord& record) {
-  if (!spec.duo) return;
-  const DuoPattern& duo = *spec.duo;
+  if (!spec.method.duo) return;
+  const DuoPattern& duo = *spec.method.duo;
   record.text["duo_pattern"] = duo.source;
   record.numbers["duo_sparsity"] = duo.sparsity();
   record.numbers["duo_threshold"] = duo.threshold;
@@ -69,16 +69,16 @@ static std::string provenance_key_suffix(const RunContext& context) {
 }
 
 static std::string method_key_suffix(const RunSpec& spec) {
-  if (spec.method == "star") {
-    return fmt::format(";anchor_source={};anchor_positions={};anchor_mode={}", spec.anchor_source,
-                       spec.anchor_positions, spec.anchor_mode);
+  if (spec.method.method == Method::Star) {
+    return fmt::format(";anchor_source={};anchor_positions={};anchor_mode={}", setting_name(spec.method.anchor_source),
+                       setting_name(spec.method.anchor_positions), setting_name(spec.plan.anchor_mode));
   }
-  if (spec.method == "ring") return fmt::format(";ring_layout={}", spec.ring_layout);
+  if (spec.method.method == Method::Ring) return fmt::format(";ring_layout={}", setting_name(spec.method.ring_layout));
   return {};
 }
 
 int ranks_of_run(const RunSpec& spec, const RunContext& context) {
-  return runs_on_one_rank(spec.method) ? context.hosts.gpus_per_host : context.job_world_size;
+  return runs_on_one_rank(spec.method.method) ? context.hosts.gpus_per_host : context.job_world_size;
 }
 
 // Hosts of several GPUs are another run (one-GPU hosts keep the keys they had).
@@ -100,14 +100,20 @@ std::string ranks_label(const RunRecord& record) {
 }
 
 std::string params_key(const RunSpec& spec, const RunContext& context) {
+  const Method method = spec.method.method;
   const int ranks = ranks_of_run(spec, context);
+  const bool star = method == Method::Star;
+  // Task sample keys have always named the anchor as the sweep was given it
+  // (-1: the block), timing keys the resolved size; kept so that files written
+  // before resume as they did.
+  const int64_t keyed_anchor = spec.task.empty() ? spec.plan.star.anchor_size : spec.method.anchor_size;
   return fmt::format(
       "model={};backend={};method={};seq_len={};query_len={};generate={};world_size={};block_size={};"
       "anchor_size={};repeats={};warmup={};seed={};task={};sample={}{}",
-      context.model_name, context.backend, spec.method, spec.context_len, spec.query_len, spec.generate, ranks,
-      spec.method == "star" ? spec.block_size : 0, spec.method == "star" ? spec.anchor_size : 0, spec.repeats,
-      spec.warmup, spec.seed, spec.task, spec.sample,
-      method_key_suffix(spec) + duo_params_key(spec.duo.get())) + host_key_suffix(spec, context) +
+      context.model_name, context.backend, setting_name(method), spec.context_len, spec.query_len, spec.generate,
+      ranks, star ? spec.plan.star.block_size : 0, star ? keyed_anchor : 0, spec.repeats, spec.warmup, spec.seed,
+      spec.task, spec.sample, method_key_suffix(spec) + duo_params_key(spec.method.duo.get())) +
+         host_key_suffix(spec, context) +
          provenance_key_suffix(context) +
          // A simulated run's hardware is its platform and profile (provenance), not the machine simulating it.
          (context.simulated ? std::string() : hardware_key(context.placement, ranks));
@@ -127,8 +133,10 @@ double median_of_slowest(const std::vector<std::vector<double>>& per_repeat_per_
 RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, const Fidelity* fidelity) {
   const RunSpec& spec = outcome.spec;
   RunRecord record;
+  const Method method = spec.method.method;
   record.text = {{"kind", spec.task.empty() ? "timing" : "task_sample"},
-                 {"method", spec.method},
+                 {"method", setting_name(method)},
+                 {"label", method_label(spec.method)},
                  {"backend", context.backend},
                  {"device", context.device},
                  {"model", context.model_name},
@@ -137,20 +145,21 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
                  {"git_commit", STARBENCH_GIT_COMMIT},
                  {"date", utc_now()},
                  {"params_key", params_key(spec, context)}};
-  if (spec.method == "star") {
-    record.text["anchor_source"] = spec.anchor_source;
-    record.text["anchor_positions"] = spec.anchor_positions;
-    record.text["anchor_mode"] = outcome.anchor_mode.empty() ? spec.anchor_mode : outcome.anchor_mode;
-    if (!spec.block_rule.empty()) record.text["block_rule"] = spec.block_rule;
+  const bool star = method == Method::Star;
+  if (star) {
+    record.text["anchor_source"] = setting_name(spec.method.anchor_source);
+    record.text["anchor_positions"] = setting_name(spec.method.anchor_positions);
+    record.text["anchor_mode"] = setting_name(spec.plan.anchor_mode);
+    record.text["block_rule"] = spec.method.block_rule.label();
   }
-  if (spec.method == "ring") record.text["ring_layout"] = spec.ring_layout;
+  if (method == Method::Ring) record.text["ring_layout"] = setting_name(spec.method.ring_layout);
   for (const auto& [key, value] : context.provenance) record.text[key] = value;
   record.integers = {{"seq_len", spec.context_len},
                      {"query_len", spec.query_len},
                      {"generate", spec.generate},
                      {"world_size", outcome.world_size},
-                     {"block_size", outcome.block_size},
-                     {"anchor_size", outcome.anchor_size},
+                     {"block_size", star ? spec.plan.star.block_size : 0},
+                     {"anchor_size", star ? spec.plan.star.anchor_size : 0},
                      {"seed", int64_t(spec.seed)},
                      {"repeats", spec.repeats},
                      {"warmup", spec.warmup},
@@ -219,7 +228,7 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
     generated.i64 = outcome.generated;
     record.arrays.push_back(generated);
   }
-  if (spec.method == "global" && spec.task.empty() && !outcome.query_logits.empty()) {
+  if (method == Method::Global && spec.task.empty() && !outcome.query_logits.empty()) {
     RunRecord::Array logits;
     logits.path = "reference/query_logits";
     logits.shape = {spec.query_len, outcome.vocab_size};

@@ -5,28 +5,20 @@
 #include <string>
 #include <vector>
 
-#include "attention/duo_pattern.h"
+#include "attention/method_settings.h"
 
 namespace sb {
 
 struct RunSpec {
-  std::string method = "global";
+  MethodSettings method;  // as the sweep asked (block rule, anchor size as given; anchor mode resolved)
+  MethodPlan plan;        // the method resolved for this context and the job's ranks (plan_method): what
+                          // the method, the memory plan and the record use
   int64_t context_len = 0;
   int64_t query_len = 0;
   int64_t generate = 0;
-  int64_t block_size = 0;    // star: 0 -> ceil(context / ranks)
-  int64_t anchor_size = -1;  // star: -1 -> block size
-  std::string anchor_source = "first";       // star ablations, see MethodSettings
-  std::string anchor_positions = "original";
-  std::string anchor_mode = "auto";          // star: recompute | once | sent (resolved by the sweeps)
-  std::string block_rule;                    // star: how block_size was chosen ("C/ranks", "C/4", "fixed")
-  std::string ring_layout = "zigzag";        // ring: zigzag | contiguous
   int repeats = 3;
   int warmup = 1;
   uint64_t seed = 1234;
-  // DuoAttention head pattern: set for duo and star (star + duo) when
-  // --duo-pattern is given, null otherwise (global and ring never use one).
-  std::shared_ptr<const DuoPattern> duo = nullptr;
   std::string task;     // empty for timing runs
   int64_t sample = -1;  // task sample index
 };
@@ -35,8 +27,6 @@ struct RunSpec {
 struct RunOutcome {
   RunSpec spec;
   int world_size = 1;  // ranks that took part (1 for global)
-  int64_t block_size = 0, anchor_size = 0;  // resolved (star), else 0
-  std::string anchor_mode;                   // resolved (star), else empty
   std::vector<std::vector<double>> context_ms, query_ms, decode_ms;  // [repeat][rank]; decode per token
   std::vector<double> context_comm_bytes, query_comm_bytes;        // [rank], one repeat
   std::vector<double> peak_bytes;                                   // [rank]

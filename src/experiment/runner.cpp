@@ -6,7 +6,6 @@
 #include "attention/duo_shard.h"
 #include "attention/method.h"
 #include "attention/star_method.h"
-#include "comm/host_layout.h"
 #include "engine/model_shard.h"
 #include "util/control.h"
 #include "util/error.h"
@@ -25,35 +24,35 @@ struct RankShare {
 // Per-kind KV (duo, star + duo) or every head's.
 size_t kv_bytes_planned(const ModelConfig& config, const RunSpec& spec, const RankShare& share, int64_t tail,
                         DType dtype) {
-  if (spec.duo && (spec.method == "duo" || spec.method == "star")) {
-    return duo_kv_bytes(*spec.duo, share.kept_tokens + tail, /*holds_streaming=*/true, config.head_dim, dtype);
+  const MethodSettings& method = spec.method;
+  if (method.duo && (method.method == Method::Duo || method.method == Method::Star)) {
+    return duo_kv_bytes(*method.duo, share.kept_tokens + tail, /*holds_streaming=*/true, config.head_dim, dtype);
   }
   return KvCache::bytes_needed(config.num_layers, share.kept_tokens + tail, config.num_kv_heads, config.head_dim,
                                dtype);
 }
 
-RankShare largest_share(const RunSpec& spec, int world_size) {
-  if (spec.method == "ring") {
-    RingLayout layout = make_ring_layout(spec.context_len, world_size, spec.ring_layout);
-    int64_t most = layout.max_tokens_per_rank();
-    return {most, most, world_size > 1 ? 2 * 2 * most : 0};
+RankShare largest_share(const MethodPlan& plan) {
+  if (plan.method == Method::Ring) {
+    const int64_t most = plan.ring.max_tokens_per_rank();
+    return {most, most, plan.ranks > 1 ? 2 * 2 * most : 0};
   }
-  if (spec.method == "star") {
-    StarLayout layout = make_star_layout(spec.context_len, spec.block_size, spec.anchor_size, world_size);
-    const std::string mode =
-        resolve_anchor_mode(spec.anchor_mode, spec.anchor_source, spec.anchor_positions, spec.duo != nullptr);
-    if (mode == "recompute") return {layout.max_sequence_len(), layout.max_tokens_per_rank(), 0};
+  if (plan.method == Method::Star) {
+    const StarLayout& layout = plan.star;
+    if (plan.anchor_mode == AnchorMode::Recompute) {
+      return {layout.max_sequence_len(), layout.max_tokens_per_rank(), 0};
+    }
     const int64_t anchor = layout.anchor_size;
-    const bool sent = mode == "sent" && world_size > 1 && anchor > 0;
+    const bool sent = plan.anchor_mode == AnchorMode::Sent && plan.ranks > 1 && anchor > 0;
     int64_t forward = 0;
-    for (int rank = 0; rank < world_size; ++rank) {
+    for (int rank = 0; rank < plan.ranks; ++rank) {
       const bool computes_anchor = !sent && layout.blocks_of(rank).begin > 0;
       forward = std::max(forward, layout.tokens_of(rank) + (computes_anchor ? anchor : 0));
     }
     const int64_t scratch = anchor > 0 ? 2 * (anchor + layout.block_size) : 0;
     return {forward, layout.max_tokens_per_rank(), scratch + (sent ? 2 * 2 * anchor : 0)};
   }
-  return {spec.context_len, spec.context_len, 0};
+  return {plan.context_len, plan.context_len, 0};
 }
 
 // Greedy next token from the last row of a forward pass.
@@ -64,36 +63,22 @@ int64_t next_token_after(Transformer& model, const Tensor& hidden) {
 
 }  // namespace
 
-MethodSettings method_settings_of(const RunSpec& spec) {
-  MethodSettings settings;
-  settings.name = spec.method;
-  settings.block_size = spec.block_size;
-  settings.anchor_size = spec.anchor_size;
-  settings.anchor_source = spec.anchor_source;
-  settings.anchor_positions = spec.anchor_positions;
-  settings.anchor_mode = spec.anchor_mode;
-  settings.ring_layout = spec.ring_layout;
-  settings.duo = spec.duo;
-  return settings;
-}
-
 namespace {
 
-// One GPU's plan: `shard` of each host's model on `hosts` hosts.
-size_t planned_bytes_of_shard(const ModelConfig& full_config, const RunSpec& spec, int hosts, DType dtype,
+// One GPU's plan: `shard` of each host's model.
+size_t planned_bytes_of_shard(const ModelConfig& full_config, const RunSpec& spec, DType dtype,
                               int64_t mlp_chunk_tokens, const ModelShard& shard) {
   const ModelConfig config = shard_config(full_config, shard);
   RunSpec local_spec = spec;
-  local_spec.duo = shard_duo_pattern(spec.duo, shard);
-  const int ranks = runs_on_one_rank(spec.method) ? 1 : hosts;
-  const RankShare share = largest_share(spec, ranks);
+  local_spec.method.duo = shard_duo_pattern(spec.method.duo, shard);
+  const RankShare share = largest_share(spec.plan);
   const int64_t tail = spec.query_len + spec.generate;
   const int64_t kv_row = config.num_kv_heads * config.head_dim;
   const int64_t forward_tokens = std::max(share.forward_tokens, tail);
   size_t bytes = Transformer::weight_bytes(config, dtype);
   bytes += kv_bytes_planned(config, local_spec, share, tail, dtype);
   bytes += Transformer::activation_bytes(config, forward_tokens, mlp_chunk_tokens, dtype);
-  if (spec.duo) {
+  if (spec.method.duo) {
     // Heads packed by kind: q and out of one kind, its K/V, the streaming keys' copy.
     bytes += size_t(forward_tokens * (2 * config.num_heads * config.head_dim + 4 * kv_row)) * dtype_size(dtype);
   }
@@ -104,8 +89,8 @@ size_t planned_bytes_of_shard(const ModelConfig& full_config, const RunSpec& spe
   return bytes;
 }
 
-// The smallest number of GPUs per host above `from` whose tensor split leaves
-// weights that fit `capacity` on one GPU (0: none up to `most`).
+// The smallest number of GPUs per host above `from` whose split leaves weights
+// that fit `capacity` on one GPU (0: none up to `most`).
 int gpus_per_host_fitting_weights(const ModelConfig& config, HostSplit split, DType dtype, size_t capacity, int from,
                                   int most) {
   for (int gpus = from + 1; gpus <= most; ++gpus) {
@@ -116,7 +101,7 @@ int gpus_per_host_fitting_weights(const ModelConfig& config, HostSplit split, DT
         return gpus;
       }
     } catch (const Error&) {
-      // the heads do not split over this many GPUs: try the next count
+      // the model does not split over this many GPUs: try the next count
     }
   }
   return 0;
@@ -124,33 +109,34 @@ int gpus_per_host_fitting_weights(const ModelConfig& config, HostSplit split, DT
 
 }  // namespace
 
-size_t Runner::planned_bytes_per_rank(const ModelConfig& config, const RunSpec& spec, int hosts, DType dtype,
+size_t Runner::planned_bytes_per_rank(const ModelConfig& config, const RunSpec& spec, DType dtype,
                                       int64_t mlp_chunk_tokens, int gpus_per_host, HostSplit split) {
   // Shards differ in which heads or layers they hold (and, under a duo
   // pattern, in how many heads keep their whole KV): the plan is the largest.
   size_t most = 0;
   for (int index = 0; index < gpus_per_host; ++index) {
-    most = std::max(most, planned_bytes_of_shard(config, spec, hosts, dtype, mlp_chunk_tokens,
+    most = std::max(most, planned_bytes_of_shard(config, spec, dtype, mlp_chunk_tokens,
                                                  make_model_shard(config, split, index, gpus_per_host)));
   }
   return most;
 }
 
-std::string memory_plan_problem(const ModelConfig& config, const RunSpec& spec, int hosts, size_t capacity,
-                                DType dtype, const std::string& device, int64_t mlp_chunk_tokens, int gpus_per_host,
+std::string memory_plan_problem(const ModelConfig& config, const RunSpec& spec, size_t capacity, DType dtype,
+                                const std::string& device, int64_t mlp_chunk_tokens, int gpus_per_host,
                                 int max_gpus_per_host, HostSplit split) {
   const size_t planned =
-      Runner::planned_bytes_per_rank(config, spec, hosts, dtype, mlp_chunk_tokens, gpus_per_host, split);
+      Runner::planned_bytes_per_rank(config, spec, dtype, mlp_chunk_tokens, gpus_per_host, split);
   const size_t weights =
       Transformer::weight_bytes(shard_config(config, make_model_shard(config, split, 0, gpus_per_host)), dtype);
   if (capacity == 0 || planned <= capacity) return "";
+  const bool one_host = runs_on_one_rank(spec.method.method);
   auto gib = [](size_t bytes) { return double(bytes) / double(1ull << 30); };
   const std::string what = fmt::format(
       "{} with a {}-token context on {} of {} needs about {:.1f} GiB per GPU, {:.1f} GiB of it weights, but {} has "
       "{:.1f} GiB available",
-      spec.method, spec.context_len,
-      HostLayout{runs_on_one_rank(spec.method) ? 1 : hosts, gpus_per_host, split}.describe(),
-      config.name, gib(planned), gib(weights), device, gib(capacity));
+      setting_name(spec.method.method), spec.context_len,
+      HostLayout{spec.plan.ranks, gpus_per_host, split}.describe(), config.name, gib(planned), gib(weights), device,
+      gib(capacity));
   if (weights >= capacity) {
     // More ranks (hosts) cannot help: every host holds the whole model.
     const int most = max_gpus_per_host > 0 ? max_gpus_per_host : int(config.num_heads);
@@ -164,32 +150,29 @@ std::string memory_plan_problem(const ModelConfig& config, const RunSpec& spec, 
   }
   const std::string more_gpus =
       max_gpus_per_host == 0 || gpus_per_host < max_gpus_per_host ? "more --gpus-per-host, " : "";
-  return runs_on_one_rank(spec.method)
-             ? fmt::format("{} ({} runs on one host): use {}a smaller --seq-len", what, spec.method, more_gpus)
-             : fmt::format("{}: use more ranks (hosts), {}a smaller --seq-len or (star) a smaller --block-size", what,
-                           more_gpus);
+  return one_host ? fmt::format("{} ({} runs on one host): use {}a smaller --seq-len", what,
+                                setting_name(spec.method.method), more_gpus)
+                  : fmt::format("{}: use more ranks (hosts), {}a smaller --seq-len or (star) a smaller --block-size",
+                                what, more_gpus);
 }
 
-void check_memory_plan(const ModelConfig& config, const RunSpec& spec, int hosts, Backend& backend,
-                       int64_t mlp_chunk_tokens, int gpus_per_host, int max_gpus_per_host, HostSplit split) {
-  std::string problem;
-  try {
-    problem = memory_plan_problem(config, spec, hosts, backend.memory_capacity_bytes(), backend.act_dtype(),
-                                  backend.device_name(), mlp_chunk_tokens, gpus_per_host, max_gpus_per_host, split);
-  } catch (const Error& error) {
-    problem = error.what();
-  }
-  Control::agree(problem.empty(), problem);
+void check_memory_plan(const ModelConfig& config, const RunSpec& spec, Backend& backend, int64_t mlp_chunk_tokens,
+                       int gpus_per_host, int max_gpus_per_host, HostSplit split) {
+  Control::agree_on([&] {
+    const std::string problem =
+        memory_plan_problem(config, spec, backend.memory_capacity_bytes(), backend.act_dtype(), backend.device_name(),
+                            mlp_chunk_tokens, gpus_per_host, max_gpus_per_host, split);
+    if (!problem.empty()) throw Error(problem);
+  });
 }
 
 RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context, const std::vector<int32_t>& query) {
   Backend& backend = model_.backend();
-  // Hosts of G GPUs (G = the model's tensor shards): world rank r is GPU r % G
-  // of host r / G. global and duo run on host 0, whose ranks come first.
+  // Hosts of G GPUs (G = the model's shards): world rank r is GPU r % G of
+  // host r / G. global and duo run on host 0, whose ranks come first.
   const int rank = Control::rank();
   const int gpus_per_host = model_.shard().count;
-  const int hosts = world_comm_.size();
-  const bool one_rank = runs_on_one_rank(spec.method);
+  const bool one_rank = runs_on_one_rank(spec.method.method);
   const bool participates = !one_rank || rank / gpus_per_host == 0;
   std::unique_ptr<Comm> local_comm;
   Comm* comm = &world_comm_;
@@ -197,7 +180,8 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
     local_comm = make_local_comm(backend);
     comm = local_comm.get();
   }
-  const int participants = (one_rank ? 1 : hosts) * gpus_per_host;  // ranks
+  const int method_ranks = one_rank ? 1 : world_comm_.size();  // hosts the method runs on
+  const int participants = method_ranks * gpus_per_host;         // ranks
 
   RunOutcome outcome;
   outcome.spec = spec;
@@ -206,32 +190,20 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
   outcome.hidden_size = model_.config().hidden_size;
 
   // Settings are checked on every rank before anything is allocated.
-  std::string problem;
-  try {
+  Control::agree_on([&] {
     SB_REQUIRE(spec.query_len > 0, "the query is empty: --query-len must be at least 1");
     SB_REQUIRE(int64_t(context.size()) == spec.context_len && int64_t(query.size()) == spec.query_len,
                "run input sizes do not match the spec");
     SB_REQUIRE(spec.repeats >= 1 && spec.warmup >= 0, "--repeats must be >= 1 and --warmup >= 0");
-    if (spec.method == "star") {
-      StarLayout layout =
-          make_star_layout(spec.context_len, spec.block_size, spec.anchor_size, one_rank ? 1 : hosts);
-      outcome.block_size = layout.block_size;
-      outcome.anchor_size = layout.anchor_size;
-      outcome.anchor_mode =
-          resolve_anchor_mode(spec.anchor_mode, spec.anchor_source, spec.anchor_positions, spec.duo != nullptr);
-    } else if (spec.method == "ring") {
-      make_ring_layout(spec.context_len, hosts, spec.ring_layout);
-    } else if (spec.method == "duo") {
-      SB_REQUIRE(spec.duo, "duo needs a head pattern (--duo-pattern DIR, FILE.tsv or random:SEED)");
-    } else {
-      SB_REQUIRE(spec.method == "global", "unknown attention method '{}' (valid: global, ring, star, duo)",
-                 spec.method);
-    }
-  } catch (const Error& error) {
-    problem = error.what();
-  }
-  Control::agree(problem.empty(), problem);
-  check_memory_plan(model_.full_config(), spec, hosts, backend, 8192, gpus_per_host, 0,
+    SB_REQUIRE(spec.plan.method == spec.method.method && spec.plan.context_len == spec.context_len &&
+                   spec.plan.ranks == method_ranks,
+               "{} run of {} tokens on {} host(s): its plan was made for {} tokens on {} host(s)",
+               setting_name(spec.method.method), spec.context_len, method_ranks, spec.plan.context_len,
+               spec.plan.ranks);
+    SB_REQUIRE(spec.method.method != Method::Duo || spec.method.duo,
+               "duo needs a head pattern (--duo-pattern DIR, FILE.tsv or random:SEED)");
+  });
+  check_memory_plan(model_.full_config(), spec, backend, 8192, gpus_per_host, 0,
                     model_.shard().by_layers ? HostSplit::Layers : HostSplit::Tensor);
 
   const int64_t tail_tokens = spec.query_len + spec.generate;
@@ -249,7 +221,7 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
     const bool measured = iteration >= spec.warmup;
     const bool keep_outputs = iteration == spec.warmup;
     std::unique_ptr<AttentionMethod> method;
-    if (participates) method = make_method(method_settings_of(spec), model_, *comm, spec.context_len, tail_tokens);
+    if (participates) method = make_method(spec.method, spec.plan, model_, *comm, tail_tokens);
 
     // Phase 1: context encoding.
     comm->reset_bytes_sent();

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "attention/layout.h"
+#include "attention/method_settings.h"
 #include "comm/host_layout.h"
 #include "experiment/model_loader.h"
 #include "experiment/run_spec.h"
@@ -17,16 +17,17 @@ struct SweepSettings {
   ModelChoice model;
   std::string backend = "auto";
   HostOptions hosts;  // --gpus-per-host, --host-split: the methods run between hosts
-  std::vector<std::string> methods = {"global", "ring", "star"};
+  std::vector<Method> methods = {Method::Global, Method::Ring, Method::Star};
   std::vector<int64_t> seq_lens = {256, 512, 1024};
   int64_t query_len = 16;
   int64_t generate = 4;
-  std::vector<std::string> block_sizes = {"0"};  // tokens, 0 (context / ranks) or C/k (see BlockRule)
+  // Star's grid (block rule x anchor x source x positions x mode) and ring's layouts.
+  std::vector<BlockRule> block_rules = {BlockRule{}};  // tokens, 0 (context / ranks) or C/k
   std::vector<int64_t> anchor_sizes = {-1};
-  std::vector<std::string> anchor_sources = {"first"};        // star ablations
-  std::vector<std::string> anchor_positions = {"original"};
-  std::vector<std::string> anchor_modes = {"auto"};           // star: recompute | once | sent | auto
-  std::vector<std::string> ring_layouts = {"zigzag"};         // ring: zigzag | contiguous
+  std::vector<AnchorSource> anchor_sources = {AnchorSource::First};
+  std::vector<AnchorPositions> anchor_positions = {AnchorPositions::Original};
+  std::vector<AnchorMode> anchor_modes = {AnchorMode::Auto};
+  std::vector<RingLayoutKind> ring_layouts = {RingLayoutKind::Zigzag};
   DuoOptions duo;  // DuoAttention pattern for duo and star (star + duo)
   int repeats = 3;
   int warmup = 1;
@@ -46,31 +47,22 @@ struct SweepSettings {
 // "42s", "3m07s", "2h05m": progress lines' ETA.
 std::string format_duration(double seconds);
 
-// The methods without repeats, global first: it is the fidelity reference of the others.
-std::vector<std::string> methods_global_first(const std::vector<std::string>& methods);
-
-// Star's own grid (block rule x anchor x anchor source x anchor positions x
-// anchor mode), in sweep order; block rules and anchors unresolved (anchor -1 =
-// block), anchor modes resolved (auto -> the default for the ablation); throws
-// sb::Error for a bad block size, an unknown name or an anchor mode that cannot
+// The method settings of a sweep, in sweep order: global first (the fidelity
+// reference of the others), each ring layout, star's grid (block rule x anchor
+// x anchor source x anchor positions x anchor mode) with anchor modes resolved
+// (auto -> the default for the ablation and the duo pattern) and repeats
+// removed; block rules and anchors unresolved (anchor -1 = block). Throws
+// sb::Error for an empty list, a bad anchor size or an anchor mode that cannot
 // serve the ablation.
-struct StarSetting {
-  BlockRule block_rule;
-  int64_t anchor_size = -1;
-  std::string anchor_source, anchor_positions, anchor_mode;
-};
-std::vector<StarSetting> star_settings(const SweepSettings& settings);
-// The ring layouts to run, checked and without repeats.
-std::vector<std::string> ring_layouts(const SweepSettings& settings);
+std::vector<MethodSettings> method_variants(const SweepSettings& settings);
 
-// The methods a sweep accepts.
-bool is_known_method(const std::string& method);
-// The runs of the grid, in execution order; throws sb::Error for a bad setting.
-// A fixed star block size that leaves some rank without a block at one length
-// is skipped at that length when it fits another length of the sweep (scaling
-// studies list blocks up to the longest context); one that fits no length is
-// an error. Their duo pattern is not set (it needs the model's shape: run_sweep
-// sets it). `world_size` counts hosts (ranks when a host is one GPU).
+// The runs of a timing sweep's grid, planned for `world_size` ranks, in
+// execution order; throws sb::Error for a bad setting. A fixed star block size
+// that leaves some rank without a block at one length is skipped at that
+// length when it fits another length of the sweep (scaling studies list blocks
+// up to the longest context); one that fits no length is an error. Star runs
+// of one length that resolve to the same sizes run once. Their duo pattern is
+// not set (it needs the model's shape: the sweep session sets it).
 std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size);
 
 // Collective. Returns the number of runs executed (not counting skipped ones).

@@ -3,8 +3,13 @@
 // collectives with a deadline so that a rank that died or diverged ends the
 // job with a message instead of a hang.
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
+
+#include "util/error.h"
 
 namespace sb {
 
@@ -45,6 +50,14 @@ class Control {
   // Every rank passes its own ok/message; if any rank failed, every rank throws
   // sb::Error with the first failing rank's message.
   static void agree(bool ok, const std::string& message);
+  // Collective: runs fn on this rank; an sb::Error it raises on any rank ends
+  // every rank with the same CollectiveError (the first failing rank's message).
+  // Returns fn's result.
+  template <typename Fn>
+  static auto agree_on(Fn&& fn) -> std::invoke_result_t<Fn&>;
+  // Collective: runs fn (void) on rank 0 alone, its sb::Error agreed as above.
+  template <typename Fn>
+  static void agree_on_root(Fn&& fn);
   static double max(double value);
   static double sum(double value);
   static std::vector<double> gather_all(double value);  // every rank gets every value
@@ -52,5 +65,35 @@ class Control {
   static std::string broadcast_string(const std::string& value, int root);
   static std::vector<int64_t> broadcast_ints(std::vector<int64_t> values, int root);
 };
+
+template <typename Fn>
+auto Control::agree_on(Fn&& fn) -> std::invoke_result_t<Fn&> {
+  using Result = std::invoke_result_t<Fn&>;
+  std::string problem;
+  if constexpr (std::is_void_v<Result>) {
+    try {
+      fn();
+    } catch (const Error& error) {
+      problem = error.what();
+    }
+    agree(problem.empty(), problem);
+  } else {
+    std::optional<Result> result;
+    try {
+      result.emplace(fn());
+    } catch (const Error& error) {
+      problem = error.what();
+    }
+    agree(problem.empty(), problem);
+    return std::move(*result);
+  }
+}
+
+template <typename Fn>
+void Control::agree_on_root(Fn&& fn) {
+  agree_on([&] {
+    if (is_root()) fn();
+  });
+}
 
 }  // namespace sb

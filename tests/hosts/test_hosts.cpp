@@ -80,30 +80,30 @@ std::shared_ptr<const DuoPattern> mixed_pattern(const ModelConfig& config) {
 
 std::vector<Case> cases(const ModelConfig& config, int64_t block) {
   std::vector<Case> all;
-  all.push_back({"global", MethodSettings{"global"}});
+  all.push_back({"global", MethodSettings{Method::Global}});
   for (const char* layout : {"zigzag", "contiguous"}) {
-    MethodSettings ring{"ring"};
-    ring.ring_layout = layout;
+    MethodSettings ring{Method::Ring};
+    ring.ring_layout = parse_setting<RingLayoutKind>(layout);
     all.push_back({std::string("ring ") + layout, ring});
   }
   for (const char* mode : {"recompute", "once", "sent"}) {
-    MethodSettings star{"star", block, block};
-    star.anchor_mode = mode;
+    MethodSettings star{Method::Star, {block}, block};
+    star.anchor_mode = parse_setting<AnchorMode>(mode);
     all.push_back({std::string("star ") + mode, star});
   }
-  MethodSettings duo{"duo"};
+  MethodSettings duo{Method::Duo};
   duo.duo = mixed_pattern(config);
   all.push_back({"duo", duo});
   for (const char* mode : {"recompute", "once"}) {
-    MethodSettings star_duo{"star", block, block};
-    star_duo.anchor_mode = mode;
+    MethodSettings star_duo{Method::Star, {block}, block};
+    star_duo.anchor_mode = parse_setting<AnchorMode>(mode);
     star_duo.duo = mixed_pattern(config);
     all.push_back({std::string("star+duo ") + mode, star_duo});
   }
   return all;
 }
 
-bool on_one_host(const MethodSettings& settings) { return runs_on_one_rank(settings.name); }
+bool on_one_host(const MethodSettings& settings) { return runs_on_one_rank(settings.method); }
 
 // Every case on hosts of G GPUs against one-GPU hosts; returns how many ran.
 int compare_with_one_gpu_hosts(const ModelConfig& config, const ModelWeightSpecs& weights, int gpus_per_host,
@@ -205,8 +205,8 @@ TEST(Hosts, SplitHostsMatchHfReferences) {
     const testing::ReferenceCase global = testing::load_reference("global_reference.safetensors", "query_logits");
     for (const char* method : {"global", "ring"}) {
       for (const char* layout : {"zigzag", "contiguous"}) {
-        MethodSettings settings{method};
-        settings.ring_layout = layout;
+        MethodSettings settings{parse_setting<Method>(method)};
+        settings.ring_layout = parse_setting<RingLayoutKind>(layout);
         const ForwardOutputs outputs = split_run(settings, global);
         EXPECT_LT(testing::max_abs_difference(outputs.logits, global.logits), 2e-3) << method << " " << layout << where;
         EXPECT_EQ(outputs.generated, global.generated) << method << " " << layout << where;
@@ -219,8 +219,8 @@ TEST(Hosts, SplitHostsMatchHfReferences) {
       const int64_t blocks = (reference.context_len + reference.block_size - 1) / reference.block_size;
       if (blocks < hosts.layout.hosts) continue;
       for (const char* mode : {"recompute", "once", "sent"}) {
-        MethodSettings settings{"star", reference.block_size, reference.anchor_size};
-        settings.anchor_mode = mode;
+        MethodSettings settings{Method::Star, {reference.block_size}, reference.anchor_size};
+        settings.anchor_mode = parse_setting<AnchorMode>(mode);
         const ForwardOutputs outputs = split_run(settings, reference);
         EXPECT_LT(testing::max_abs_difference(outputs.logits, reference.logits), 2e-3) << file << " " << mode << where;
         EXPECT_EQ(outputs.generated, reference.generated) << file << " " << mode << where;
@@ -233,7 +233,7 @@ TEST(Hosts, SplitHostsMatchHfReferences) {
       const testing::ReferenceCase reference = testing::load_reference(file);
       const int64_t blocks = (reference.context_len + reference.block_size - 1) / reference.block_size;
       if (blocks < hosts.layout.hosts) continue;
-      MethodSettings settings{"star", reference.block_size, reference.anchor_size};
+      MethodSettings settings{Method::Star, {reference.block_size}, reference.anchor_size};
       DuoOptions options;
       options.pattern = reference.duo_pattern;
       settings.duo = std::make_shared<const DuoPattern>(load_duo_pattern(options, config));

@@ -11,16 +11,10 @@
 namespace sb::testing {
 
 // Runs `attempt` on every rank; the sb::Error it throws (on any rank) must
-// reach every rank through Control::agree as a CollectiveError naming `fragment`.
+// reach every rank through Control::agree_on as a CollectiveError naming `fragment`.
 inline void expect_collective_error(const std::function<void()>& attempt, const std::string& fragment) {
-  std::string problem;
   try {
-    attempt();
-  } catch (const Error& error) {
-    problem = error.what();
-  }
-  try {
-    Control::agree(problem.empty(), problem);
+    Control::agree_on(attempt);
     ADD_FAILURE() << "expected an error containing '" << fragment << "'";
   } catch (const CollectiveError& error) {
     EXPECT_NE(std::string(error.what()).find(fragment), std::string::npos) << error.what();

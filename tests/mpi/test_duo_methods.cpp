@@ -35,7 +35,7 @@ std::shared_ptr<const DuoPattern> pattern(std::vector<int> kinds, int64_t sink, 
 }
 
 MethodSettings star_duo(int64_t block, int64_t anchor, std::shared_ptr<const DuoPattern> duo) {
-  MethodSettings settings{"star", block, anchor};
+  MethodSettings settings{Method::Star, {block}, anchor};
   settings.duo = std::move(duo);
   return settings;
 }
@@ -61,7 +61,7 @@ using testing::relative_error;
 TEST(StarDuo, NoStreamingHeadIsStar) {
   const int world = Control::size();
   auto context = tokens(1, 16 * world + 16), query = tokens(2, 5);
-  Outcome star = run({"star", 16, 8}, *setup().world, context, query, 3);
+  Outcome star = run({Method::Star, {16}, 8}, *setup().world, context, query, 3);
   Outcome duo = run(star_duo(16, 8, pattern({1, 1, 1, 1}, 4, 8)), *setup().world, context, query, 3);
   EXPECT_LT(relative_error(star.outputs.logits, duo.outputs.logits), 1e-6);
   EXPECT_EQ(star.outputs.generated, duo.outputs.generated);
@@ -80,7 +80,7 @@ TEST(StarDuo, ResultDoesNotDependOnTheRankCount) {
     EXPECT_LT(relative_error(alone.outputs.logits, spread.outputs.logits), 2e-6);
     EXPECT_EQ(alone.outputs.generated, spread.outputs.generated);
     // The anchor recomputed per block: the same phase 1, through the other hook path.
-    settings.anchor_mode = "recompute";
+    settings.anchor_mode = AnchorMode::Recompute;
     Outcome recomputed = run(settings, *setup().world, context, query, 6);
     EXPECT_LT(relative_error(spread.outputs.logits, recomputed.outputs.logits), 2e-6);
     EXPECT_EQ(spread.outputs.generated, recomputed.outputs.generated);
@@ -90,7 +90,7 @@ TEST(StarDuo, ResultDoesNotDependOnTheRankCount) {
     EXPECT_DOUBLE_EQ(Control::max(checksum), -Control::max(-checksum));
     // Streaming heads change the result: a guard against star + duo silently being star.
     if (kinds[1] == 0) {
-      Outcome star = run({"star", 12, 6}, *setup().world, context, query, 0);
+      Outcome star = run({Method::Star, {12}, 6}, *setup().world, context, query, 0);
       EXPECT_GT(relative_error(star.outputs.logits, spread.outputs.logits), 1e-4);
     }
   }
@@ -101,8 +101,8 @@ TEST(StarDuo, OnlyRetrievalHeadsPartialsTravelInPhaseTwo) {
   if (world == 1) GTEST_SKIP() << "one rank sends nothing";
   auto context = tokens(5, 16 * world), query = tokens(6, 4);
   // The anchor computed on each rank (not sent): phase 1 sends nothing, all bytes are phase 2's.
-  MethodSettings plain_star{"star", 16, 16};
-  plain_star.anchor_mode = "once";
+  MethodSettings plain_star{Method::Star, {16}, 16};
+  plain_star.anchor_mode = AnchorMode::Once;
   Outcome star = run(plain_star, *setup().world, context, query, 0);
   Outcome duo = run(star_duo(16, 16, pattern({1, 0, 0, 0}, 4, 8)), *setup().world, context, query, 0);
   // Per layer, world - 1 ranks send their (out, lse) of the retrieval heads'
@@ -133,10 +133,10 @@ TEST(StarDuo, RefusesWhatItCannotHonour) {
     expect_refused(star_duo(16, 16, pattern({1, 0, 0, 1}, 4, 40)), context, "must lie on the query rank");
   }
   MethodSettings ablation = star_duo(16, 16, pattern({1, 0, 0, 1}, 4, 8));
-  ablation.anchor_source = "previous";
+  ablation.anchor_source = AnchorSource::Previous;
   expect_refused(ablation, context, "first tokens at their own positions");
   MethodSettings sent = star_duo(16, 16, pattern({1, 0, 0, 1}, 4, 8));
-  sent.anchor_mode = "sent";
+  sent.anchor_mode = AnchorMode::Sent;
   expect_refused(sent, context, "--anchor-mode sent is not supported");
 }
 

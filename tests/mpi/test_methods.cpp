@@ -43,8 +43,8 @@ TEST(Methods, RingEqualsGlobalUnevenLengths) {
     auto context = random_tokens(11 + context_len, context_len, s.config.vocab_size);
     auto query = random_tokens(99 + context_len, 5, s.config.vocab_size);
     // Every rank computes the global reference on its own (local communicator).
-    ForwardOutputs global = run({"global"}, *s.local, context, query, 4);
-    ForwardOutputs ring = run({"ring"}, *s.world, context, query, 4);
+    ForwardOutputs global = run({Method::Global}, *s.local, context, query, 4);
+    ForwardOutputs ring = run({Method::Ring}, *s.world, context, query, 4);
     EXPECT_LT(relative_error(global.logits, ring.logits), 2e-5) << "context " << context_len;
     EXPECT_LT(relative_error(global.hidden, ring.hidden), 2e-5) << "context " << context_len;
     EXPECT_EQ(global.generated, ring.generated) << "context " << context_len;
@@ -55,9 +55,9 @@ TEST(Methods, StarWithOneBlockEqualsGlobal) {
   TinySetup& s = setup();
   auto context = random_tokens(5, 53, s.config.vocab_size);
   auto query = random_tokens(6, 7, s.config.vocab_size);
-  ForwardOutputs global = run({"global"}, *s.local, context, query, 3);
+  ForwardOutputs global = run({Method::Global}, *s.local, context, query, 3);
   for (int64_t anchor : {int64_t(-1), int64_t(0), int64_t(10)}) {
-    ForwardOutputs star = run({"star", 53, anchor}, *s.local, context, query, 3);
+    ForwardOutputs star = run({Method::Star, {53}, anchor}, *s.local, context, query, 3);
     EXPECT_LT(relative_error(global.logits, star.logits), 1e-6) << "anchor " << anchor;
     EXPECT_EQ(global.generated, star.generated);
   }
@@ -68,7 +68,7 @@ TEST(Methods, StarAcrossRanksIsIdenticalOnEveryRank) {
   const int world = Control::size();
   auto context = random_tokens(21, 24 * world + 5, s.config.vocab_size);
   auto query = random_tokens(22, 4, s.config.vocab_size);
-  ForwardOutputs star = run({"star", 0, -1}, *s.world, context, query, 2);
+  ForwardOutputs star = run({Method::Star, {0}, -1}, *s.world, context, query, 2);
   // Every rank must hold the same merged result.
   double checksum = 0;
   for (float value : star.logits) checksum += value;
@@ -80,8 +80,8 @@ TEST(Methods, StarDiffersFromGlobalWhenBlocksSplitTheContext) {
   TinySetup& s = setup();
   auto context = random_tokens(31, 64, s.config.vocab_size);
   auto query = random_tokens(32, 4, s.config.vocab_size);
-  ForwardOutputs global = run({"global"}, *s.local, context, query, 0);
-  ForwardOutputs star = run({"star", 16, 0}, *s.local, context, query, 0);
+  ForwardOutputs global = run({Method::Global}, *s.local, context, query, 0);
+  ForwardOutputs star = run({Method::Star, {16}, 0}, *s.local, context, query, 0);
   EXPECT_GT(relative_error(global.logits, star.logits), 1e-4);
 }
 
@@ -92,18 +92,26 @@ void expect_collective_error(const MethodSettings& settings, int64_t context_len
 
 TEST(Methods, BadSettingsEndEveryRankWithOneMessage) {
   const int world = Control::size();
-  expect_collective_error({"star", 200, -1}, 100, "larger than the context");
-  expect_collective_error({"star", 10, 20}, 100, "larger than a block");
-  expect_collective_error({"star", -3, -1}, 100, "negative");
-  expect_collective_error({"bogus"}, 100, "unknown attention method");
+  expect_collective_error({Method::Star, {200}, -1}, 100, "larger than the context");
+  expect_collective_error({Method::Star, {10}, 20}, 100, "larger than a block");
+  expect_collective_error({Method::Star, {-3}, -1}, 100, "negative");
+  // A method's name is refused where it is parsed (the command line), with the valid names.
+  try {
+    parse_setting<Method>("bogus");
+    ADD_FAILURE() << "'bogus' parsed as a method";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("unknown attention method 'bogus' (valid: global, ring, star, duo)"),
+              std::string::npos)
+        << error.what();
+  }
   if (world > 1) {
-    expect_collective_error({"star", 100, -1}, 100, "ranks but only 1 blocks");
-    expect_collective_error({"global"}, 100, "one rank");
-    expect_collective_error({"ring"}, 1, "non-empty chunks");
+    expect_collective_error({Method::Star, {100}, -1}, 100, "ranks but only 1 blocks");
+    expect_collective_error({Method::Global}, 100, "one rank");
+    expect_collective_error({Method::Ring}, 1, "non-empty chunks");
   }
   // An empty query is refused before any work.
   TinySetup& s = setup();
-  auto method = make_method({"global"}, *s.model, *s.local, 8, 4);
+  auto method = make_method({Method::Global}, *s.model, *s.local, 8, 4);
   method->encode_context(random_tokens(1, 8, s.config.vocab_size));
   EXPECT_THROW(method->encode_query({}), Error);
 }
@@ -119,11 +127,14 @@ TEST(Methods, StarAnchorAblationsAreWiredThrough) {
   auto context = random_tokens(41, 64, s.config.vocab_size);
   auto query = random_tokens(42, 4, s.config.vocab_size);
   auto star = [&](int64_t block, const char* source, const char* positions) {
-    return run({"star", block, block, source, positions}, *s.local, context, query, 0).logits;
+    return run({Method::Star, {block}, block, parse_setting<AnchorSource>(source),
+                parse_setting<AnchorPositions>(positions)},
+               *s.local, context, query, 0)
+        .logits;
   };
   // Two blocks, anchor = block: the previous block is the first block, and its
   // adjacent positions are its own, so every variant is global attention.
-  ForwardOutputs global = run({"global"}, *s.local, context, query, 0);
+  ForwardOutputs global = run({Method::Global}, *s.local, context, query, 0);
   for (const char* source : {"first", "previous"}) {
     for (const char* positions : {"original", "adjacent"}) {
       EXPECT_LT(relative_error(global.logits, star(32, source, positions)), 1e-6) << source << " " << positions;
@@ -135,7 +146,7 @@ TEST(Methods, StarAnchorAblationsAreWiredThrough) {
   EXPECT_GT(relative_error(baseline, star(16, "first", "adjacent")), 1e-4);
   // "previous" anchors keep their true positions, so "adjacent" changes nothing there.
   EXPECT_LT(relative_error(star(16, "previous", "original"), star(16, "previous", "adjacent")), 1e-7);
-  EXPECT_THROW(make_method({"star", 16, 16, "random"}, *s.model, *s.local, 64, 4), Error);
+  EXPECT_THROW(parse_setting<AnchorSource>("random"), Error);
 }
 
 }  // namespace
@@ -146,17 +157,17 @@ namespace {
 
 MethodSettings ring_settings(const std::string& layout) {
   MethodSettings settings;
-  settings.name = "ring";
-  settings.ring_layout = layout;
+  settings.method = Method::Ring;
+  settings.ring_layout = parse_setting<RingLayoutKind>(layout);
   return settings;
 }
 
 MethodSettings star_settings(int64_t block, int64_t anchor, const std::string& mode) {
   MethodSettings settings;
-  settings.name = "star";
-  settings.block_size = block;
+  settings.method = Method::Star;
+  settings.block_rule = {block};
   settings.anchor_size = anchor;
-  settings.anchor_mode = mode;
+  settings.anchor_mode = parse_setting<AnchorMode>(mode);
   return settings;
 }
 
@@ -166,7 +177,7 @@ TEST(Methods, ContiguousRingEqualsGlobalUnevenLengths) {
   for (int64_t context_len : {int64_t(world), int64_t(37), int64_t(64), int64_t(101)}) {
     auto context = random_tokens(51 + context_len, context_len, s.config.vocab_size);
     auto query = random_tokens(52 + context_len, 5, s.config.vocab_size);
-    ForwardOutputs global = run({"global"}, *s.local, context, query, 4);
+    ForwardOutputs global = run({Method::Global}, *s.local, context, query, 4);
     ForwardOutputs ring = run(ring_settings("contiguous"), *s.world, context, query, 4);
     EXPECT_LT(relative_error(global.logits, ring.logits), 2e-5) << "context " << context_len;
     EXPECT_LT(relative_error(global.hidden, ring.hidden), 2e-5) << "context " << context_len;
@@ -221,13 +232,13 @@ TEST(Methods, StarPhaseOneMovesOnlyTheSentAnchor) {
 TEST(Methods, AnchorModesThatCannotServeAnAblationAreRefused) {
   TinySetup& s = setup();
   MethodSettings settings = star_settings(16, 16, "once");
-  settings.anchor_source = "previous";
+  settings.anchor_source = AnchorSource::Previous;
   EXPECT_THROW(make_method(settings, *s.model, *s.local, 64, 4), Error);
-  settings.anchor_mode = "auto";  // resolves to recompute
+  settings.anchor_mode = AnchorMode::Auto;  // resolves to recompute
   auto method = make_method(settings, *s.model, *s.local, 64, 4);
-  EXPECT_EQ(dynamic_cast<StarMethod&>(*method).anchor_mode(), "recompute");
-  EXPECT_THROW(make_method(star_settings(16, 16, "bogus"), *s.model, *s.local, 64, 4), Error);
-  EXPECT_THROW(make_method(ring_settings("spiral"), *s.model, *s.local, 64, 4), Error);
+  EXPECT_EQ(dynamic_cast<StarMethod&>(*method).anchor_mode(), AnchorMode::Recompute);
+  EXPECT_THROW(star_settings(16, 16, "bogus"), Error);  // names are refused where they are parsed
+  EXPECT_THROW(ring_settings("spiral"), Error);
 }
 
 }  // namespace

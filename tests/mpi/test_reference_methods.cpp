@@ -34,15 +34,15 @@ ForwardOutputs run(const MethodSettings& settings, const testing::ReferenceCase&
 
 TEST(ReferenceMethods, RingMatchesFloat64Global) {
   testing::ReferenceCase reference = load_reference("global_reference.safetensors", "query_logits");
-  ForwardOutputs ring = run({"ring"}, reference);
+  ForwardOutputs ring = run({Method::Ring}, reference);
   EXPECT_LT(max_abs_difference(ring.logits, reference.logits), 2e-3);
   EXPECT_EQ(ring.generated, reference.generated);
 }
 
 TEST(ReferenceMethods, ContiguousRingMatchesFloat64Global) {
   testing::ReferenceCase reference = load_reference("global_reference.safetensors", "query_logits");
-  MethodSettings settings{"ring"};
-  settings.ring_layout = "contiguous";
+  MethodSettings settings{Method::Ring};
+  settings.ring_layout = RingLayoutKind::Contiguous;
   ForwardOutputs ring = run(settings, reference);
   EXPECT_LT(max_abs_difference(ring.logits, reference.logits), 2e-3);
   EXPECT_EQ(ring.generated, reference.generated);
@@ -60,8 +60,8 @@ TEST(ReferenceMethods, StarMatchesIndependentStarReference) {
     if (blocks < world) continue;  // star needs a block per rank
     // Every way of getting the anchor matches the independent reference.
     for (const char* mode : {"recompute", "once", "sent"}) {
-      MethodSettings settings{"star", reference.block_size, reference.anchor_size};
-      settings.anchor_mode = mode;
+      MethodSettings settings{Method::Star, {reference.block_size}, reference.anchor_size};
+      settings.anchor_mode = parse_setting<AnchorMode>(mode);
       ForwardOutputs star = run(settings, reference);
       const double difference = max_abs_difference(star.logits, reference.logits);
       EXPECT_LT(difference, 2e-3) << file << " on " << world << " ranks, anchor " << mode;
@@ -86,7 +86,7 @@ TEST(ReferenceMethods, DuoMatchesFloat64DuoReference) {
   for (const char* file : {"duo_mixed.safetensors", "duo_all_streaming.safetensors"}) {
     if (!testing::reference_exists(file)) GTEST_SKIP() << file << " not generated yet (make_reference.py --only duo)";
     testing::ReferenceCase reference = load_reference(file);
-    MethodSettings settings{"duo"};
+    MethodSettings settings{Method::Duo};
     settings.duo = reference_pattern(reference);
     const int64_t context_len = reference.context_len;
     std::vector<int32_t> context(reference.tokens.begin(), reference.tokens.begin() + context_len);
@@ -109,7 +109,7 @@ TEST(ReferenceMethods, StarDuoMatchesFloat64StarDuoReference) {
     testing::ReferenceCase reference = load_reference(file);
     const int64_t blocks = (reference.context_len + reference.block_size - 1) / reference.block_size;
     if (blocks < world) continue;  // star needs a block per rank
-    MethodSettings settings{"star", reference.block_size, reference.anchor_size};
+    MethodSettings settings{Method::Star, {reference.block_size}, reference.anchor_size};
     settings.duo = reference_pattern(reference);
     ForwardOutputs star_duo = run(settings, reference);
     EXPECT_LT(max_abs_difference(star_duo.logits, reference.logits), 2e-3) << file << " on " << world << " ranks";

@@ -104,8 +104,8 @@ void expect_direct(const DuoPattern& pattern, const std::vector<int32_t>& contex
 
 TEST(DuoMethod, NoStreamingHeadIsGlobalAttention) {
   auto context = random_tokens(1, 53), query = random_tokens(2, 7);
-  ForwardOutputs global = run({"global"}, context, query, 5);
-  MethodSettings duo{"duo"};
+  ForwardOutputs global = run({Method::Global}, context, query, 5);
+  MethodSettings duo{Method::Duo};
   duo.duo = pattern({{1, 1}, {1, 1}}, 4, 8);
   ForwardOutputs none = run(duo, context, query, 5);
   EXPECT_EQ(none.logits, global.logits);  // the same attention calls on the same rows
@@ -116,12 +116,12 @@ TEST(DuoMethod, EveryHeadStreamingIsSinkAndWindowAttention) {
   auto context = random_tokens(3, 61), query = random_tokens(4, 9);
   for (auto [sink, recent] : {std::pair<int64_t, int64_t>{3, 5}, {0, 7}, {4, 1}, {2, 100}}) {
     SCOPED_TRACE(::testing::Message() << "sink " << sink << " recent " << recent);
-    MethodSettings settings{"duo"};
+    MethodSettings settings{Method::Duo};
     settings.duo = pattern({{0, 0}, {0, 0}}, sink, recent);
     ForwardOutputs duo = run(settings, context, query, 12);
     expect_direct(*settings.duo, context, query, duo);
     if (sink + recent < 61) {  // a guard against duo silently computing global attention
-      EXPECT_GT(max_relative(duo.logits, run({"global"}, context, query, 0).logits), 1e-4);
+      EXPECT_GT(max_relative(duo.logits, run({Method::Global}, context, query, 0).logits), 1e-4);
     }
   }
 }
@@ -129,7 +129,7 @@ TEST(DuoMethod, EveryHeadStreamingIsSinkAndWindowAttention) {
 TEST(DuoMethod, MixedPatternFollowsTheRulePerHead) {
   auto context = random_tokens(5, 70), query = random_tokens(6, 6);
   for (auto kinds : {std::vector<std::vector<int>>{{1, 0}, {0, 1}}, {{0, 1}, {1, 1}}, {{0, 0}, {1, 0}}}) {
-    MethodSettings settings{"duo"};
+    MethodSettings settings{Method::Duo};
     settings.duo = pattern(kinds, 2, 6);
     expect_direct(*settings.duo, context, query, run(settings, context, query, 8));
     // The whole sequence as the query (no context): the same rule.
@@ -142,7 +142,7 @@ TEST(DuoMethod, MixedPatternFollowsTheRulePerHead) {
 
 TEST(DuoMethod, StreamingCacheNeverGrowsPastSinkPlusRecent) {
   testing::TinyModel& t = tiny();
-  MethodSettings settings{"duo"};
+  MethodSettings settings{Method::Duo};
   const int64_t sink = 4, recent = 8, steps = 150;
   settings.duo = pattern({{1, 0}, {0, 0}}, sink, recent);
   auto method = make_method(settings, *t.model, *t.local, 40, 3 + steps);
@@ -166,8 +166,8 @@ TEST(DuoMethod, StreamingCacheNeverGrowsPastSinkPlusRecent) {
 
 TEST(DuoMethod, RefusesWhatItCannotRun) {
   testing::TinyModel& t = tiny();
-  EXPECT_THROW(make_method({"duo"}, *t.model, *t.local, 10, 4), Error);  // no pattern
-  MethodSettings wrong{"duo"};
+  EXPECT_THROW(make_method({Method::Duo}, *t.model, *t.local, 10, 4), Error);  // no pattern
+  MethodSettings wrong{Method::Duo};
   wrong.duo = pattern({{1, 0, 1}, {0, 0, 1}}, 2, 2);  // 3 KV heads, the model has 2
   EXPECT_THROW(make_method(wrong, *t.model, *t.local, 10, 4), Error);
 }

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "attention/layout.h"
+#include "attention/method_settings.h"
 #include "util/error.h"
 
 namespace sb {
@@ -10,7 +11,7 @@ TEST(RingLayout, ZigzagChunksTileTheContextAndBalanceCausalWork) {
   for (int world : {1, 2, 3, 4, 7}) {
     for (int64_t context : {int64_t(2 * world), int64_t(37), int64_t(101), int64_t(4096)}) {
       if (context < 2 * world) continue;
-      RingLayout layout = make_ring_layout(context, world, "zigzag");
+      RingLayout layout = make_ring_layout(context, world, RingLayoutKind::Zigzag);
       ASSERT_EQ(layout.num_chunks(), 2 * world);
       int64_t covered = 0;
       for (int64_t c = 0; c < 2 * world; ++c) {
@@ -45,7 +46,7 @@ TEST(RingLayout, ZigzagChunksTileTheContextAndBalanceCausalWork) {
 TEST(RingLayout, ContiguousShardsAreThePapersAndUnbalanced) {
   for (int world : {1, 2, 3, 4}) {
     for (int64_t context : {int64_t(world), int64_t(37), int64_t(4096)}) {
-      RingLayout layout = make_ring_layout(context, world, "contiguous");
+      RingLayout layout = make_ring_layout(context, world, RingLayoutKind::Contiguous);
       int64_t covered = 0;
       for (int rank = 0; rank < world; ++rank) {
         ASSERT_EQ(layout.chunks_of(rank), std::vector<int64_t>{rank});
@@ -59,7 +60,7 @@ TEST(RingLayout, ContiguousShardsAreThePapersAndUnbalanced) {
     }
   }
   // The causal work of the last rank is (2N - 1) times the first's.
-  RingLayout four = make_ring_layout(4096, 4, "contiguous");
+  RingLayout four = make_ring_layout(4096, 4, RingLayoutKind::Contiguous);
   auto work = [&](int rank) {
     TokenRange chunk = four.chunk(rank);
     return chunk.size() * (chunk.begin + chunk.end) / 2;
@@ -70,7 +71,7 @@ TEST(RingLayout, ContiguousShardsAreThePapersAndUnbalanced) {
 TEST(RingLayout, BadLayoutsSayWhatIsWrong) {
   auto message = [](int64_t context, int world, const std::string& name) {
     try {
-      make_ring_layout(context, world, name);
+      make_ring_layout(context, world, parse_setting<RingLayoutKind>(name));
     } catch (const Error& error) {
       return std::string(error.what());
     }

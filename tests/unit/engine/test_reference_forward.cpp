@@ -19,7 +19,7 @@ TEST(ReferenceForward, EveryPositionMatchesFloat64Transformers) {
   testing::ReferenceModel loaded;
   testing::ReferenceCase reference = load_reference("global_reference.safetensors");
   ASSERT_EQ(reference.tokens.size(), 96u);
-  auto method = make_method({"global"}, *loaded.model, *loaded.local, 0, 96);
+  auto method = make_method({Method::Global}, *loaded.model, *loaded.local, 0, 96);
   ForwardOutputs outputs = run_forward_pass(*method, *loaded.model, {}, reference.tokens, 0);
   const double difference = max_abs_difference(outputs.logits, reference.logits);
   EXPECT_LT(difference, 2e-3) << "max |logit difference| vs float64 transformers";
@@ -33,7 +33,7 @@ TEST(ReferenceForward, QueryAfterContextAndGreedyTokensMatch) {
   ASSERT_EQ(context_len, 80);
   std::vector<int32_t> context(reference.tokens.begin(), reference.tokens.begin() + context_len);
   std::vector<int32_t> query(reference.tokens.begin() + context_len, reference.tokens.end());
-  auto method = make_method({"global"}, *loaded.model, *loaded.local, context_len,
+  auto method = make_method({Method::Global}, *loaded.model, *loaded.local, context_len,
                             int64_t(query.size() + reference.generated.size()));
   ForwardOutputs outputs =
       run_forward_pass(*method, *loaded.model, context, query, int64_t(reference.generated.size()));

@@ -5,6 +5,7 @@
 
 #include "experiment/fidelity.h"
 #include "experiment/record.h"
+#include "attention/method_settings.h"
 
 namespace sb {
 namespace {
@@ -45,22 +46,28 @@ TEST(Record, MedianOfSlowestRank) {
   EXPECT_DOUBLE_EQ(median_of_slowest({}), 0.0);
 }
 
+// A spec planned for `ranks`, as the sweeps make them.
+RunSpec planned(RunSpec spec, int ranks) {
+  spec.plan = plan_method(spec.method, spec.context_len, ranks);
+  return spec;
+}
+
 TEST(Record, ParamsKeyIgnoresStarSettingsForOtherMethods) {
   RunSpec ring;
-  ring.method = "ring";
+  ring.method.method = Method::Ring;
   ring.context_len = 128;
-  ring.block_size = 64;
+  ring.method.block_rule = {64};
   RunSpec ring_other = ring;
-  ring_other.block_size = 32;
-  RunContext context{"tiny", "cpu", "host", 4};
-  EXPECT_EQ(params_key(ring, context), params_key(ring_other, context));
+  ring_other.method.block_rule = {32};
+  RunContext context{"tiny", "cpu", "host", 2};
+  EXPECT_EQ(params_key(planned(ring, 2), context), params_key(planned(ring_other, 2), context));
   RunSpec star = ring;
-  star.method = "star";
+  star.method.method = Method::Star;
   RunSpec star_other = ring_other;
-  star_other.method = "star";
-  EXPECT_NE(params_key(star, context), params_key(star_other, context));
+  star_other.method.method = Method::Star;
+  EXPECT_NE(params_key(planned(star, 2), context), params_key(planned(star_other, 2), context));
   RunSpec global = ring;
-  global.method = "global";
+  global.method.method = Method::Global;
   RunContext more_ranks = context;
   more_ranks.job_world_size = 8;
   EXPECT_EQ(params_key(global, context), params_key(global, more_ranks));  // global runs on one rank

@@ -23,11 +23,12 @@ constexpr int64_t kMlpChunk = 8192;
 
 double planned_gib(const ModelConfig& config, const std::string& method, int64_t context, int ranks) {
   RunSpec spec;
-  spec.method = method;
+  spec.method.method = parse_setting<Method>(method);
   spec.context_len = context;
   spec.query_len = 64;
   spec.generate = 4;
-  return double(Runner::planned_bytes_per_rank(config, spec, ranks, DType::BF16, kMlpChunk)) / kGiB;
+  spec.plan = plan_method(spec.method, context, ranks);
+  return double(Runner::planned_bytes_per_rank(config, spec, DType::BF16, kMlpChunk)) / kGiB;
 }
 
 TEST(MemoryPlan, Llama8bGlobalAt128kFitsOneH100) {
@@ -75,19 +76,20 @@ TEST(MemoryPlan, DuoCountsKvPerKind) {
   const ModelConfig config = preset_config("llama3-8b-gradient-1048k");
   auto plan = [&](const std::string& method, double sparsity) {
     RunSpec spec;
-    spec.method = method;
+    spec.method.method = parse_setting<Method>(method);
     spec.context_len = 262144;
     spec.query_len = 64;
     spec.generate = 4;
+    spec.plan = plan_method(spec.method, spec.context_len, 1);
     if (method == "duo") {
       DuoOptions options;
       options.pattern = "random:1";
       options.sink = 128;
       options.recent = 256;
       options.sparsity = sparsity;
-      spec.duo = std::make_shared<const DuoPattern>(load_duo_pattern(options, config));
+      spec.method.duo = std::make_shared<const DuoPattern>(load_duo_pattern(options, config));
     }
-    return double(Runner::planned_bytes_per_rank(config, spec, 1, DType::BF16, kMlpChunk));
+    return double(Runner::planned_bytes_per_rank(config, spec, DType::BF16, kMlpChunk));
   };
   const double kv_head_row = 2.0 * config.head_dim * 2;  // K and V, bf16
   const double streaming = 128;                           // of 256 KV heads (32 layers x 8)
@@ -108,14 +110,15 @@ namespace {
 
 double star_plan_gib(const std::string& mode, int64_t context, int64_t block, int ranks) {
   RunSpec spec;
-  spec.method = "star";
+  spec.method.method = Method::Star;
   spec.context_len = context;
-  spec.block_size = block;
-  spec.anchor_size = block;
-  spec.anchor_mode = mode;
+  spec.method.block_rule = {block};
+  spec.method.anchor_size = block;
+  spec.method.anchor_mode = parse_setting<AnchorMode>(mode);
   spec.query_len = 64;
   spec.generate = 4;
-  return double(Runner::planned_bytes_per_rank(preset_config("llama3.1-8b"), spec, ranks, DType::BF16, 8192)) /
+  spec.plan = plan_method(spec.method, context, ranks);
+  return double(Runner::planned_bytes_per_rank(preset_config("llama3.1-8b"), spec, DType::BF16, 8192)) /
          double(1ull << 30);
 }
 
@@ -136,38 +139,86 @@ TEST(MemoryPlan, StarAnchorModesPlanTheirForwardPasses) {
 
 TEST(Sweep, FixedBlocksTooLargeForOneLengthAreSkippedThereOnly) {
   SweepSettings settings;
-  settings.methods = {"ring", "star"};
+  settings.methods = {Method::Ring, Method::Star};
   settings.seq_lens = {64, 256};
-  settings.block_sizes = {"32", "128", "C/4"};
-  settings.ring_layouts = {"zigzag", "contiguous"};
+  settings.block_rules = {parse_block_rule("32"), parse_block_rule("128"), parse_block_rule("C/4")};
+  settings.ring_layouts = {RingLayoutKind::Zigzag, RingLayoutKind::Contiguous};
   const std::vector<RunSpec> runs = expand_grid(settings, 2);
   std::vector<std::string> stars;
   for (const RunSpec& spec : runs) {
-    if (spec.method == "star") stars.push_back(fmt::format("{}:{}:{}", spec.context_len, spec.block_size, spec.block_rule));
+    if (spec.method.method == Method::Star) {
+      stars.push_back(fmt::format("{}:{}:{}", spec.context_len, spec.plan.star.block_size, spec.method.block_rule.label()));
+    }
   }
   // 128 leaves a rank without a block at 64 (skipped there); C/4 of 64 is 16.
   EXPECT_EQ(stars, (std::vector<std::string>{"64:32:fixed", "64:16:C/4", "256:32:fixed", "256:128:fixed",
                                              "256:64:C/4"}));
-  EXPECT_EQ(std::count_if(runs.begin(), runs.end(), [](const RunSpec& spec) { return spec.method == "ring"; }), 4);
-  settings.block_sizes = {"512"};  // fits no length: a mistake, not a scaling study
+  EXPECT_EQ(std::count_if(runs.begin(), runs.end(),
+                          [](const RunSpec& spec) { return spec.method.method == Method::Ring; }),
+            4);
+  settings.block_rules = {parse_block_rule("512")};  // fits no length: a mistake, not a scaling study
   EXPECT_THROW(expand_grid(settings, 2), Error);
 }
 
 TEST(Record, RingLayoutsAndAnchorModesAreDifferentRuns) {
   RunContext context{"tiny", "cpu", "host", 4};
+  auto planned = [](RunSpec spec) {
+    spec.plan = plan_method(spec.method, spec.context_len, 4);
+    return spec;
+  };
   RunSpec zigzag;
-  zigzag.method = "ring";
+  zigzag.method.method = Method::Ring;
   zigzag.context_len = 128;
   RunSpec contiguous = zigzag;
-  contiguous.ring_layout = "contiguous";
-  EXPECT_NE(params_key(zigzag, context), params_key(contiguous, context));
+  contiguous.method.ring_layout = RingLayoutKind::Contiguous;
+  EXPECT_NE(params_key(planned(zigzag), context), params_key(planned(contiguous), context));
   RunSpec sent;
-  sent.method = "star";
+  sent.method.method = Method::Star;
   sent.context_len = 128;
-  sent.anchor_mode = "sent";
+  sent.method.anchor_mode = AnchorMode::Sent;
   RunSpec recompute = sent;
-  recompute.anchor_mode = "recompute";
-  EXPECT_NE(params_key(sent, context), params_key(recompute, context));
+  recompute.method.anchor_mode = AnchorMode::Recompute;
+  EXPECT_NE(params_key(planned(sent), context), params_key(planned(recompute), context));
+}
+
+}  // namespace
+}  // namespace sb
+
+namespace sb {
+namespace {
+
+// One list of method settings serves timing and task sweeps: global first,
+// each ring layout, star's grid with anchor modes resolved and repeats gone.
+TEST(Sweep, MethodVariantsPutGlobalFirstAndResolveAnchorModes) {
+  SweepSettings settings;
+  settings.methods = {Method::Star, Method::Ring, Method::Global, Method::Star};
+  settings.ring_layouts = {RingLayoutKind::Contiguous, RingLayoutKind::Zigzag, RingLayoutKind::Contiguous};
+  settings.block_rules = {parse_block_rule("C/4")};
+  settings.anchor_sources = {AnchorSource::First, AnchorSource::Previous};
+  settings.anchor_modes = {AnchorMode::Auto, AnchorMode::Sent, AnchorMode::Recompute};
+  EXPECT_THROW(method_variants(settings), Error);  // sent cannot serve the "previous" ablation
+  settings.anchor_modes = {AnchorMode::Auto, AnchorMode::Recompute};
+  std::vector<std::string> labels;
+  for (const MethodSettings& variant : method_variants(settings)) labels.push_back(method_label(variant));
+  // auto is sent for the first tokens; for "previous" it is recompute, the same run as recompute.
+  EXPECT_EQ(labels, (std::vector<std::string>{"global", "star(b=C/4,a=-1)", "star(b=C/4,a=-1,recompute)",
+                                              "star(b=C/4,a=-1,previous)", "ring(contiguous)", "ring"}));
+  settings.anchor_sizes = {-2};
+  EXPECT_THROW(method_variants(settings), Error);
+}
+
+// Star settings that resolve to the same sizes at one length run once there.
+TEST(Sweep, StarRunsOfTheSameSizesRunOnce) {
+  SweepSettings settings;
+  settings.methods = {Method::Star};
+  settings.seq_lens = {64, 128};
+  settings.block_rules = {parse_block_rule("C/4"), parse_block_rule("16")};
+  std::vector<std::string> runs;
+  for (const RunSpec& spec : expand_grid(settings, 2)) {
+    runs.push_back(fmt::format("{}:{}:{}", spec.context_len, spec.plan.star.block_size, method_label(spec.method)));
+  }
+  EXPECT_EQ(runs, (std::vector<std::string>{"64:16:star(b=C/4,a=-1)", "128:32:star(b=C/4,a=-1)",
+                                            "128:16:star(b=16,a=-1)"}));
 }
 
 }  // namespace

@@ -28,7 +28,7 @@ TEST(Placement, NodeLayoutCountsRanksPerNodeOfTheRanksThatTookPart) {
 
 TEST(Placement, ResumeKeySeparatesDevicesAndLayoutsButNotJobsOrHosts) {
   RunSpec ring;
-  ring.method = "ring";
+  ring.method.method = Method::Ring;
   ring.context_len = 4096;
   RunContext h200_1x8{"llama", "cuda", "H200", 8, {}, false, placement_of({"a", "a", "a", "a", "a", "a", "a", "a"}, "H200")};
   RunContext h200_2x4{"llama", "cuda", "H200", 8, {}, false, placement_of({"a", "a", "a", "a", "b", "b", "b", "b"}, "H200")};
@@ -44,7 +44,7 @@ TEST(Placement, ResumeKeySeparatesDevicesAndLayoutsButNotJobsOrHosts) {
   EXPECT_EQ(key.substr(key.size() - hardware_key(h200_2x4.placement, 8).size()), ";device=H200;node_layout=2x4");
   // Global runs on rank 0 alone: the job's layout does not change it.
   RunSpec global = ring;
-  global.method = "global";
+  global.method.method = Method::Global;
   EXPECT_EQ(params_key(global, h200_1x8), params_key(global, h200_2x4));
   EXPECT_NE(params_key(global, h200_1x8), params_key(global, h100_1x8));
 }

@@ -1,0 +1,114 @@
+#pragma once
+// What every sweep (timing runs, task runs) sets up and does per run, written
+// once: the results store (rank 0), the model's config and DuoAttention
+// pattern, the backend, the memory plan, the model, the comm and runner, the
+// record's context, the runs already stored (read once), global's outputs per
+// input (the fidelity reference) and progress. A sweep driver makes its runs'
+// inputs and keys, and what it does with their outcomes (the table, scores).
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "comm/comm.h"
+#include "comm/host_layout.h"
+#include "experiment/fidelity.h"
+#include "experiment/record.h"
+#include "experiment/runner.h"
+#include "experiment/sweep.h"
+#include "io/paced_appender.h"
+#include "io/results_store.h"
+
+namespace sb {
+
+// One run of a sweep.
+struct SweepRun {
+  RunSpec spec;
+  std::string key_suffix;  // after params_key (task runs: their target length)
+  std::string input;       // runs of one input share global's outputs as their reference
+  std::string what;        // the input in messages ("niah_single_1 4096 sample 3")
+};
+
+// What became of a run on rank 0: found in the store (resume), or run, with
+// its fidelity to global's outputs on the same input and its record (appended
+// by the driver, which may add to it). Other ranks get `stored` only.
+struct SweepResult {
+  bool stored = false;
+  std::string stored_id;  // the run already in the store
+  RunOutcome outcome;
+  std::optional<Fidelity> fidelity;
+  RunRecord record;
+};
+
+class SweepSession {
+ public:
+  // Collective: opens the results store on rank 0, resolves the model's config,
+  // the host layout and the duo pattern (refused unless a method of `methods`
+  // uses it), runs `check_model` on rank 0 (sb::Error ends every rank), creates
+  // the backend.
+  SweepSession(const SweepSettings& settings, const std::vector<Method>& methods,
+               const std::function<void(const ModelConfig&)>& check_model = {});
+  // Gives the duo pattern to the methods that use it (duo, star: star + duo).
+  void give_duo(MethodSettings& method) const;
+  // Collective: refuses runs whose memory plan does not fit (before the
+  // weights are allocated), loads this GPU's shard of the model, makes the
+  // communicators and runner, gathers the placement and reads the stored runs'
+  // keys on rank 0.
+  void start(const std::vector<RunSpec>& planned_runs);
+
+  const ModelConfig& config() const { return config_; }
+  // The job's hosts (--gpus-per-host over its ranks): the methods' plans are for layout().hosts.
+  const HostLayout& layout() const { return layout_; }
+  Backend& backend() { return *backend_; }
+  const RunContext& context() const { return *context_; }
+  const std::string& output() const { return settings_.output; }
+  bool root() const { return root_; }
+  // The run's resume identity.
+  std::string key(const SweepRun& run) const;
+  // Rank 0: the last stored run with this key, or "".
+  std::string stored_run(const std::string& key) const;
+  RunRecord read(const std::string& run_id) const { return store_->read(run_id); }
+
+  // Collective: skips a run the store holds (unless --no-resume), else runs it;
+  // a run that is not global's is compared with global's outputs on its input
+  // (this sweep's global run, a stored one with its outputs, or, when global
+  // is in the sweep, global re-run unrecorded). Rank 0 gets the record.
+  SweepResult run(const SweepRun& run, const std::vector<int32_t>& context, const std::vector<int32_t>& query);
+  // Drops the references kept so far (a task sweep's samples are many).
+  void forget_references() { references_.clear(); }
+
+  // Rank 0: commits a record now (timing runs) or queued in paced batches (task
+  // runs: thousands of small records), flushed by flush().
+  std::string append(RunRecord record) { return store_->append(std::move(record)); }
+  void append_paced(RunRecord record) { appender_->add(std::move(record)); }
+  void flush() { appender_->flush(); }
+  // "ETA 3m07s" for `remaining` runs at the pace of those run so far.
+  std::string eta(size_t remaining) const;
+
+ private:
+  void ensure_reference(const SweepRun& run, const std::vector<int32_t>& context, const std::vector<int32_t>& query);
+
+  const SweepSettings& settings_;
+  const bool root_;
+  const int world_size_;
+  bool has_global_ = false;
+  std::optional<ResultsStore> store_;
+  ModelConfig config_;
+  std::shared_ptr<const DuoPattern> duo_;
+  HostLayout layout_;
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<Transformer> model_;
+  HostComms comms_;  // between hosts (the methods'), inside this rank's host
+  std::unique_ptr<Runner> runner_;
+  std::optional<RunContext> context_;
+  std::map<std::string, std::string> stored_runs_;  // params_key -> run id (the last)
+  std::optional<PacedAppender> appender_;
+  std::map<std::string, RunOutcome> references_;    // input -> global's outputs on it
+  int executed_ = 0;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace sb
