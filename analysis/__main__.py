@@ -1,4 +1,5 @@
-"""python3 -m analysis {report,merge,accuracy,validate} ..."""
+"""python3 -m analysis {report,merge,accuracy,speedup-table,profile,validate} ... (from a checkout), or
+starbench-analysis ... (the same, installed with pip: pyproject.toml)."""
 from __future__ import annotations
 
 import argparse
@@ -11,13 +12,13 @@ from .report import write_report
 from .results import ResultsError
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m analysis", description="starbench results analysis")
+def main(argv: list[str] | None = None, prog: str = "python3 -m analysis") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description="starbench results analysis")
     commands = parser.add_subparsers(dest="command", required=True)
     report = commands.add_parser("report", help="figures (PNG) and report.md from results files")
     report.add_argument("inputs", nargs="+", help="starbench results files (.h5)")
     report.add_argument("--out", required=True, help="output directory (created if missing)")
-    combine = commands.add_parser("merge", help="combine results files (one run per params_key)")
+    combine = commands.add_parser("merge", help="combine results files (one run per identity)")
     combine.add_argument("output", help="merged file (created, or extended when it is a results file)")
     combine.add_argument("inputs", nargs="+", help="results files to add")
     study = commands.add_parser("accuracy", help="accuracy study tables and figure (docs/ACCURACY.md)")
@@ -48,15 +49,21 @@ def main(argv: list[str] | None = None) -> int:
             print(summary(args.path), end="")
         elif args.command == "validate":
             from .results import load_runs
-            print(validation.markdown(validation.validation(load_runs(args.inputs))), end="")
+            print(validation.markdown(validation.validate(load_runs(args.inputs))), end="")
         else:
             summary = merge(args.output, args.inputs)
             print(f"{args.output}: {summary.copied} run(s) added, {summary.duplicates} duplicate(s) skipped, "
-                  f"{summary.incomplete} incomplete run(s) ignored")
+                  f"{summary.incomplete} incomplete run(s) ignored"
+                  + (f", {summary.damaged} damaged run(s) left out" if summary.damaged else ""))
     except ResultsError as error:
         print(f"analysis: error: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def console_main() -> int:
+    """The `starbench-analysis` command of the installed package."""
+    return main(prog="starbench-analysis")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ def comparison(runs: pd.DataFrame) -> pd.DataFrame:
     (memory: the peak while decoding, which DuoAttention reports; the whole run's peak where older files
     lack it)."""
     timing = tables.timing_runs(runs)
-    keys = tables.SETUP + ["seq_len"]
+    # Runs with and without a warm-up are different settings: each duo run pairs with a global one of its kind.
+    keys = tables.SETUP + ["seq_len", "warmup"]
     duo = timing[timing.method == "duo"]
     glob = timing[timing.method == "global"]
     if duo.empty or glob.empty:
@@ -66,7 +67,7 @@ def figure(table: pd.DataFrame, out_dir: str) -> str | None:
     (right axes, with DuoAttention's published GQA ratio dotted)."""
     if table.empty:
         return None
-    from .figures import METHOD_COLORS, PAPER_STYLE, _length_axis, _save
+    from .plotting import METHOD_COLORS, PAPER_STYLE, length_axis as _length_axis, save as _save
     gib = 2.0 ** 30
     panels = [
         ("memory", "memory while decoding (GiB)",
@@ -101,4 +102,5 @@ def figure(table: pd.DataFrame, out_dir: str) -> str | None:
         lines, labels = axis.get_legend_handles_labels()
         more_lines, more_labels = twin.get_legend_handles_labels()
         axis.legend(lines + more_lines, labels + more_labels, fontsize=7, loc="upper left")
+    figure_.tight_layout()
     return _save(figure_, out_dir, "duo_vs_global.png")

@@ -1,10 +1,11 @@
 """Merging results files: every job writes its own file, this combines them.
 
-Runs are copied whole (attributes and arrays) and renumbered; a run whose key
-(merge_key: params_key and the hardware it ran on) is already in the output is
-the same measurement (e.g. the global baseline every array task copied) and is
-kept once; runs of the same parameters on other GPUs or another node layout are
-all kept. The output is written to a temporary file and renamed into place, so
+Runs are copied whole (attributes, arrays and their checksums) and renumbered;
+a run whose key (merge_key: its identity, the digest of everything that
+determines its result) is already in the output is the same measurement (e.g.
+the global baseline every array task copied) and is kept once; runs of the same
+settings with other inputs (weights, GPUs, node layout, ...) are all kept. Runs
+whose checksums do not match are left out (counted as damaged). The output is written to a temporary file and renamed into place, so
 an interrupted merge leaves the previous output untouched; like starbench, the
 merge holds an fcntl lock on "<output>.lock" meanwhile and writes a symlinked
 output through to its target.
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 import h5py
 
+from .integrity import run_damage
 from .results import RUNS, SCHEMA, ResultsError, decode, is_complete, open_store
 from .store_index import write_index
 
@@ -31,16 +33,23 @@ class MergeSummary:
     copied: int = 0
     duplicates: int = 0
     incomplete: int = 0
+    damaged: int = 0
 
 
 def merge_key(group: h5py.Group) -> str:
     """What makes two runs one measurement.
 
-    starbench's params_key ends with the device model and the node layout
-    (";device=...;node_layout=2x4") since it records them; a run written before
-    that gets them from its attributes, a missing one counting as unknown (so
-    two old runs that both lack it still count as one measurement).
+    A run with an ``identity`` (the digest of its settings and inputs) is the
+    same measurement as another of that identity only. A run written before
+    starbench recorded identities is matched by params_key, never with a run
+    that has one: starbench's params_key ends with the device model and the
+    node layout (";device=...;node_layout=2x4") since it records them; a run
+    written before that gets them from its attributes, a missing one counting
+    as unknown (so two old runs that both lack it still count as one).
     """
+    identity = decode(group.attrs.get("identity", ""))
+    if identity:
+        return f"identity={identity}"
     key = decode(group.attrs.get("params_key", ""))
     if not key or ";device=" in key:
         return key
@@ -68,7 +77,9 @@ def _copy_group(source: h5py.Group, target: h5py.Group) -> None:
         if isinstance(item, h5py.Group):
             _copy_group(item, target.create_group(name))
         else:
-            target.create_dataset(name, data=item[()], dtype=item.dtype)
+            copy = target.create_dataset(name, data=item[()], dtype=item.dtype)
+            for key in item.attrs:  # the checksum
+                copy.attrs.create(key, item.attrs[key], dtype=item.attrs.get_id(key).dtype)
     if "complete" in source.attrs:
         target.attrs.create("complete", source.attrs["complete"], dtype=source.attrs.get_id("complete").dtype)
 
@@ -120,6 +131,9 @@ def merge(output: str, inputs: list[str]) -> MergeSummary:
                         group = source[RUNS][run_id]
                         if not is_complete(group):
                             summary.incomplete += 1
+                            continue
+                        if run_damage(group):
+                            summary.damaged += 1
                             continue
                         key = merge_key(group)
                         if key and key in seen:

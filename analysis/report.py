@@ -23,6 +23,7 @@ def write_report(inputs: list[str], out_dir: str) -> dict:
 
     speedup = tables.speedup(runs)
     breakdown = tables.breakdown(runs)
+    phases = tables.phase_times(runs)
     fidelity = tables.fidelity(runs)
     tasks = tables.task_accuracy(runs)
     blocks = tables.block_tradeoff(runs)
@@ -31,10 +32,10 @@ def write_report(inputs: list[str], out_dir: str) -> dict:
 
     made = {
         "speedup": figures.speedup_figure(speedup, points, out_dir),
-        "breakdown": figures.breakdown_figure(breakdown, out_dir),
+        "breakdown": figures.breakdown_figure(phases, out_dir),
         "accuracy": figures.accuracy_figure(tasks, fidelity, points, out_dir),
         "block_size": figures.block_size_figure(blocks, out_dir),
-        "memory": figures.memory_figure(memory, tables.longest_per_method(runs), out_dir),
+        "memory": figures.memory_figure(phases, runs, out_dir),
         "work": figures.work_figure(runs, out_dir),
         "validation": figures.validation_figure(validation.validation(runs), out_dir),
         "surface": figures.surface_figure(runs, out_dir),
@@ -44,12 +45,18 @@ def write_report(inputs: list[str], out_dir: str) -> dict:
     setups = runs.drop_duplicates(["model", "backend", "device"])[["model", "backend", "device"]]
     text = ["# starbench report\n",
             f"{len(runs)} run(s) from {', '.join(f'`{p}`' for p in inputs)}.\n",
-            "Times are medians over repeats of the slowest rank. Speedup = ring time / star time at the same "
-            "length and rank count, one line per ring layout (zigzag: load-balanced; contiguous: the paper's "
-            "baseline) and star block rule (anchor = block; the anchor mode in the table).\n",
+            "Times are medians over repeats of the slowest rank; a setting run more than once (several files, "
+            "or runs that differ only in `--repeats`) is the median of all their repeats together (`runs`: how "
+            "many runs, `repeats`: how many repeats), and runs with and without a warm-up are kept apart "
+            "(`warmup`; drawn with their own marker). Speedup = ring time / star time at the same "
+            "length, rank count and warm-up, one line per ring layout (zigzag: load-balanced; contiguous: the "
+            "paper's baseline) and star block rule (anchor = block; the anchor mode in the table). Figures have "
+            "one panel per setting (model, GPU, rank count, host layout).\n",
             tables.with_markdown(setups.reset_index(drop=True)), "\n"]
     text.append(_figure_section("Speedup of star over ring", made["speedup"], "needs ring and star timing runs."))
-    text.append(tables.with_markdown(speedup.drop(columns=["device"])) + "\n")
+    unlabelled = "star_label" in speedup and not speedup.star_label.astype(bool).any()
+    text.append(tables.with_markdown(speedup.drop(columns=["device"] + (["star_label"] if unlabelled else [])))
+                + "\n")
     text.append(_figure_section("Work per rank beside time", made["work"],
                                 "needs ring and star runs with per-rank work counts (recorded since they exist)."))
     text.append(_figure_section("Simulator vs measurement", made["validation"],

@@ -19,7 +19,7 @@ RUNS = "runs"
 # Columns every loaded frame has, so that analysis code can rely on them even
 # when a file holds only some kinds of runs.
 TEXT_COLUMNS = ["method", "backend", "model", "task", "kind", "device", "node_layout", "params_key", "ring_layout",
-                "anchor_mode", "block_rule", "platform", "hardware", "duo_pattern"]
+                "anchor_mode", "block_rule", "platform", "hardware", "duo_pattern", "label"]
 INT_COLUMNS = ["seq_len", "query_len", "generate", "world_size", "block_size", "anchor_size", "repeats", "warmup",
                "sample",
                "simulated", "duo_sink", "duo_recent"]
@@ -117,7 +117,37 @@ def _fill_legacy(frame: pd.DataFrame) -> pd.DataFrame:
     unknown_rule = star & (frame.block_rule == "")
     frame.loc[unknown_rule & (frame.block_size == per_rank), "block_rule"] = "C/ranks"
     frame.loc[unknown_rule & (frame.block_size != per_rank), "block_rule"] = "fixed"
+    frame["host_layout"] = [host_layout(row) for row in frame.to_dict("records")]
     return frame
+
+
+def _count(value) -> int:
+    """A whole-number attribute, or 0 when it is missing, text or not positive."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0
+    return int(number) if number == number and number > 0 and number == int(number) else 0
+
+
+def host_layout(row: dict) -> str:
+    """Where a run's ranks were (or, simulated, are modelled to be): "<hosts>x<ranks per host>".
+
+    Measured runs record it (node_layout); a simulated run has its platform's GPUs per host
+    (gpus_per_host, or gpus_per_node in files written before), and a host count when it
+    records one (hosts as a number; measured runs' hosts is their host names). "" = unknown.
+    """
+    if row.get("node_layout"):
+        return str(row["node_layout"])
+    world = _count(row.get("world_size"))
+    per_host = _count(row.get("gpus_per_host")) or _count(row.get("gpus_per_node"))
+    hosts = _count(row.get("hosts"))
+    if world and hosts:
+        per = -(-world // hosts)
+        return f"{hosts}x{per}" if per * hosts == world else f"{hosts} hosts"
+    if world and per_host:
+        return f"{-(-world // per_host)}x{min(world, per_host)}"
+    return ""
 
 
 @dataclass

@@ -1,13 +1,21 @@
 """The simulator against measurements: every measured run paired with its simulated twin (same model,
-method, length, ranks, layout, block, anchor and anchor mode), their times and peak memory side by side
-with the relative error. `python3 -m analysis validate measured.h5 simulated.h5` prints the table that
-docs/SIMULATOR.md carries."""
+method, length, ranks, layout, block, anchor and anchor mode, and the same GPU: the simulation's hardware
+profile describes the measured device), their times and peak memory side by side with the relative error.
+`python3 -m analysis validate measured.h5 simulated.h5` prints the table that docs/SIMULATOR.md carries."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
 from . import tables
+from .results import ResultsError
+
+SIMULATED_SUFFIX = " (simulated)"
+
+
+def _simulated_device(device: str) -> str:
+    """The GPU a simulated run's profile describes: its device without " (simulated)"."""
+    return device[: -len(SIMULATED_SUFFIX)] if device.endswith(SIMULATED_SUFFIX) else device
 
 KEYS = ["model", "method", "seq_len", "world_size", "query_len", "generate", "ring_layout", "block_size",
         "anchor_size", "anchor_mode"]
@@ -24,11 +32,35 @@ def validation(runs: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=KEYS + ["device"] + [f"{c}_{w}" for c in columns for w in ("measured", "sim")])
     measured = measured.groupby(KEYS + ["device"], as_index=False).agg(
         **{c: (c, "median") for c in columns}, warmup=("warmup", "min"))
-    simulated = simulated.groupby(KEYS, as_index=False)[columns].median()
-    table = measured.merge(simulated, on=KEYS, suffixes=("_measured", "_sim"))
+    simulated = simulated.assign(device=simulated.device.map(_simulated_device))
+    simulated = simulated.groupby(KEYS + ["device"], as_index=False)[columns].median()
+    table = measured.merge(simulated, on=KEYS + ["device"], suffixes=("_measured", "_sim"))
     for name, column in [("context", "context_ms"), ("total", "total_ms"), ("peak", "peak_mem_bytes")]:
         table[f"{name}_error"] = table[f"{column}_sim"] / table[f"{column}_measured"] - 1.0
     return table.sort_values(["world_size", "seq_len", "method", "ring_layout", "block_size"]).reset_index(drop=True)
+
+
+def other_device_twins(runs: pd.DataFrame) -> list[tuple[str, str]]:
+    """(measured device, simulated device) of measured runs whose only simulated twins are for another GPU."""
+    timing = tables.timing_runs(runs)
+    measured = timing[timing.simulated == 0]
+    simulated = timing[timing.simulated == 1].assign(device=lambda f: f.device.map(_simulated_device))
+    pairs = measured[KEYS + ["device"]].merge(simulated[KEYS + ["device"]], on=KEYS, suffixes=("", "_sim"))
+    same = pairs[pairs.device == pairs.device_sim][KEYS + ["device"]].drop_duplicates()
+    other = pairs[pairs.device != pairs.device_sim].merge(same, on=KEYS + ["device"], how="left", indicator=True)
+    other = other[other._merge == "left_only"]
+    return sorted(set(zip(other.device, other.device_sim)))
+
+
+def validate(runs: pd.DataFrame) -> pd.DataFrame:
+    """validation(), refusing measured runs whose simulated twins are all for another GPU (a CPU measurement
+    against an H200 simulation says nothing about the simulator)."""
+    mismatched = other_device_twins(runs)
+    if mismatched:
+        listed = "; ".join(f"measured on '{m}', simulated for '{s}'" for m, s in mismatched)
+        raise ResultsError(f"validate: measured runs have simulated twins only for another device ({listed}): "
+                           "simulate with the hardware profile of the measured GPU (starbench calibrate on it)")
+    return validation(runs)
 
 
 def summary(table: pd.DataFrame) -> dict:

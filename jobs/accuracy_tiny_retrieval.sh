@@ -45,7 +45,7 @@ config=configs/accuracy_tiny_retrieval.toml
 tasks=$(sed -n 's/^task = \[\(.*\)\]/\1/p' "$config" | tr -d '"' | tr ',' ' ')
 has() { [[ ",$STAGES," == *",$1,"* ]]; }
 [[ -d tests/reference/data/tiny-retrieval ]] ||
-  { echo "tests/reference/data/tiny-retrieval is missing (made by tests/gpu/train_tiny_retrieval.sh)" >&2; exit 1; }
+  { echo "tests/reference/data/tiny-retrieval is missing (made by jobs/device/train_tiny_retrieval.sh)" >&2; exit 1; }
 if has gates && [[ ! -f $GATES/full_attention_heads.tsv ]]; then
   echo "$GATES/full_attention_heads.tsv is missing (made by tests/reference/tiny_retrieval/duo_gates.py);" \
     "leave stage gates out or make it" >&2

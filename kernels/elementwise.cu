@@ -1,5 +1,5 @@
 // The memory-bound kernels of the cuda backend: fp32 arithmetic on bf16
-// storage. Hot ones (add, swiglu, conversions) move 16 bytes per access when
+// storage. Hot ones (swiglu, conversions) move 16 bytes per access when
 // the pointers allow it.
 #include <cfloat>
 #include <cmath>
@@ -25,9 +25,6 @@ inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 
 __device__ inline float silu(float g) { return g / (1.f + __expf(-g)); }
 
 // ---- elementwise binary ops, 8 bf16 per access on the fast path ------------------
-struct AddOp {
-  __device__ float operator()(float x, float y) const { return x + y; }
-};
 struct SwigluOp {
   __device__ float operator()(float g, float u) const { return silu(g) * u; }
 };
@@ -214,7 +211,7 @@ __global__ void synthetic_kernel(__nv_bfloat16* out, int64_t count, uint64_t see
                                  float offset) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x)
     // fmaf would round once where the CPU's a*b+c rounds twice: keep two roundings.
-    out[i] = __float2bfloat16_rn(__fadd_rn(__fmul_rn(synthetic_value_device(seed, first_index + uint64_t(i)), scale),
+    out[i] = __float2bfloat16_rn(__fadd_rn(__fmul_rn(synthetic_value(seed, first_index + uint64_t(i)), scale),
                                            offset));
 }
 
@@ -262,10 +259,6 @@ void launch_rope(__nv_bfloat16* x, int64_t tokens, int64_t heads, int64_t head_d
 void launch_swiglu(const __nv_bfloat16* gate, const __nv_bfloat16* up, __nv_bfloat16* out, int64_t count,
                    cudaStream_t stream) {
   launch_binary(gate, up, out, count, SwigluOp{}, stream);
-}
-
-void launch_add(__nv_bfloat16* x, const __nv_bfloat16* y, int64_t count, cudaStream_t stream) {
-  launch_binary(x, y, x, count, AddOp{}, stream);
 }
 
 void launch_lse_merge(__nv_bfloat16* out, float* lse, const __nv_bfloat16* other_out, const float* other_lse,

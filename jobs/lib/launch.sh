@@ -16,13 +16,20 @@
 #   STARBENCH_WRAPPER      a command every rank runs starbench through, e.g.
 #                          "apptainer exec --nv starbench.sif" (binding flags stay the launcher's)
 #   STARBENCH_LAUNCHER     srun (default) or mpiexec
+#   STARBENCH_MPIEXEC      the mpiexec command (default: mpiexec, e.g. mpiexec.mpich); Open MPI,
+#                          MPICH/MVAPICH and Intel MPI are told apart by its --version (jobs/lib/mpi.sh)
+#   STARBENCH_MPI_FLAVOUR  openmpi, mpich or intel: skips that detection
 #   STARBENCH_SRUN_MPI     srun's --mpi plugin (default: pmix)
 #   STARBENCH_SRUN_BIND    srun's binding (default: --cpu-bind=cores --gpu-bind=none)
 #   STARBENCH_SRUN_FLAGS   more srun flags, e.g. pyxis' --container-image=... (default: none)
-#   STARBENCH_MPIEXEC_BIND mpiexec's binding (default: --map-by slot:PE=<cpus per task> --bind-to core)
+#   STARBENCH_MPIEXEC_BIND mpiexec's binding, in the launcher's own words (default: <cpus per task>
+#                          cores per rank: Open MPI --map-by slot:PE=<n> --bind-to core, MPICH
+#                          -bind-to core:<n>, Intel MPI I_MPI_PIN_DOMAIN=<n>:compact)
 #   STARBENCH_MPIEXEC_FLAGS  more mpiexec flags (default: none)
 #   STARBENCH_DRY_RUN=1    print the command instead of running it
 set -euo pipefail
+# shellcheck source=mpi.sh
+source "$(dirname "${BASH_SOURCE[0]}")/mpi.sh"
 
 starbench_fail() {
   echo "starbench job: error: $*" >&2
@@ -103,7 +110,7 @@ export NCCL_DEBUG=${NCCL_DEBUG:-WARN}
 # Multi-node: NCCL picks InfiniBand when present. NCCL_SOCKET_IFNAME (e.g. ib0,
 # eth0), NCCL_IB_HCA (e.g. mlx5_0,mlx5_1), NCCL_IB_DISABLE=1 and the other NCCL_*
 # settings of the submitting shell reach every rank (sbatch and srun export the
-# environment; for mpiexec they are passed with -x below). Left to NCCL otherwise.
+# environment; for Open MPI's mpiexec they are passed with -x below). Left to NCCL otherwise.
 # A collective, MPI or NCCL, that waits longer than this ends the job with a
 # message instead of hanging (long contexts need more than the default 600 s).
 export STARBENCH_COLLECTIVE_TIMEOUT_S=${STARBENCH_COLLECTIVE_TIMEOUT_S:-1800}
@@ -151,20 +158,27 @@ starbench_launch() {
       [[ -n ${SLURM_CPUS_PER_TASK:-} ]] && launcher+=(--cpus-per-task="$SLURM_CPUS_PER_TASK")
       ;;
     mpiexec)
-      # Open MPI reads the Slurm allocation itself (no hostfile); for MPI
-      # builds whose PMIx does not match srun's.
-      launcher=(mpiexec -n "${SLURM_NTASKS:?the mpiexec launcher needs SLURM_NTASKS}")
-      [[ $(id -u) -eq 0 ]] && launcher+=(--allow-run-as-root)
+      # Open MPI, MPICH (Hydra) and Intel MPI all read the Slurm allocation
+      # themselves (no hostfile); for MPI builds whose PMIx does not match srun's.
+      # Which MPI it is decides the flags (jobs/lib/mpi.sh).
+      local mpiexec=${STARBENCH_MPIEXEC:-mpiexec} flavour per_rank=${SLURM_CPUS_PER_TASK:-1}
+      flavour=$(starbench_mpi_flavour "$mpiexec") || starbench_fail "STARBENCH_LAUNCHER=mpiexec: see above"
       # Each rank bound to its own cpus-per-task cores, so its OpenMP threads
-      # spread over them (plain --bind-to core would stack them on one core).
-      # shellcheck disable=SC2206
-      launcher+=(${STARBENCH_MPIEXEC_BIND---map-by slot:PE=${SLURM_CPUS_PER_TASK:-1} --bind-to core}
-                 ${STARBENCH_MPIEXEC_FLAGS:-})
-      # mpiexec forwards the environment to ranks on other nodes only when named.
-      local variable
+      # spread over them; STARBENCH_MPIEXEC_BIND replaces that with its own words.
+      [[ -n ${STARBENCH_MPIEXEC_BIND+set} ]] && per_rank=given
+      # mpiexec forwards the environment to ranks on other nodes only when named
+      # (Open MPI: -x each; Hydra: all of it).
+      local variable forwarded=""
       for variable in $(compgen -e); do
-        case $variable in NCCL_* | STARBENCH_* | OMP_* | CUDA_* | UCX_* | FI_* | HDF5_*) launcher+=(-x "$variable") ;; esac
+        case $variable in NCCL_* | STARBENCH_* | OMP_* | CUDA_* | UCX_* | FI_* | HDF5_*) forwarded+=" $variable" ;; esac
       done
+      launcher=("$mpiexec")
+      starbench_mpiexec_flags launcher "$flavour" "${SLURM_NTASKS:?the mpiexec launcher needs SLURM_NTASKS}" \
+        "$per_rank" 0 "$forwarded" || starbench_fail "no mpiexec flags for $flavour"
+      # shellcheck disable=SC2206
+      [[ $per_rank == given ]] && launcher+=(${STARBENCH_MPIEXEC_BIND})
+      # shellcheck disable=SC2206
+      launcher+=(${STARBENCH_MPIEXEC_FLAGS:-})
       ;;
     *) starbench_fail "STARBENCH_LAUNCHER=$STARBENCH_LAUNCHER is not srun or mpiexec" ;;
   esac

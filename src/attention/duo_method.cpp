@@ -1,15 +1,10 @@
 #include "attention/duo_method.h"
 
-#include <cmath>
-#include <numeric>
-
 #include "attention/duo_shard.h"
 #include "util/error.h"
 
 namespace sb {
 namespace {
-
-float attention_scale(const Tensor& q) { return float(1.0 / std::sqrt(double(q.dim(2)))); }
 
 // One kind's heads of a layer: q packed to those heads, an output buffer for
 // them (`out` itself when they are every head) and their lse.
@@ -33,8 +28,19 @@ void attend_streaming(Backend& backend, DuoState& duo, int layer, const Tensor& 
   if (q_heads.empty()) return;
   const StreamingKvCache::Keys keys = duo.streaming.extend(layer, k, v);
   KindOutput streaming(backend, q_heads, q, out);
-  backend.attention(streaming.q, keys.k, keys.v, keys.mask, attention_scale(q), streaming.out, streaming.lse);
+  backend.attention(streaming.q, keys.k, keys.v, keys.mask, attention_scale(q.dim(2)), streaming.out, streaming.lse);
   streaming.unpack(backend, q_heads, out);
+}
+
+// attend_streaming for one decoding token at a device position: its row goes
+// to its ring slot by position and the query heads read the held rows in
+// place (no packing: attention_blocks reads and writes their heads of q/out).
+void attend_streaming_at(Backend& backend, DuoState& duo, int layer, const Tensor& q, const Tensor& k,
+                         const Tensor& v, const Tensor& positions, Tensor& out, Tensor& lse) {
+  const HeadSelection& q_heads = duo.heads.streaming_q[size_t(layer)];
+  if (q_heads.empty()) return;
+  const StreamingKvCache::Keys keys = duo.streaming.extend_at(layer, k, v, positions);
+  backend.attention_blocks(q, {{keys.k, keys.v, keys.mask}}, q_heads.heads(), attention_scale(q.dim(2)), out, lse);
 }
 
 // Duo's phase 1 on one rank: retrieval heads causal over the context (their
@@ -51,7 +57,7 @@ class DuoPrefillAttention : public LayerAttention {
       const Tensor keys = context_.keys(layer), values = context_.values(layer);
       KindOutput retrieval(backend_, q_heads, q, out);
       backend_.attention(retrieval.q, keys, values, AttentionMask::bottom_right(q.dim(0), keys.dim(0)),
-                         attention_scale(q), retrieval.out, retrieval.lse);
+                         attention_scale(q.dim(2)), retrieval.out, retrieval.lse);
       retrieval.unpack(backend_, q_heads, out);
     }
     attend_streaming(backend_, duo_, layer, q, k, v, out);
@@ -69,16 +75,23 @@ class DuoPrefillAttention : public LayerAttention {
 // sent to every rank.
 class DuoQueryAttention : public LayerAttention {
  public:
-  DuoQueryAttention(Backend& backend, Comm& comm, DuoState& duo, const KvCache& context, KvCache& tail, int root)
-      : backend_(backend), comm_(comm), duo_(duo), context_(context), tail_(tail), root_(root) {}
+  // positions defined: one decoding token at that device position (context_len: the tail's first position).
+  DuoQueryAttention(Backend& backend, Comm& comm, DuoState& duo, const KvCache& context, KvCache& tail, int root,
+                    Tensor positions = Tensor(), int64_t context_len = 0)
+      : backend_(backend), comm_(comm), duo_(duo), context_(context), tail_(tail), root_(root),
+        positions_(std::move(positions)), context_len_(context_len) {}
 
   void attend(int layer, const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) override {
+    if (positions_.defined()) {
+      attend_decoding(layer, q, k, v, out);
+      return;
+    }
     const bool is_root = comm_.rank() == root_;
     const HeadSelection& q_heads = duo_.heads.retrieval_q[size_t(layer)];
     if (!q_heads.empty()) {
       KindOutput retrieval(backend_, q_heads, q, out);
       attend_held_kv(backend_, layer, retrieval.q, k, v, context_.empty() ? nullptr : &context_,
-                     is_root ? &tail_ : nullptr, attention_scale(q), retrieval.out, retrieval.lse);
+                     is_root ? &tail_ : nullptr, attention_scale(q.dim(2)), retrieval.out, retrieval.lse);
       if (comm_.size() > 1) merge_on_root(backend_, comm_, retrieval.out, retrieval.lse, root_);
       if (is_root) retrieval.unpack(backend_, q_heads, out);
     } else if (is_root) {
@@ -89,13 +102,47 @@ class DuoQueryAttention : public LayerAttention {
   }
 
  private:
+  // A decoding token by position. One rank: both kinds read and write their
+  // heads of q/out in place. Several (star + duo): the retrieval heads' partials
+  // are packed for the merge on the root, as in attend().
+  void attend_decoding(int layer, const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) {
+    const bool is_root = comm_.rank() == root_;
+    const HeadSelection& q_heads = duo_.heads.retrieval_q[size_t(layer)];
+    const KvCache* context = context_.empty() ? nullptr : &context_;
+    KvCache* tail = is_root ? &tail_ : nullptr;
+    Tensor lse = backend_.empty(DType::F32, {q.dim(0), q.dim(1)});
+    if (q_heads.empty()) {
+      if (is_root) tail_.append_at(layer, k, v, positions_, context_len_);  // keeps the tail's length in step
+    } else if (comm_.size() == 1) {
+      attend_held_kv_at(backend_, layer, q, k, v, context, tail, positions_, context_len_,
+                        q_heads.is_all() ? std::vector<int64_t>() : q_heads.heads(), attention_scale(q.dim(2)), out, lse);
+    } else {
+      KindOutput retrieval(backend_, q_heads, q, out);
+      attend_held_kv_at(backend_, layer, retrieval.q, k, v, context, tail, positions_, context_len_, {},
+                        attention_scale(q.dim(2)), retrieval.out, retrieval.lse);
+      merge_on_root(backend_, comm_, retrieval.out, retrieval.lse, root_);
+      if (is_root) retrieval.unpack(backend_, q_heads, out);
+    }
+    if (is_root) attend_streaming_at(backend_, duo_, layer, q, k, v, positions_, out, lse);
+    if (comm_.size() > 1) comm_.broadcast(out, root_);
+  }
+
   Backend& backend_;
   Comm& comm_;
   DuoState& duo_;
   const KvCache& context_;
   KvCache& tail_;
   int root_;
+  Tensor positions_;
+  int64_t context_len_;
 };
+
+uint64_t streaming_rows_key(const DuoState& duo, int64_t num_layers) {
+  uint64_t key = 1469598103934665603ull;
+  for (int layer = 0; layer < int(num_layers); ++layer)
+    key = (key ^ uint64_t(duo.streaming.empty() ? 0 : duo.streaming.rows(layer))) * 1099511628211ull;
+  return key;
+}
 
 }  // namespace
 
@@ -114,9 +161,8 @@ DuoState::DuoState(std::shared_ptr<const DuoPattern> pattern_in, const ModelConf
 
 DuoMethod::DuoMethod(Transformer& model, Comm& comm, int64_t context_len, int64_t max_tail_tokens,
                      std::shared_ptr<const DuoPattern> pattern)
-    : AttentionMethod(model, comm, context_len, max_tail_tokens, /*keep_tail_kv=*/false),
-      duo_(shard_duo_pattern(std::move(pattern), model.shard()), model.config(), model.backend(),
-           /*holds_streaming=*/true) {
+    : GlobalMethod(model, comm, context_len, max_tail_tokens, /*keep_tail_kv=*/false),
+      duo_(shard_duo_pattern(std::move(pattern), model.shard()), model.config(), model.backend(), /*holds_streaming=*/true) {
   tail_kv_ = KvCache(model.backend(), max_tail_tokens, duo_.heads.retrieval_kv, model.config().head_dim);
 }
 
@@ -124,20 +170,20 @@ void DuoMethod::allocate_context_kv(int64_t local_tokens) {
   context_kv_ = KvCache(model_.backend(), local_tokens, duo_.heads.retrieval_kv, model_.config().head_dim);
 }
 
-void DuoMethod::encode_context(const std::vector<int32_t>& context) {
-  SB_REQUIRE(int64_t(context.size()) == context_len_, "duo: expected {} context tokens, got {}", context_len_,
-             context.size());
-  if (context_len_ == 0) return;  // everything is query: phase 2 alone
-  allocate_context_kv(context_len_);
-  std::vector<int32_t> positions(context.size());
-  std::iota(positions.begin(), positions.end(), 0);
-  DuoPrefillAttention attention(model_.backend(), duo_, context_kv_);
-  model_.forward(context, positions, attention);
+std::unique_ptr<LayerAttention> DuoMethod::make_prefill_attention() {
+  return std::make_unique<DuoPrefillAttention>(model_.backend(), duo_, context_kv_);
 }
 
 std::unique_ptr<LayerAttention> DuoMethod::make_query_attention() {
   return std::make_unique<DuoQueryAttention>(model_.backend(), comm_, duo_, context_kv_, tail_kv_, query_rank());
 }
+
+std::unique_ptr<LayerAttention> DuoMethod::make_decode_attention(const Tensor& positions) {
+  return std::make_unique<DuoQueryAttention>(model_.backend(), comm_, duo_, context_kv_, tail_kv_, query_rank(),
+                                             positions, context_len_);
+}
+
+uint64_t DuoMethod::decode_step_key() const { return streaming_rows_key(duo_, model_.config().num_layers); }
 
 // ---- star + duo --------------------------------------------------------------------
 
@@ -145,8 +191,7 @@ StarDuoMethod::StarDuoMethod(Transformer& model, Comm& comm, StarLayout layout, 
                              std::shared_ptr<const DuoPattern> pattern, AnchorMode anchor_mode)
     : StarMethod(model, comm, layout, max_tail_tokens, AnchorSource::First, AnchorPositions::Original, anchor_mode,
                  /*keep_tail_kv=*/false),
-      duo_(shard_duo_pattern(std::move(pattern), model.shard()), model.config(), model.backend(),
-           comm.rank() == comm.size() - 1) {
+      duo_(shard_duo_pattern(std::move(pattern), model.shard()), model.config(), model.backend(), comm.rank() == comm.size() - 1) {
   if (comm.rank() == query_rank()) {
     tail_kv_ = KvCache(model.backend(), max_tail_tokens, duo_.heads.retrieval_kv, model.config().head_dim);
   }
@@ -171,6 +216,13 @@ void StarDuoMethod::observe_phase1_kv(int layer, const Tensor& k, const Tensor& 
 std::unique_ptr<LayerAttention> StarDuoMethod::make_query_attention() {
   return std::make_unique<DuoQueryAttention>(model_.backend(), comm_, duo_, context_kv_, tail_kv_, query_rank());
 }
+
+std::unique_ptr<LayerAttention> StarDuoMethod::make_decode_attention(const Tensor& positions) {
+  return std::make_unique<DuoQueryAttention>(model_.backend(), comm_, duo_, context_kv_, tail_kv_, query_rank(),
+                                             positions, context_len_);
+}
+
+uint64_t StarDuoMethod::decode_step_key() const { return streaming_rows_key(duo_, model_.config().num_layers); }
 
 std::unique_ptr<AttentionMethod> make_star_duo_method(Transformer& model, Comm& comm, const MethodPlan& plan,
                                                       int64_t max_tail_tokens, const MethodSettings& settings) {

@@ -20,6 +20,7 @@
 #include <memory>
 
 #include "attention/duo_pattern.h"
+#include "attention/global_method.h"
 #include "attention/method.h"
 #include "attention/star_method.h"
 #include "engine/streaming_kv_cache.h"
@@ -37,18 +38,21 @@ struct DuoState {
   StreamingKvCache streaming;  // the query rank's streaming heads
 };
 
-class DuoMethod : public AttentionMethod {
+// Global's phase 1 (the whole context on one rank) with duo's attention.
+class DuoMethod : public GlobalMethod {
  public:
   DuoMethod(Transformer& model, Comm& comm, int64_t context_len, int64_t max_tail_tokens,
             std::shared_ptr<const DuoPattern> pattern);
   std::string name() const override { return "duo"; }
-  void encode_context(const std::vector<int32_t>& context) override;
   size_t kv_cache_bytes() const override { return AttentionMethod::kv_cache_bytes() + duo_.streaming.bytes(); }
   const StreamingKvCache& streaming_kv() const { return duo_.streaming; }
 
  protected:
   void allocate_context_kv(int64_t local_tokens) override;
+  std::unique_ptr<LayerAttention> make_prefill_attention() override;
   std::unique_ptr<LayerAttention> make_query_attention() override;
+  std::unique_ptr<LayerAttention> make_decode_attention(const Tensor& positions) override;
+  uint64_t decode_step_key() const override;
 
  private:
   DuoState duo_;
@@ -66,6 +70,8 @@ class StarDuoMethod : public StarMethod {
  protected:
   void allocate_context_kv(int64_t local_tokens) override;
   std::unique_ptr<LayerAttention> make_query_attention() override;
+  std::unique_ptr<LayerAttention> make_decode_attention(const Tensor& positions) override;
+  uint64_t decode_step_key() const override;
   void observe_phase1_kv(int layer, const Tensor& k, const Tensor& v, int64_t anchor_tokens,
                          TokenRange blocks) override;
 

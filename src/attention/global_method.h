@@ -9,9 +9,20 @@ namespace sb {
 class GlobalMethod : public AttentionMethod {
  public:
   GlobalMethod(Transformer& model, Comm& comm, int64_t context_len, int64_t max_tail_tokens)
-      : AttentionMethod(model, comm, context_len, max_tail_tokens) {}
+      : GlobalMethod(model, comm, context_len, max_tail_tokens, /*keep_tail_kv=*/true) {}
   std::string name() const override { return "global"; }
-  void encode_context(const std::vector<int32_t>& context) override;
+  // Phase 1: the whole context in one forward on this rank, at positions 0..,
+  // through make_prefill_attention().
+  void encode_context(const std::vector<int32_t>& context) final;
+
+ protected:
+  // For methods that also hold the whole context on one rank but attend
+  // differently (duo): keep_tail_kv as AttentionMethod's.
+  GlobalMethod(Transformer& model, Comm& comm, int64_t context_len, int64_t max_tail_tokens, bool keep_tail_kv)
+      : AttentionMethod(model, comm, context_len, max_tail_tokens, keep_tail_kv) {}
+  // The attention of phase 1's forward, keeping its KV in context_kv_ (allocated
+  // by then): causal, every row kept.
+  virtual std::unique_ptr<LayerAttention> make_prefill_attention();
 };
 
 // Causal self-attention over the tokens of one forward pass, keeping the KV

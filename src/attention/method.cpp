@@ -45,6 +45,21 @@ void attend_held_kv(Backend& backend, int layer, const Tensor& q, const Tensor& 
   backend.lse_merge(out, lse, tail_out, tail_lse);
 }
 
+void attend_held_kv_at(Backend& backend, int layer, const Tensor& q, const Tensor& k, const Tensor& v,
+                       const KvCache* context, KvCache* tail, const Tensor& positions, int64_t tail_position0,
+                       const std::vector<int64_t>& q_heads, float scale, Tensor& out, Tensor& lse) {
+  SB_REQUIRE(context || tail, "rank {} holds no context KV in phase 2", current_rank());
+  std::vector<KeyBlock> blocks;
+  if (context) blocks.push_back({context->keys(layer), context->values(layer), AttentionMask::none()});
+  if (tail) {
+    const int64_t held = tail->length(layer);  // the row this token's KV goes to
+    tail->append_at(layer, k, v, positions, tail_position0);
+    blocks.push_back({tail->all_keys(layer), tail->all_values(layer),
+                      AttentionMask::causal_at(positions, tail_position0, held)});
+  }
+  backend.attention_blocks(q, blocks, q_heads, scale, out, lse);
+}
+
 void merge_on_root(Backend& backend, Comm& comm, Tensor& out, Tensor& lse, int root) {
   const int64_t num_tokens = out.dim(0);
   const bool is_root = comm.rank() == root;
@@ -70,16 +85,23 @@ void merge_on_root(Backend& backend, Comm& comm, Tensor& out, Tensor& lse, int r
 // bottom-right aligned), merged across ranks on the query rank and sent back.
 class AttentionMethod::QueryAttention : public LayerAttention {
  public:
-  explicit QueryAttention(AttentionMethod& method) : method_(method) {}
+  // positions defined: one decoding token at that device position (attend_held_kv_at).
+  explicit QueryAttention(AttentionMethod& method, Tensor positions = Tensor())
+      : method_(method), positions_(std::move(positions)) {}
 
   void attend(int layer, const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) override {
     Backend& backend = method_.model_.backend();
     Comm& comm = method_.comm_;
-    const float scale = float(1.0 / std::sqrt(double(q.dim(2))));
+    const float scale = attention_scale(q.dim(2));
     const bool is_query_rank = comm.rank() == method_.query_rank();
     Tensor lse = backend.empty(DType::F32, {q.dim(0), q.dim(1)});
-    attend_held_kv(backend, layer, q, k, v, method_.context_kv_.empty() ? nullptr : &method_.context_kv_,
-                   is_query_rank ? &method_.tail_kv_ : nullptr, scale, out, lse);
+    const KvCache* context = method_.context_kv_.empty() ? nullptr : &method_.context_kv_;
+    KvCache* tail = is_query_rank ? &method_.tail_kv_ : nullptr;
+    if (positions_.defined())
+      attend_held_kv_at(backend, layer, q, k, v, context, tail, positions_, method_.context_len_, {}, scale, out,
+                        lse);
+    else
+      attend_held_kv(backend, layer, q, k, v, context, tail, scale, out, lse);
     if (comm.size() == 1) return;
     merge_on_root(backend, comm, out, lse, method_.query_rank());
     comm.broadcast(out, method_.query_rank());
@@ -87,10 +109,27 @@ class AttentionMethod::QueryAttention : public LayerAttention {
 
  private:
   AttentionMethod& method_;
+  Tensor positions_;
 };
 
 std::unique_ptr<LayerAttention> AttentionMethod::make_query_attention() {
   return std::make_unique<QueryAttention>(*this);
+}
+
+std::unique_ptr<LayerAttention> AttentionMethod::make_decode_attention(const Tensor& positions) {
+  return std::make_unique<QueryAttention>(*this, positions);
+}
+
+Tensor AttentionMethod::decode_step(int32_t token, int32_t position) {
+  Backend& backend = model_.backend();
+  if (!step_values_.defined()) step_values_ = backend.empty(DType::I32, {2});
+  const int32_t values[2] = {token, position};
+  backend.copy_from_host(step_values_, values);
+  const Tensor token_ids = step_values_.rows(0, 1), positions = step_values_.rows(1, 2);
+  std::unique_ptr<LayerAttention> attention = make_decode_attention(positions);
+  Tensor hidden;
+  replay_->run(decode_step_key(), [&] { hidden = model_.forward(token_ids, positions, *attention); });
+  return hidden;
 }
 
 Tensor AttentionMethod::encode_query(const std::vector<int32_t>& tokens) {
@@ -100,6 +139,21 @@ Tensor AttentionMethod::encode_query(const std::vector<int32_t>& tokens) {
              tokens.size());
   std::vector<int32_t> positions(tokens.size());
   for (size_t i = 0; i < tokens.size(); ++i) positions[i] = int32_t(context_len_ + tail_len_ + int64_t(i));
+  if (!replay_made_) {
+    replay_made_ = true;
+    replay_ = model_.backend().make_step_replay();
+    // Graphs for one-rank methods on a one-GPU host; with several ranks, or a
+    // host's GPUs sharing the model, a step holds collectives: run it as is.
+    if (replay_ && (comm_.size() > 1 || !model_.shard().whole())) replay_ = std::make_unique<StepReplay>();
+  }
+  if (tokens.size() == 1 && replay_) {
+    const int32_t token = tokens[0];
+    SB_REQUIRE(token >= 0 && token < model_.config().vocab_size, "token id {} is outside the vocabulary [0, {})",
+               token, model_.config().vocab_size);
+    Tensor hidden = decode_step(token, positions[0]);
+    tail_len_ += 1;
+    return hidden;
+  }
   std::unique_ptr<LayerAttention> attention = make_query_attention();
   Tensor hidden = model_.forward(tokens, positions, *attention);
   tail_len_ += int64_t(tokens.size());

@@ -44,6 +44,13 @@ class AttentionMethod {
   // Phase 2's attention of one forward (the shared distributed query attention;
   // duo routes its two kinds of heads differently).
   virtual std::unique_ptr<LayerAttention> make_query_attention();
+  // The same for one decoding token whose position lives in device memory
+  // (`positions`, I32 [1]): KV rows written by position, the tail attended to
+  // under a causal-by-position mask, so that the step replays from a graph.
+  virtual std::unique_ptr<LayerAttention> make_decode_attention(const Tensor& positions);
+  // What fixes a decoding step's shapes besides the method itself (duo: its
+  // streaming heads' held rows, until the window is full); a new key captures anew.
+  virtual uint64_t decode_step_key() const { return 0; }
 
   Transformer& model_;
   Comm& comm_;
@@ -55,6 +62,13 @@ class AttentionMethod {
 
  private:
   class QueryAttention;
+  // One decoding token through the replayable step (Backend::make_step_replay).
+  Tensor decode_step(int32_t token, int32_t position);
+  // The backend's step replay (nullptr: decode op by op as before; see
+  // CudaBackend's STARBENCH_DECODE=legacy). Destroyed before the caches it reads.
+  std::unique_ptr<StepReplay> replay_;
+  bool replay_made_ = false;
+  Tensor step_values_;  // I32 [2]: the decoding token and its position
 };
 
 // Builds the method a plan describes (plan_method: `comm` has the plan's
@@ -74,6 +88,13 @@ std::unique_ptr<AttentionMethod> make_method(const MethodSettings& settings, Tra
 // bottom-right causal), merged by log-sum-exp into out and lse.
 void attend_held_kv(Backend& backend, int layer, const Tensor& q, const Tensor& k, const Tensor& v,
                     const KvCache* context, KvCache* tail, float scale, Tensor& out, Tensor& lse);
+// attend_held_kv for one decoding token at a position in device memory: the
+// tail's row is written by position (first tail position tail_position0) and
+// the context and tail blocks attended to in one Backend::attention_blocks;
+// q_heads as there (the tail and context then hold only their KV heads).
+void attend_held_kv_at(Backend& backend, int layer, const Tensor& q, const Tensor& k, const Tensor& v,
+                       const KvCache* context, KvCache* tail, const Tensor& positions, int64_t tail_position0,
+                       const std::vector<int64_t>& q_heads, float scale, Tensor& out, Tensor& lse);
 // Gathers every rank's (out, lse) on `root` and merges them there in rank
 // order (so the result does not depend on arrival order) into out and lse.
 void merge_on_root(Backend& backend, Comm& comm, Tensor& out, Tensor& lse, int root);

@@ -1,7 +1,6 @@
 #include "attention/ring_method.h"
 
 #include <array>
-#include <cmath>
 
 #include "util/error.h"
 
@@ -44,7 +43,7 @@ class RingMethod::RingAttention : public LayerAttention {
     Comm& comm = method_.comm_;
     const int rank = comm.rank(), world = comm.size();
     const int64_t local_tokens = k.dim(0);
-    const float scale = float(1.0 / std::sqrt(double(q.dim(2))));
+    const float scale = attention_scale(q.dim(2));
     method_.context_kv_.append(layer, k, v, 0, local_tokens);
 
     // Own K and V packed into one buffer: [K rows; V rows] is one transfer.

@@ -1,7 +1,6 @@
 #include "attention/star_method.h"
 
 #include <array>
-#include <cmath>
 
 #include "attention/global_method.h"
 #include "util/error.h"
@@ -109,7 +108,7 @@ class StarMethod::SharedAnchorAttention : public LayerAttention {
     Backend& backend = method_.model_.backend();
     Comm& comm = method_.comm_;
     const int64_t anchor = layout_.anchor_size;
-    const float scale = float(1.0 / std::sqrt(double(q.dim(2))));
+    const float scale = attention_scale(q.dim(2));
     const int64_t total_rows = q.dim(0);
     const TokenRange owned = layout_.blocks_of(comm.rank());
     method_.context_kv_.append(layer, k, v, computed_anchor_rows_, total_rows);

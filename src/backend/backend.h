@@ -36,12 +36,35 @@ struct AttentionMask {
   //   j <= i + causal_offset  and  (j < sink  or  i + causal_offset - j < window).
   // A query's cost is O(sink + window) keys, whatever the key count.
   int64_t sink = 0, window = 0;
+  // Causal by position (a decoding step that a graph replays with new
+  // positions): when query_positions (I32 [q_len], the backend's memory) is
+  // defined, query row i sees key j iff key_position0 + j <= positions[i], and
+  // backends that compute values read the bound from there. causal_offset holds
+  // the same bound as the host knows it, for counting work and cost models.
+  Tensor query_positions;
+  int64_t key_position0 = 0;
 
-  static AttentionMask none() { return {Kind::None, 0}; }
-  static AttentionMask causal(int64_t offset = 0) { return {Kind::Causal, offset}; }
-  static AttentionMask bottom_right(int64_t q_len, int64_t k_len) { return {Kind::Causal, k_len - q_len}; }
+  static AttentionMask none() { return AttentionMask(); }
+  static AttentionMask causal(int64_t offset = 0) {
+    AttentionMask mask;
+    mask.kind = Kind::Causal;
+    mask.causal_offset = offset;
+    return mask;
+  }
+  static AttentionMask bottom_right(int64_t q_len, int64_t k_len) { return causal(k_len - q_len); }
   static AttentionMask streaming(int64_t offset, int64_t sink, int64_t window) {
-    return {Kind::Streaming, offset, sink, window};
+    AttentionMask mask = causal(offset);
+    mask.kind = Kind::Streaming;
+    mask.sink = sink;
+    mask.window = window;
+    return mask;
+  }
+  // Causal by position; host_offset: the bound of row 0 (positions[0] - key_position0).
+  static AttentionMask causal_at(const Tensor& positions, int64_t key_position0, int64_t host_offset) {
+    AttentionMask mask = causal(host_offset);
+    mask.query_positions = positions;
+    mask.key_position0 = key_position0;
+    return mask;
   }
   bool visible(int64_t query_row, int64_t key_row) const {
     if (kind == Kind::None) return true;
@@ -72,6 +95,42 @@ class PhaseTimer {
   virtual double elapsed_ms() = 0;  // waits for stop() to complete
 };
 
+// Where a decoding step's rows land in a KV store: row t of a step goes to row
+// first_row + (positions[t] - first_position) mod period (period 0: no wrap),
+// positions read from the backend's memory (I32 [T]), so that a replayed step
+// writes the rows its new positions name.
+struct RowSlots {
+  Tensor positions;
+  int64_t first_position = 0, first_row = 0, period = 0;
+};
+
+// The row position p goes to under slots, checked against a store of `rows` rows.
+int64_t row_slot(const RowSlots& slots, int64_t position, int64_t rows);
+
+// Keys and values of one part of an attention's keys, under its own mask.
+struct KeyBlock {
+  Tensor k, v;  // [rows, kv heads, d]
+  AttentionMask mask;
+};
+
+// Replays the ops of a step (a decoding step) recorded once. run(key, step)
+// calls step(), which issues the step's ops; what those ops read from device
+// tensors (token ids, positions) may change from one run to the next, what
+// they take by value (sizes, buffers) is fixed by `key`. The cuda backend
+// captures the ops into a CUDA graph the first time and whenever key changes;
+// otherwise it launches the graph and runs step() with launches off (host state
+// advances, every op is checked against the capture: a mismatch is an error),
+// returning the captured tensors from empty(). step() must not read device
+// values (no to_host, argmax or synchronize). Other backends run step().
+class StepReplay {
+ public:
+  virtual ~StepReplay() = default;
+  virtual void run(uint64_t /*key*/, const std::function<void()>& step) { step(); }
+  // Steps captured (graph built) and replayed so far.
+  virtual int64_t captures() const { return 0; }
+  virtual int64_t replays() const { return 0; }
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -84,6 +143,9 @@ class Backend {
   // Text attributes every run record made on this backend carries (the
   // simulator's platform and hardware profile), also part of the resume key.
   virtual std::vector<std::pair<std::string, std::string>> provenance() const { return {}; }
+  // Content digests of the files the backend's results depend on (the
+  // simulator's platform and hardware profile): part of every run's identity.
+  virtual std::vector<std::pair<std::string, std::string>> input_digests() const { return {}; }
 
   // --- memory -------------------------------------------------------------
   virtual Tensor empty(DType dtype, std::vector<int64_t> shape) = 0;
@@ -107,6 +169,13 @@ class Backend {
   // every layer of every token, where launches, not bytes, are the cost).
   virtual void copy_head_list(Tensor& dst, int64_t dst_row, const Tensor& src, int64_t src_row, int64_t num_rows,
                               const std::vector<int64_t>& dst_heads, const std::vector<int64_t>& src_heads);
+  // host_data holds dst.numel() elements of dst's dtype; ordered after earlier ops.
+  virtual void copy_from_host(Tensor& dst, const void* host_data) = 0;
+  // Row t of src [T, H, d] into row slots(t) of dst [R, H', d]: heads
+  // src_heads[i] into dst_heads[i] (both empty: every head, H == H').
+  virtual void write_rows_at(Tensor& dst, const Tensor& src, const RowSlots& slots,
+                             const std::vector<int64_t>& dst_heads = {},
+                             const std::vector<int64_t>& src_heads = {}) = 0;
   virtual size_t bytes_in_use() const = 0;
   virtual size_t peak_bytes() const = 0;
   virtual void reset_peak() = 0;
@@ -131,7 +200,30 @@ class Backend {
   // log-sum-exp rule; exact for disjoint key sets; -inf rows contribute nothing.
   virtual void lse_merge(Tensor& out, Tensor& lse, const Tensor& other_out, const Tensor& other_lse) = 0;
   virtual void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) = 0;  // silu(gate) * up
-  virtual void add(Tensor& x, const Tensor& y) = 0;                             // x += y
+
+  // --- fused ops (the decoding step) -------------------------------------
+  // Defaults compose the ops above (backend_composed.cpp); the cuda backend
+  // fuses them for the few rows of a decoding step, where launches and passes
+  // over the weights, not arithmetic, are the cost.
+  //
+  // Attention of q to the union of disjoint key blocks: (out, lse) as the
+  // log-sum-exp merge of attending to each block. q_heads empty: every query
+  // head, the blocks hold every KV head. Otherwise only query heads q_heads
+  // (ascending) are computed and written to out [T, Hq, d] and lse [T, Hq]
+  // (the other heads are left as they are), and the blocks hold only the KV
+  // heads that serve them, packed: KV head i serves q_heads [i g, (i + 1) g),
+  // g = q_heads.size() / the blocks' KV heads (DuoAttention's heads of a kind).
+  virtual void attention_blocks(const Tensor& q, const std::vector<KeyBlock>& blocks,
+                                const std::vector<int64_t>& q_heads, float scale, Tensor& out, Tensor& lse);
+  // outs[i] = rmsnorm(x) * weights[i]^T: RMSNorm once, then each matmul.
+  virtual void rmsnorm_matmul(const Tensor& x, const Tensor& norm_weight, float eps,
+                              const std::vector<const Tensor*>& weights, const std::vector<Tensor*>& outs);
+  // out = swiglu(n * gate_w^T, n * up_w^T), n = rmsnorm(x): the MLP up to the down projection.
+  virtual void rmsnorm_swiglu(const Tensor& x, const Tensor& norm_weight, float eps, const Tensor& gate_w,
+                              const Tensor& up_w, Tensor& out);
+  // nullptr: this backend wants decoding steps issued op by op (the cuda
+  // backend with STARBENCH_DECODE=legacy); the default runs each step as is.
+  virtual std::unique_ptr<StepReplay> make_step_replay() { return std::make_unique<StepReplay>(); }
   virtual std::vector<int64_t> argmax_rows(const Tensor& logits) = 0;
 
   virtual void synchronize() = 0;

@@ -10,11 +10,7 @@
 // out 0 and lse -inf (a row that still saw no key).
 #include <math.h>
 
-#if defined(__CUDACC__)
-#define SB_HOST_DEVICE __host__ __device__
-#else
-#define SB_HOST_DEVICE
-#endif
+#include "util/host_device.h"
 
 namespace sb {
 

@@ -1,4 +1,9 @@
 // starbench run: the benchmark sweep.
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+
 #include "cli/commands.h"
 #include "cli/setting_options.h"
 #include "experiment/sweep.h"
@@ -6,15 +11,74 @@
 namespace sb {
 namespace {
 
+// The lines of `text` (1-based) that set `key` ("key = ..." / "key=..."), in order.
+std::vector<int> lines_setting(const std::string& text, const std::string& key) {
+  std::vector<int> lines;
+  std::istringstream stream(text);
+  std::string line;
+  for (int number = 1; std::getline(stream, line); ++number) {
+    const size_t start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line.compare(start, key.size(), key) != 0) continue;
+    const size_t after = line.find_first_not_of(" \t", start + key.size());
+    if (after != std::string::npos && (line[after] == '=' || line[after] == ':')) lines.push_back(number);
+  }
+  return lines;
+}
+
 // Files every key of a config file under the subcommand being run ("seq-len" ->
 // "run.seq-len" or "simulate.seq-len"): `run` and `simulate` read the same files.
+// Refuses, naming the file and the line, a key given twice (CLI11 would keep the
+// first value and drop the later one silently) and a key that is no option of
+// the subcommand.
 class SubcommandConfig : public CLI::ConfigTOML {
  public:
+  explicit SubcommandConfig(const CLI::App* app) : app_(app) {}
   std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
-    std::vector<CLI::ConfigItem> items = CLI::ConfigTOML::from_config(input);
+    const std::string text((std::istreambuf_iterator<char>(input)), std::istreambuf_iterator<char>());
+    std::istringstream copy(text);
+    std::vector<CLI::ConfigItem> items = CLI::ConfigTOML::from_config(copy);
+    const std::string file = next_file_name();
+    const CLI::App* command = app_->get_subcommand(config_subcommand());
+    // Keys before the first [section]: CLI11 merges a key repeated on consecutive
+    // lines into one list, so repeats are found in the text, not among the items.
+    const std::string top_level = text.substr(0, text.find("\n["));
+    std::map<std::string, int> seen;
+    for (const CLI::ConfigItem& item : items) {
+      if (item.name == "++" || item.name == "--") continue;  // section markers
+      const std::string key = item.fullname();
+      const std::vector<int> lines = lines_setting(item.parents.empty() ? top_level : text, item.name);
+      const std::string where = lines.empty() ? file : fmt::format("{}:{}", file, lines.front());
+      if (++seen[key] == 2 || (item.parents.empty() && lines.size() >= 2)) {
+        throw CLI::ConfigError(fmt::format("{}: key '{}' is given twice{}: give it once (a list takes commas: "
+                                           "seq-len = [1024, 2048] or \"1024,2048\")",
+                                           file, key,
+                                           lines.size() >= 2 ? fmt::format(" (lines {} and {})", lines[0], lines[1])
+                                                             : std::string()));
+      }
+      const bool known = !item.parents.empty() || command->get_option_no_throw("--" + item.name) != nullptr ||
+                         (item.name.size() == 1 && command->get_option_no_throw("-" + item.name) != nullptr) ||
+                         app_->get_option_no_throw("--" + item.name) != nullptr;
+      if (!known) {
+        throw CLI::ConfigError(fmt::format("{}: unknown key '{}': `starbench {}` has no option --{} (see starbench "
+                                           "{} --help)",
+                                           where, item.name, config_subcommand(), item.name, config_subcommand()));
+      }
+    }
     for (CLI::ConfigItem& item : items) item.parents.insert(item.parents.begin(), config_subcommand());
     return items;
   }
+
+ private:
+  // CLI11 reads the --config files in order, one from_config call each.
+  std::string next_file_name() const {
+    const CLI::Option* option = app_->get_config_ptr();
+    const std::vector<std::string> files =
+        option && option->count() > 0 ? option->as<std::vector<std::string>>() : std::vector<std::string>{};
+    const size_t index = calls_++;
+    return index < files.size() ? files[index] : std::string("the config file");
+  }
+  const CLI::App* app_;
+  mutable size_t calls_ = 0;
 };
 
 }  // namespace
@@ -31,7 +95,7 @@ void add_run_command(CLI::App& app) {
   // main app owns --config, files the keys under the subcommand given (main.cpp
   // sets it from the command line), and refuses unknown keys.
   app.set_config("--config", "", "Experiment file for `run` or `simulate` (TOML/INI; every run flag is also a key)");
-  app.config_formatter(std::make_shared<SubcommandConfig>());
+  app.config_formatter(std::make_shared<SubcommandConfig>(&app));
   app.allow_config_extras(CLI::config_extras_mode::error);
   CLI::App* run = app.add_subcommand("run", "Benchmark sweep: methods x context lengths x block/anchor sizes");
   run->fallthrough();  // `starbench run --config FILE` hands --config to the main app
@@ -84,6 +148,7 @@ void add_sweep_options(CLI::App* run, SweepSettings& settings_ref) {
   run->add_option("--samples", settings->samples, "Samples per task and length")->capture_default_str();
   run->add_option("--tokenizer", settings->tokenizer, "tokenizer.json (default: the one in --model DIR)");
   run->add_option("--task-generate", settings->task_generate, "Answer tokens (0: RULER's per-task budget)")
+      ->check(non_negative_tokens())
       ->capture_default_str();
   run->add_flag("--chat-template", settings->chat_template, "Wrap prompts in the Llama-3.1 instruct template");
   run->add_option("--words", settings->words_path, "Word list for essay haystacks and cwe/fwe")->capture_default_str();

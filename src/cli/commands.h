@@ -13,6 +13,8 @@ struct HostOptions;
 void add_host_options(CLI::App& command, HostOptions& options);
 // --duo-pattern, --duo-sink, --duo-recent, --duo-threshold, --duo-sparsity (run and forward).
 void add_duo_options(CLI::App& command, DuoOptions& options);
+// A parse-time check: an integer number of tokens >= 0 (duo_flags.cpp).
+const CLI::Validator& non_negative_tokens();
 void add_run_command(CLI::App& app);
 void add_forward_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);

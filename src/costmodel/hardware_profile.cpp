@@ -56,7 +56,6 @@ const char* elementwise_name(ElementwiseOp op) {
     case ElementwiseOp::RmsNorm: return "rmsnorm";
     case ElementwiseOp::Rope: return "rope";
     case ElementwiseOp::Swiglu: return "swiglu";
-    case ElementwiseOp::Add: return "add";
     case ElementwiseOp::LseMerge: return "lse_merge";
     case ElementwiseOp::Copy: return "copy";
     case ElementwiseOp::Argmax: return "argmax";
@@ -67,9 +66,9 @@ const char* elementwise_name(ElementwiseOp op) {
 }
 
 std::vector<ElementwiseOp> elementwise_ops() {
-  return {ElementwiseOp::Embedding, ElementwiseOp::RmsNorm, ElementwiseOp::Rope,       ElementwiseOp::Swiglu,
-          ElementwiseOp::Add,       ElementwiseOp::LseMerge, ElementwiseOp::Copy,      ElementwiseOp::Argmax,
-          ElementwiseOp::HostToDevice, ElementwiseOp::DeviceToHost};
+  return {ElementwiseOp::Embedding, ElementwiseOp::RmsNorm,      ElementwiseOp::Rope,
+          ElementwiseOp::Swiglu,    ElementwiseOp::LseMerge,     ElementwiseOp::Copy,
+          ElementwiseOp::Argmax,    ElementwiseOp::HostToDevice, ElementwiseOp::DeviceToHost};
 }
 
 double HardwareProfile::matmul_seconds(int64_t tokens, int64_t n, int64_t k) const {
@@ -226,7 +225,7 @@ HardwareProfile parse_hardware_profile(const std::string& json_text, const std::
   json doc;
   try {
     doc = json::parse(json_text);
-  } catch (const json::parse_error& error) {
+  } catch (const json::exception& error) {  // parse_error, and out_of_range for a number like 1e400
     fail("{}: not valid JSON: {}", origin, error.what());
   }
   Reader read(origin);

@@ -32,7 +32,7 @@ struct LinearCost {
 };
 
 // Element-wise operations a backend runs, by the names the profile uses.
-enum class ElementwiseOp { Embedding, RmsNorm, Rope, Swiglu, Add, LseMerge, Copy, Argmax, HostToDevice, DeviceToHost };
+enum class ElementwiseOp { Embedding, RmsNorm, Rope, Swiglu, LseMerge, Copy, Argmax, HostToDevice, DeviceToHost };
 const char* elementwise_name(ElementwiseOp op);
 std::vector<ElementwiseOp> elementwise_ops();
 

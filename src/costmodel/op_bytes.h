@@ -10,7 +10,6 @@ inline double embedding(const Tensor& out) { return 2.0 * double(out.nbytes()); 
 inline double rmsnorm(const Tensor& x) { return 2.0 * double(x.nbytes()); }
 inline double rope(const Tensor& x) { return 2.0 * double(x.nbytes()); }
 inline double swiglu(const Tensor& gate) { return 3.0 * double(gate.nbytes()); }
-inline double add(const Tensor& x) { return 3.0 * double(x.nbytes()); }
 inline double lse_merge(const Tensor& out, const Tensor& lse) {
   return 3.0 * double(out.nbytes()) + 3.0 * double(lse.nbytes());
 }

@@ -41,6 +41,30 @@ void KvCache::append(int layer, const Tensor& k, const Tensor& v, int64_t begin,
   length += count;
 }
 
+void KvCache::append_at(int layer, const Tensor& k, const Tensor& v, const Tensor& positions,
+                        int64_t first_position) {
+  const int64_t count = k.dim(0);
+  int64_t& length = lengths_.at(layer);
+  SB_REQUIRE(length + count <= capacity_, "KV cache of layer {} overflows: {} + {} rows > capacity {}", layer,
+             length, count, capacity_);
+  Layer& storage = layers_[layer];
+  if (storage.heads.total() != 0 && storage.heads.empty()) {  // a layer that keeps no head
+    length += count;
+    return;
+  }
+  const RowSlots slots{positions, first_position, 0, 0};
+  if (storage.heads.total() == 0) {  // every head
+    backend_->write_rows_at(storage.k, k, slots);
+    backend_->write_rows_at(storage.v, v, slots);
+  } else {
+    std::vector<int64_t> packed(size_t(storage.heads.size()));
+    for (size_t i = 0; i < packed.size(); ++i) packed[i] = int64_t(i);
+    backend_->write_rows_at(storage.k, k, slots, packed, storage.heads.heads());
+    backend_->write_rows_at(storage.v, v, slots, packed, storage.heads.heads());
+  }
+  length += count;
+}
+
 size_t KvCache::bytes() const {
   size_t total = 0;
   for (const Layer& layer : layers_) total += layer.k.nbytes() + layer.v.nbytes();

@@ -23,6 +23,14 @@ class KvCache {
   bool empty() const { return layers_.empty(); }
   // Appends rows [begin, end) of k and v ([T, Hkv, d], every KV head) to the layer's cache.
   void append(int layer, const Tensor& k, const Tensor& v, int64_t begin, int64_t end);
+  // A decoding step's rows, written where positions say (Backend::write_rows_at:
+  // row positions[t] - first_position); the host's length advances by T, and
+  // the caller promises that the first of them is row length(layer).
+  void append_at(int layer, const Tensor& k, const Tensor& v, const Tensor& positions, int64_t first_position);
+  // The whole storage [capacity, heads, d]: what a replayed step attends to,
+  // its rows past the length hidden by a causal-by-position mask.
+  Tensor all_keys(int layer) const { return layers_.at(layer).k; }
+  Tensor all_values(int layer) const { return layers_.at(layer).v; }
   Tensor keys(int layer) const { return layers_.at(layer).k.rows(0, lengths_.at(layer)); }
   Tensor values(int layer) const { return layers_.at(layer).v.rows(0, lengths_.at(layer)); }
   // Bytes of the preallocated storage, every layer.

@@ -119,6 +119,36 @@ StreamingKvCache::Keys StreamingKvCache::extend(int layer_index, const Tensor& k
   return keys;
 }
 
+StreamingKvCache::Keys StreamingKvCache::extend_at(int layer_index, const Tensor& k, const Tensor& v,
+                                                   const Tensor& positions) {
+  Layer& layer = layers_.at(size_t(layer_index));
+  SB_REQUIRE(k.rank() == 3 && k.dim(0) == 1 && k.dim(1) == layer.heads.total() && v.shape() == k.shape(),
+             "streaming KV cache of layer {}: a decoding step's keys {} / values {} are not [1, {}, d]", layer_index,
+             k.describe(), v.describe(), layer.heads.total());
+  const int64_t position = layer.next_position;
+  std::vector<int64_t> packed(size_t(layer.heads.size()));
+  for (size_t i = 0; i < packed.size(); ++i) packed[i] = int64_t(i);
+  if (position < sink_) {
+    // Still filling the sink: row = position.
+    SB_REQUIRE(position == layer.sink_rows, "streaming KV cache: sink position {} given before {}", position,
+               layer.sink_rows);
+    const RowSlots slots{positions, 0, 0, 0};
+    backend_->write_rows_at(layer.k, k, slots, packed, layer.heads.heads());
+    backend_->write_rows_at(layer.v, v, slots, packed, layer.heads.heads());
+    layer.sink_rows = position + 1;
+  } else {
+    SB_REQUIRE(layer.sink_rows == sink_, "streaming KV cache: window position {} before the sink is full", position);
+    if (layer.base < 0) layer.base = position;
+    // The ring slot of store(): sink + (position - base) mod recent.
+    const RowSlots slots{positions, layer.base, sink_, recent_};
+    backend_->write_rows_at(layer.k, k, slots, packed, layer.heads.heads());
+    backend_->write_rows_at(layer.v, v, slots, packed, layer.heads.heads());
+    layer.window_rows = std::min(recent_, layer.window_rows + 1);
+  }
+  layer.next_position = position + 1;
+  return {this->keys(layer_index), values(layer_index), AttentionMask::none()};
+}
+
 void StreamingKvCache::take(int layer_index, const Tensor& k_full, const Tensor& v_full, int64_t row, int64_t count,
                             int64_t position) {
   Layer& layer = layers_.at(size_t(layer_index));

@@ -20,6 +20,7 @@ class StreamingKvCache {
   StreamingKvCache(Backend& backend, std::vector<HeadSelection> heads_per_layer, int64_t head_dim, int64_t sink,
                    int64_t recent);
 
+  bool empty() const { return layers_.empty(); }  // a rank that holds no streaming heads
   int64_t sink() const { return sink_; }
   int64_t recent() const { return recent_; }
   int64_t sink_rows(int layer) const { return layers_.at(size_t(layer)).sink_rows; }
@@ -46,6 +47,13 @@ class StreamingKvCache {
     AttentionMask mask;
   };
   Keys extend(int layer, const Tensor& k, const Tensor& v);
+  // extend() for one decoding token whose position is in device memory
+  // (positions, I32 [1]; its value the layer's next_position()): its row is
+  // written into its ring slot by position (Backend::write_rows_at), so a
+  // replayed step writes its own slot; the keys are the held rows, no mask.
+  // Their count (rows(layer) after the call) is what a replayed step's shape
+  // depends on: it stops changing once the window is full.
+  Keys extend_at(int layer, const Tensor& k, const Tensor& v, const Tensor& positions);
 
   // Star + duo (phase 1 on the query rank): takes this cache's heads out of
   // full [T, Hkv, d] rows at known positions: rows [row, row + count) hold

@@ -10,6 +10,8 @@
 
 namespace sb {
 
+float attention_scale(int64_t head_dim) { return float(1.0 / std::sqrt(double(head_dim))); }
+
 Transformer::Transformer(const ModelConfig& config, Backend& backend, const ModelWeightSpecs& full_weights,
                          int64_t mlp_chunk_tokens, HostShard host_shard)
     : full_config_(config),
@@ -24,9 +26,8 @@ Transformer::Transformer(const ModelConfig& config, Backend& backend, const Mode
                   host_shard_.host->rank() == host_shard_.shard.index),
              "model shard {} of {} needs its host's communicator (got {})", host_shard_.shard.index,
              host_shard_.shard.count,
-             host_shard_.host ? fmt::format("rank {} of {}", host_shard_.host->rank(),
-                                                 host_shard_.host->size())
-                                   : std::string("none"));
+             host_shard_.host ? fmt::format("rank {} of {}", host_shard_.host->rank(), host_shard_.host->size())
+                              : std::string("none"));
   SB_REQUIRE(int64_t(full_weights.layers.size()) == full_config_.num_layers, "weights have {} layers, config {}",
              full_weights.layers.size(), full_config_.num_layers);
   const ModelWeightSpecs weights = shard_weight_specs(full_weights, full_config_, host_shard_.shard);
@@ -45,7 +46,6 @@ Transformer::Transformer(const ModelConfig& config, Backend& backend, const Mode
                        backend_.upload(spec.down_proj)});
   }
   backend_.set_rope_frequencies(rope_inverse_frequencies(config_));
-  attention_scale_ = float(1.0 / std::sqrt(double(config_.head_dim)));
 }
 
 Tensor Transformer::forward(const std::vector<int32_t>& tokens, const std::vector<int32_t>& positions,
@@ -57,48 +57,68 @@ Tensor Transformer::forward(const std::vector<int32_t>& tokens, const std::vecto
     SB_REQUIRE(token >= 0 && token < config_.vocab_size, "token id {} is outside the vocabulary [0, {})", token,
                config_.vocab_size);
   }
+  Tensor token_ids = backend_.from_host(DType::I32, {num_tokens}, tokens.data());
+  Tensor position_ids = backend_.from_host(DType::I32, {num_tokens}, positions.data());
+  return forward(token_ids, position_ids, attention);
+}
+
+Tensor Transformer::forward(const Tensor& token_ids, const Tensor& position_ids, LayerAttention& attention) {
+  const int64_t num_tokens = token_ids.numel();
+  SB_REQUIRE(num_tokens > 0 && token_ids.dtype() == DType::I32 && position_ids.dtype() == DType::I32 &&
+                 position_ids.numel() == num_tokens,
+             "forward pass: token ids {} and positions {} must be I32 [T], T > 0", token_ids.describe(),
+             position_ids.describe());
   forwarded_tokens_ += num_tokens;
   const int64_t hidden = config_.hidden_size, head_dim = config_.head_dim;
   const int64_t q_heads = config_.num_heads, kv_heads = config_.num_kv_heads;
   const DType act = backend_.act_dtype();
   const float eps = float(config_.rms_norm_eps);
+  const bool fused = num_tokens <= kFusedTokens;
 
-  Tensor token_ids = backend_.from_host(DType::I32, {num_tokens}, tokens.data());
-  Tensor position_ids = backend_.from_host(DType::I32, {num_tokens}, positions.data());
   Tensor x = backend_.empty(act, {num_tokens, hidden});
   if (host_shard_.shard.layer_split() && host_shard_.shard.index > 0) {
     hand_off(x, /*receive=*/true);  // the residual stream after the previous GPU's layers
   } else {
     backend_.embedding(embed_, token_ids, x);
   }
+  // Tensor split: GPU 0 of the host adds its partial products to x, the others
+  // write theirs over x, and the all-reduce sums them: x + the unsplit product.
+  const bool adds_to_residual = !host_shard_.shard.tensor_split() || host_shard_.shard.index == 0;
 
-  Tensor normed = backend_.empty(act, {num_tokens, hidden});
+  Tensor normed = fused ? Tensor() : backend_.empty(act, {num_tokens, hidden});
   Tensor q = backend_.empty(act, {num_tokens, q_heads * head_dim});
   Tensor k = backend_.empty(act, {num_tokens, kv_heads * head_dim});
   Tensor v = backend_.empty(act, {num_tokens, kv_heads * head_dim});
   Tensor attn_out = backend_.empty(act, {num_tokens, q_heads, head_dim});
   const int64_t chunk = std::min(mlp_chunk_tokens_, num_tokens);
   Tensor gate = backend_.empty(act, {chunk, config_.intermediate_size});
-  Tensor up = backend_.empty(act, {chunk, config_.intermediate_size});
+  Tensor up = fused ? Tensor() : backend_.empty(act, {chunk, config_.intermediate_size});
 
   for (int layer = 0; layer < int(layers_.size()); ++layer) {
     const Layer& w = layers_[layer];
-    backend_.rmsnorm(x, w.attn_norm, eps, normed);
-    backend_.matmul(normed, w.q_proj, q);
-    backend_.matmul(normed, w.k_proj, k);
-    backend_.matmul(normed, w.v_proj, v);
+    if (fused) {
+      backend_.rmsnorm_matmul(x, w.attn_norm, eps, {&w.q_proj, &w.k_proj, &w.v_proj}, {&q, &k, &v});
+    } else {
+      backend_.rmsnorm(x, w.attn_norm, eps, normed);
+      backend_.matmul(normed, w.q_proj, q);
+      backend_.matmul(normed, w.k_proj, k);
+      backend_.matmul(normed, w.v_proj, v);
+    }
     Tensor q_heads_view = q.reshape({num_tokens, q_heads, head_dim});
     Tensor k_heads_view = k.reshape({num_tokens, kv_heads, head_dim});
     Tensor v_heads_view = v.reshape({num_tokens, kv_heads, head_dim});
     backend_.rope(q_heads_view, position_ids);
     backend_.rope(k_heads_view, position_ids);
     attention.attend(layer, q_heads_view, k_heads_view, v_heads_view, attn_out);
-    // Tensor split: GPU 0 of the host adds its partial to x, the others write
-    // theirs over x, and the all-reduce sums them: x + the unsplit o_proj's output.
-    const bool adds_to_residual = !host_shard_.shard.tensor_split() || host_shard_.shard.index == 0;
     backend_.matmul(attn_out.reshape({num_tokens, q_heads * head_dim}), w.o_proj, x, adds_to_residual);
     reduce_residual(x);
 
+    if (fused) {  // one chunk: the MLP up to the down projection in one op
+      backend_.rmsnorm_swiglu(x, w.mlp_norm, eps, w.gate_proj, w.up_proj, gate);
+      backend_.matmul(gate, w.down_proj, x, adds_to_residual);
+      reduce_residual(x);
+      continue;
+    }
     backend_.rmsnorm(x, w.mlp_norm, eps, normed);
     // The MLP's [T, intermediate] activations are the largest buffers of a
     // long prefill; chunking the tokens bounds them.

@@ -12,6 +12,10 @@
 
 namespace sb {
 
+// The softmax scale of Llama's attention, 1 / sqrt(head_dim): every
+// LayerAttention of the methods (and calibrate's timed calls) uses it.
+float attention_scale(int64_t head_dim);
+
 class LayerAttention {
  public:
   virtual ~LayerAttention() = default;
@@ -22,10 +26,16 @@ class LayerAttention {
 
 class Transformer {
  public:
+  // Tokens per MLP chunk unless a caller asks otherwise: the MLP's
+  // [T, intermediate] activations are the largest buffers of a long prefill,
+  // so a forward runs its MLP over at most this many tokens at a time. Memory
+  // plans made before a model exists and calibrate's timed shapes use it too.
+  static constexpr int64_t kMlpChunkTokens = 8192;
+
   // Uploads every weight through the backend (the specs may view mmapped files).
-  // With a tensor split (engine/model_shard.h) only the shard's slices.
+  // With a split host (engine/model_shard.h) only the shard's slices or layers.
   Transformer(const ModelConfig& config, Backend& backend, const ModelWeightSpecs& weights,
-              int64_t mlp_chunk_tokens = 8192, HostShard host_shard = {});
+              int64_t mlp_chunk_tokens = kMlpChunkTokens, HostShard host_shard = {});
 
   // The model this GPU runs: the shard's heads and MLP columns (tensor split)
   // or layers (layer split), what the attention methods allocate KV from;
@@ -35,11 +45,20 @@ class Transformer {
   const ModelConfig& full_config() const { return full_config_; }
   const ModelShard& shard() const { return host_shard_.shard; }
   Backend& backend() const { return backend_; }
+  int64_t mlp_chunk_tokens() const { return mlp_chunk_tokens_; }
 
   // Runs every layer on `tokens` at `positions`; returns the residual stream
   // after the last layer, [T, hidden] (before the final norm).
   Tensor forward(const std::vector<int32_t>& tokens, const std::vector<int32_t>& positions,
                  LayerAttention& attention);
+  // The same over token ids and positions already in the backend's memory
+  // (I32 [T]; a decoding step replayed from a graph reads its new ones there).
+  // Token ids are checked on the device (the backend reports a bad one at its
+  // next synchronize). Forwards of at most kFusedTokens tokens run the fused
+  // ops (Backend::rmsnorm_matmul, rmsnorm_swiglu) and allocate nothing but
+  // what those ops need.
+  Tensor forward(const Tensor& token_ids, const Tensor& position_ids, LayerAttention& attention);
+  static constexpr int64_t kFusedTokens = 16;
   // Tokens run through the layers since the last reset (GEMM rows per layer).
   int64_t forwarded_tokens() const { return forwarded_tokens_; }
   void reset_forwarded_tokens() { forwarded_tokens_ = 0; }
@@ -69,7 +88,6 @@ class Transformer {
   int64_t mlp_chunk_tokens_;
   Tensor embed_, final_norm_, lm_head_;
   std::vector<Layer> layers_;
-  float attention_scale_;
   int64_t forwarded_tokens_ = 0;
 };
 

@@ -3,22 +3,23 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
-#include <sstream>
 
 #include <fmt/core.h>
 
 #include "comm/comm.h"
 #include "costmodel/op_bytes.h"
 #include "engine/model_shard.h"
+#include "engine/transformer.h"
 #include "experiment/model_loader.h"
+#include "experiment/placement.h"
 #include "model/config.h"
 #include "util/control.h"
 #include "util/error.h"
+#include "util/utc_time.h"
 #include "util/version.h"
 
 namespace sb {
@@ -73,11 +74,8 @@ class Stopwatch {
   int samples_;
 };
 
-// Latency + bytes / bandwidth through the smallest and the largest point. A least-squares line is
-// pulled by the large points (their residuals are the large ones) and its intercept says nothing
-// about small calls: the first H200 profile got 277 us of NCCL latency that way, where its phase-2
-// collectives take about 100 us. Sizes are measured a factor 16-64 apart, so the two ends pin down
-// both terms.
+}  // namespace
+
 LinearCost fit_linear(std::vector<std::pair<double, double>> points) {
   std::sort(points.begin(), points.end());
   const auto& [small_bytes, small_ms] = points.front();
@@ -88,27 +86,7 @@ LinearCost fit_linear(std::vector<std::pair<double, double>> points) {
   return {latency, 1.0 / seconds_per_byte};
 }
 
-std::string utc_date() {
-  std::time_t now = std::time(nullptr);
-  std::tm parts{};
-  gmtime_r(&now, &parts);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text;
-}
-
-std::string nvidia_driver_version() {
-  std::ifstream in("/proc/driver/nvidia/version");
-  std::string line;
-  if (!std::getline(in, line)) return {};
-  // "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.159.04  ..."
-  std::istringstream words(line);
-  std::string word;
-  while (words >> word) {
-    if (std::count(word.begin(), word.end(), '.') == 2 && std::isdigit(static_cast<unsigned char>(word[0]))) return word;
-  }
-  return line;
-}
+namespace {
 
 void progress(const std::string& what) {
   if (Control::is_root()) fmt::print(stderr, "starbench calibrate: {}\n", what);
@@ -129,7 +107,7 @@ void time_gemms(Backend& backend, Stopwatch& watch, const CalibrationSettings& s
     shapes.push_back({n, k, max_tokens});
   };
   const int64_t long_rows = settings.quick ? 256 : 65536;   // q/k/v/o see a rank's whole share
-  const int64_t mlp_rows = settings.quick ? 256 : 8192;     // the MLP runs in chunks of 8192 tokens
+  const int64_t mlp_rows = settings.quick ? 256 : Transformer::kMlpChunkTokens;  // the MLP runs in chunks
   const int64_t head_rows = settings.quick ? 64 : 1024;     // the LM head sees the query and generated tokens
   std::vector<ModelConfig> models;
   for (const std::string& preset : settings.presets) {
@@ -174,7 +152,7 @@ void time_attention(Backend& backend, Stopwatch& watch, const CalibrationSetting
                     HardwareProfile& profile) {
   const ModelConfig c = preset_config(settings.presets.at(0));
   const int64_t hq = c.num_heads, hkv = c.num_kv_heads, d = c.head_dim;
-  const float scale = float(1.0 / std::sqrt(double(d)));
+  const float scale = attention_scale(d);
   const std::vector<int64_t> squares =
       settings.quick ? std::vector<int64_t>{64, 256} : std::vector<int64_t>{128, 512, 2048, 8192, 16384, 32768, 65536, 131072};
   const std::vector<int64_t> queries =
@@ -221,19 +199,17 @@ void time_elementwise(Backend& backend, Stopwatch& watch, const CalibrationSetti
   for (int64_t t : token_counts) {
     const DType act = backend.act_dtype();
     Tensor x = random_tensor(backend, {t, c.hidden_size}, seed++);
-    Tensor y = random_tensor(backend, {t, c.hidden_size}, seed++);
     Tensor norm_weight = random_tensor(backend, {c.hidden_size}, seed++);
     Tensor out = backend.empty(act, {t, c.hidden_size});
     points[ElementwiseOp::RmsNorm].emplace_back(op_bytes::rmsnorm(x),
                                                 watch.per_call_ms([&] { backend.rmsnorm(x, norm_weight, 1e-5f, out); }));
-    points[ElementwiseOp::Add].emplace_back(op_bytes::add(x), watch.per_call_ms([&] { backend.add(out, y); }));
     Tensor q = random_tensor(backend, {t, c.num_heads, c.head_dim}, seed++);
     std::vector<int32_t> position_ids(static_cast<size_t>(t));
     for (int64_t i = 0; i < t; ++i) position_ids[size_t(i)] = int32_t(i);
     Tensor positions = backend.from_host(DType::I32, {t}, position_ids.data());
     backend.set_rope_frequencies(rope_inverse_frequencies(c));
     points[ElementwiseOp::Rope].emplace_back(op_bytes::rope(q), watch.per_call_ms([&] { backend.rope(q, positions); }));
-    const int64_t chunk = std::min<int64_t>(t, 8192);
+    const int64_t chunk = std::min<int64_t>(t, Transformer::kMlpChunkTokens);
     Tensor gate = random_tensor(backend, {chunk, c.intermediate_size}, seed++);
     Tensor up = random_tensor(backend, {chunk, c.intermediate_size}, seed++);
     points[ElementwiseOp::Swiglu].emplace_back(op_bytes::swiglu(gate),
@@ -308,7 +284,7 @@ void time_comm(Backend& backend, Stopwatch& watch, const CalibrationSettings& se
   Tensor k = random_tensor(backend, {s, c.num_kv_heads, c.head_dim}, 9101);
   Tensor out = backend.empty(backend.act_dtype(), {s, c.num_heads, c.head_dim});
   Tensor lse = backend.empty(DType::F32, {s, c.num_heads});
-  const float scale = float(1.0 / std::sqrt(double(c.head_dim)));
+  const float scale = attention_scale(c.head_dim);
   auto attend = [&] { backend.attention(q, k, k, AttentionMask::causal(0), scale, out, lse); };
   const double attention_ms = Control::max(watch.per_call_ms(attend, true));
   const double transfer_bytes = std::max(4096.0, 0.5 * attention_ms * 1e-3 * profile.p2p.bytes_per_s);
@@ -385,7 +361,7 @@ HardwareProfile derive_calibration(const CalibrationSettings& settings) {
                   std::filesystem::path(settings.derive_from).filename().string(), measured.gpu, measured.date,
                   measured.commit, r.compute, r.memory, r.interconnect, settings.derive_note.empty() ? "" : "; ",
                   settings.derive_note));
-  derived.date = utc_date();
+  derived.date = utc_timestamp();
   derived.commit = STARBENCH_GIT_COMMIT;
   if (Control::is_root()) {
     write_profile(derived, settings.output.empty() ? "configs/hardware/" + hardware_file_stem(derived.gpu) + ".json"
@@ -413,7 +389,7 @@ HardwareProfile run_calibration(const CalibrationSettings& settings) {
   profile.backend = backend->name();
   profile.origin = fmt::format("measured by starbench calibrate ({}{})", settings.quick ? "quick grid, " : "",
                                Control::size() == 2 ? "2 ranks" : "1 rank, no communication");
-  profile.date = utc_date();
+  profile.date = utc_timestamp();
   profile.driver = nvidia_driver_version();
   profile.commit = STARBENCH_GIT_COMMIT;
   profile.memory_bytes = double(backend->memory_capacity_bytes());

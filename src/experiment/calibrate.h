@@ -3,6 +3,7 @@
 // same Backend and Comm interfaces they use, and writes the hardware profile
 // the simulator charges them from (costmodel/hardware_profile.h).
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "comm/host_layout.h"
@@ -37,6 +38,15 @@ HardwareProfile derive_calibration(const CalibrationSettings& settings);
 // between them, and the overlap of a transfer with attention). Rank 0 writes
 // the file; returns the profile on every rank.
 HardwareProfile run_calibration(const CalibrationSettings& settings);
+
+// The linear cost (latency + bytes / bandwidth) of measured (bytes, milliseconds)
+// points: the line through the smallest and the largest point. A least-squares line is
+// pulled by the large points (their residuals are the large ones) and its intercept says nothing
+// about small calls: the first H200 profile got 277 us of NCCL latency that way, where its phase-2
+// collectives take about 100 us. Sizes are measured a factor 16-64 apart, so the two ends pin down
+// both terms. A line that does not rise (noise) takes the bandwidth of the largest point
+// alone (its bytes / its time); the latency is never negative. At least one point.
+LinearCost fit_linear(std::vector<std::pair<double, double>> points);
 
 // "NVIDIA H200" -> "h200"; the default file name.
 std::string hardware_file_stem(const std::string& device_name);

@@ -11,23 +11,18 @@
 
 #include "backend/backend.h"
 #include "util/control.h"
+#ifdef STARBENCH_WITH_CUDA
+#include "backend/cuda/library_versions.h"
+#endif
 
 namespace sb {
 namespace {
 
-// The NVIDIA kernel driver's version, from its first line: "NVRM version: NVIDIA
-// UNIX x86_64 Kernel Module  550.54.15  Tue Mar ..." (open modules: "... Open
-// Kernel Module for x86_64  570.86.15  Release Build ..."); "" without the driver.
-std::string nvidia_driver_version() {
-  std::ifstream file("/proc/driver/nvidia/version");
-  std::string line, word;
-  std::getline(file, line);
-  std::istringstream words(line);
-  while (words >> word) {
-    const bool version = std::isdigit(static_cast<unsigned char>(word[0])) && word.find('.') != std::string::npos &&
-                         std::all_of(word.begin(), word.end(), [](char c) { return std::isdigit(c) || c == '.'; });
-    if (version) return word;
-  }
+std::string backend_library_versions(const Backend& backend) {
+#ifdef STARBENCH_WITH_CUDA
+  if (backend.name() == "cuda") return cuda_library_versions();
+#endif
+  (void)backend;
   return "";
 }
 
@@ -49,11 +44,27 @@ std::vector<int> ranks_per_node(const Placement& placement, int participants) {
 
 }  // namespace
 
+std::string nvidia_driver_version() {
+  // First line: "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar ..." (open modules:
+  // "... Open Kernel Module for x86_64  570.86.15  Release Build ..."); older drivers have two parts (390.157).
+  std::ifstream file("/proc/driver/nvidia/version");
+  std::string line, word;
+  std::getline(file, line);
+  std::istringstream words(line);
+  while (words >> word) {
+    const bool version = std::isdigit(static_cast<unsigned char>(word[0])) && word.find('.') != std::string::npos &&
+                         std::all_of(word.begin(), word.end(), [](char c) { return std::isdigit(c) || c == '.'; });
+    if (version) return word;
+  }
+  return "";
+}
+
 Placement gather_placement(const Backend& backend) {
   Placement placement;
   placement.hosts = Control::gather_all_strings(Control::host_name());
   placement.devices = Control::gather_all_strings(backend.device_name());
   placement.drivers = Control::gather_all_strings(backend.name() == "cuda" ? nvidia_driver_version() : "");
+  placement.libraries = Control::gather_all_strings(backend_library_versions(backend));
   for (const auto& [variable, key] : {std::pair{"SLURM_JOB_ID", "slurm_job_id"},
                                       {"SLURM_ARRAY_JOB_ID", "slurm_array_job_id"},
                                       {"SLURM_ARRAY_TASK_ID", "slurm_array_task_id"},
@@ -86,6 +97,12 @@ std::string hardware_key(const Placement& placement, int participants) {
                      node_layout(placement, participants));
 }
 
+std::string library_versions(const Placement& placement, int participants) {
+  std::vector<std::string> versions = distinct(placement.libraries, participants);
+  versions.erase(std::remove(versions.begin(), versions.end(), std::string()), versions.end());
+  return fmt::format("{}", fmt::join(versions, " + "));
+}
+
 void add_placement(RunRecord& record, const Placement& placement, int participants) {
   if (placement.hosts.empty()) return;
   const std::vector<int> counts = ranks_per_node(placement, participants);
@@ -98,6 +115,8 @@ void add_placement(RunRecord& record, const Placement& placement, int participan
   std::vector<std::string> drivers = distinct(placement.drivers, participants);
   drivers.erase(std::remove(drivers.begin(), drivers.end(), std::string()), drivers.end());
   if (!drivers.empty()) record.text["gpu_driver"] = fmt::format("{}", fmt::join(drivers, ","));
+  if (const std::string libraries = library_versions(placement, participants); !libraries.empty())
+    record.text["library_versions"] = libraries;
   for (const auto& [key, value] : placement.slurm_text) record.text[key] = value;
   for (const auto& [key, value] : placement.slurm_integers) record.integers[key] = value;
 }

@@ -19,9 +19,16 @@ struct Placement {
   std::vector<std::string> hosts;    // [rank]
   std::vector<std::string> devices;  // [rank]: the backend's device name
   std::vector<std::string> drivers;  // [rank]: NVIDIA driver version, "" where there is none
+  std::vector<std::string> libraries;  // [rank]: CUDA runtime, cuDNN, NCCL versions (cuda), "" elsewhere
   std::map<std::string, std::string> slurm_text;  // slurm_job_name, slurm_cluster, slurm_partition
   std::map<std::string, int64_t> slurm_integers;  // slurm_job_id, slurm_array_job_id, slurm_array_task_id, ...
 };
+
+// The NVIDIA kernel driver's version (the digits-and-dots word of the first line
+// of /proc/driver/nvidia/version, e.g. "580.159.04"); "" without the driver or
+// when that line holds no version: a field that says "unknown" rather than text
+// that is not a version.
+std::string nvidia_driver_version();
 
 // Collective: every rank's host, device and driver; the Slurm job from rank 0's
 // environment (all ranks of a job step share it).
@@ -36,8 +43,11 @@ std::string node_layout(const Placement& placement, int participants);
 // "" for an empty placement (a RunContext made without one, in tests).
 std::string hardware_key(const Placement& placement, int participants);
 
-// Adds hosts, node_layout, node_count, ranks_per_node, gpu_driver (cuda) and the
-// Slurm ids (in a Slurm job) to a run's record.
+// The library versions of the ranks that took part ("" for none: cpu, sim).
+std::string library_versions(const Placement& placement, int participants);
+
+// Adds hosts, node_layout, node_count, ranks_per_node, gpu_driver and
+// library_versions (cuda) and the Slurm ids (in a Slurm job) to a run's record.
 void add_placement(RunRecord& record, const Placement& placement, int participants);
 
 }  // namespace sb

@@ -1,27 +1,17 @@
 #include "experiment/record.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <ctime>
 
 #include <fmt/format.h>
 
 #include "attention/method.h"
 #include "util/error.h"
+#include "util/utc_time.h"
 #include "util/version.h"
 
 namespace sb {
 namespace {
-
-std::string utc_now() {
-  std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm parts{};
-  gmtime_r(&now, &parts);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text;
-}
 
 RunRecord::Array matrix_array(const std::string& path, const std::vector<std::vector<double>>& rows) {
   RunRecord::Array array;
@@ -143,7 +133,7 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
                  {"task", spec.task},
                  {"version", STARBENCH_VERSION},
                  {"git_commit", STARBENCH_GIT_COMMIT},
-                 {"date", utc_now()},
+                 {"date", utc_timestamp()},
                  {"params_key", params_key(spec, context)}};
   const bool star = method == Method::Star;
   if (star) {
@@ -190,7 +180,7 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
                     {"decode_peak_mem_bytes", decode_peak},
                     {"kv_cache_bytes", kv}};
   add_duo_attributes(spec, record);
-  if (!context.simulated) add_placement(record, context.placement, outcome.world_size);
+  add_placement(record, context.placement, outcome.world_size);  // simulated: the platform's nodes
   if (fidelity) {
     record.numbers["kl_vs_global"] = fidelity->kl_divergence;
     record.numbers["top1_vs_global"] = fidelity->top1_agreement;
@@ -243,7 +233,21 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
   return record;
 }
 
+std::string reference_outputs_problem(const RunRecord& record) {
+  for (const RunRecord::Array& array : record.arrays) {
+    if (array.path.rfind("reference/", 0) != 0) continue;
+    const size_t bad = size_t(std::count_if(array.f32.begin(), array.f32.end(), [](float v) { return !std::isfinite(v); })) +
+                       size_t(std::count_if(array.f64.begin(), array.f64.end(), [](double v) { return !std::isfinite(v); }));
+    if (bad > 0)
+      return fmt::format("run {}: {} holds {} non-finite value(s) (NaN or infinity): it cannot serve as the reference",
+                         record.run_id, array.path, bad);
+  }
+  return "";
+}
+
 RunOutcome reference_outputs_from_record(const RunRecord& record) {
+  const std::string problem = reference_outputs_problem(record);
+  SB_REQUIRE(problem.empty(), "{}", problem);
   RunOutcome outcome;
   for (const RunRecord::Array& array : record.arrays) {
     if (array.path == "reference/query_logits") {

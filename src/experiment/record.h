@@ -43,6 +43,10 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
 // reference/query_hidden) so that a resumed sweep can still compare later
 // methods against them. Task samples do not: with a 128K vocabulary that is
 // megabytes per sample, and a resumed task sweep re-runs global instead.
+// Throws sb::Error naming the run and the dataset when they hold a NaN or an
+// infinity (a damaged or overflowed reference is no reference).
 RunOutcome reference_outputs_from_record(const RunRecord& record);
+// "" when the record's reference/* datasets (if any) are finite, else why not.
+std::string reference_outputs_problem(const RunRecord& record);
 
 }  // namespace sb

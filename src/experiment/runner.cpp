@@ -203,7 +203,7 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
     SB_REQUIRE(spec.method.method != Method::Duo || spec.method.duo,
                "duo needs a head pattern (--duo-pattern DIR, FILE.tsv or random:SEED)");
   });
-  check_memory_plan(model_.full_config(), spec, backend, 8192, gpus_per_host, 0,
+  check_memory_plan(model_.full_config(), spec, backend, model_.mlp_chunk_tokens(), gpus_per_host, 0,
                     model_.shard().by_layers ? HostSplit::Layers : HostSplit::Tensor);
 
   const int64_t tail_tokens = spec.query_len + spec.generate;

@@ -70,7 +70,7 @@ void print_table(const std::vector<TableRow>& rows, int skipped, const std::stri
     return ring != ring_context_ms.end() && ms > 0 ? fmt::format("{:.2f}x", ring->second / ms) : std::string("-");
   };
   fmt::print("\n{:<26} {:>8} {:>5} {:>7} {:>7} {:>11} {:>10} {:>10} {:>12} {:>9} {:>9} {:>9} {:>6} {:>9}\n",
-             "method", "seq_len", "ranks", "block", "anchor", "context_ms", "query_ms", "decode_ms", "ctx_tok/s",
+             "method", "seq_len", "ranks", "block", "anchor", "context_ms", "query_ms", "dec_ms/tok", "ctx_tok/s",
              "vs_zigzag", "vs_contig", "KL", "top1", "peak_MiB");
   for (const TableRow& row : rows) {
     const auto& n = row.record.numbers;
@@ -256,6 +256,7 @@ int run_sweep(const SweepSettings& settings) {
                session.eta(runs.size() - index - 1));
     table.push_back({spec, std::move(record)});
   }
+  session.report_resume();
   if (root) print_table(table, skipped, settings.output);
   Control::barrier();
   return executed;

@@ -39,8 +39,8 @@ void SweepSession::give_duo(MethodSettings& method) const {
 void SweepSession::start(const std::vector<RunSpec>& planned_runs) {
   // Refuse a grid that cannot fit before the weights are allocated.
   for (const RunSpec& spec : planned_runs) {
-    check_memory_plan(config_, spec, *backend_, 8192, layout_.gpus_per_host, max_gpus_per_host(*backend_),
-                      layout_.split);
+    check_memory_plan(config_, spec, *backend_, Transformer::kMlpChunkTokens, layout_.gpus_per_host,
+                      max_gpus_per_host(*backend_), layout_.split);
   }
   HostModel host = load_host_model(settings_.model, config_, *backend_, layout_);
   model_ = std::move(host.model);
@@ -49,8 +49,10 @@ void SweepSession::start(const std::vector<RunSpec>& planned_runs) {
   context_.emplace(RunContext{config_.name, backend_->name(), backend_->device_name(), world_size_,
                               backend_->provenance(), !backend_->computes_values(), gather_placement(*backend_)});
   context_->hosts = layout_;
+  inputs_ = identity_inputs(settings_, config_, *context_, *backend_);
   if (root_) {
     for (const auto& [key, ids] : store_->runs_by_params_key()) stored_runs_[key] = ids.back();
+    resume_index_.emplace(*store_);  // resume matches on the runs' identity
     appender_.emplace(*store_);
   }
   start_ = std::chrono::steady_clock::now();
@@ -72,11 +74,10 @@ void SweepSession::ensure_reference(const SweepRun& run, const std::vector<int32
   if (root_ && backend_->computes_values() && !references_.count(run.input)) {
     // A global run stored by an earlier job (say, on one GPU) is the reference
     // too, when it holds its outputs (timing runs do; task samples do not).
-    const std::string id = stored_run(key(global));
-    if (!id.empty()) {
-      RunRecord record = store_->read(id);
-      if (holds_reference_outputs(record)) references_[run.input] = reference_outputs_from_record(record);
-    }
+    const std::string global_key = key(global);
+    const std::optional<RunRecord> stored =
+        resume_index_->reusable(identity_of(global_key, global.spec, inputs_), global_key, /*count_older=*/false);
+    if (stored && holds_reference_outputs(*stored)) references_[run.input] = reference_outputs_from_record(*stored);
     rerun = !references_.count(run.input) && has_global_;
   }
   if (!Control::broadcast_ints({rerun}, 0).at(0)) return;
@@ -92,10 +93,13 @@ SweepResult SweepSession::run(const SweepRun& run, const std::vector<int32_t>& c
                               const std::vector<int32_t>& query) {
   SweepResult result;
   const std::string run_key = key(run);
+  const std::string identity = root_ ? identity_of(run_key, run.spec, inputs_) : std::string();
   int64_t stored = 0;
   if (root_ && settings_.resume) {
-    result.stored_id = stored_run(run_key);
-    stored = !result.stored_id.empty();
+    if (std::optional<RunRecord> found = resume_index_->reusable(identity, run_key)) {
+      result.record = std::move(*found);
+      stored = 1;
+    }
   }
   result.stored = Control::broadcast_ints({stored}, 0).at(0) != 0;
   if (result.stored) return result;
@@ -118,7 +122,12 @@ SweepResult SweepSession::run(const SweepRun& run, const std::vector<int32_t>& c
   }
   result.record = make_run_record(result.outcome, *context_, result.fidelity ? &*result.fidelity : nullptr);
   result.record.text["params_key"] = run_key;
+  add_identity(result.record, run_key, run.spec, inputs_);
   return result;
+}
+
+void SweepSession::report_resume() const {
+  if (root_) resume_index_->report();
 }
 
 std::string SweepSession::eta(size_t remaining) const {

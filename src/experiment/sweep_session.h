@@ -17,6 +17,7 @@
 #include "comm/host_layout.h"
 #include "experiment/fidelity.h"
 #include "experiment/record.h"
+#include "experiment/run_identity.h"
 #include "experiment/runner.h"
 #include "experiment/sweep.h"
 #include "io/paced_appender.h"
@@ -36,8 +37,7 @@ struct SweepRun {
 // its fidelity to global's outputs on the same input and its record (appended
 // by the driver, which may add to it). Other ranks get `stored` only.
 struct SweepResult {
-  bool stored = false;
-  std::string stored_id;  // the run already in the store
+  bool stored = false;  // rank 0: `record` is the stored run (checksums verified)
   RunOutcome outcome;
   std::optional<Fidelity> fidelity;
   RunRecord record;
@@ -66,11 +66,12 @@ class SweepSession {
   const RunContext& context() const { return *context_; }
   const std::string& output() const { return settings_.output; }
   bool root() const { return root_; }
-  // The run's resume identity.
+  // The run's params_key (readable; its identity digest adds the inputs' digests).
   std::string key(const SweepRun& run) const;
-  // Rank 0: the last stored run with this key, or "".
+  // Rank 0: the last stored record with this params_key (task summaries), or "".
   std::string stored_run(const std::string& key) const;
-  RunRecord read(const std::string& run_id) const { return store_->read(run_id); }
+  // Rank 0: says how many runs of older files (no identity) were not reused.
+  void report_resume() const;
 
   // Collective: skips a run the store holds (unless --no-resume), else runs it;
   // a run that is not global's is compared with global's outputs on its input
@@ -105,6 +106,8 @@ class SweepSession {
   std::unique_ptr<Runner> runner_;
   std::optional<RunContext> context_;
   std::map<std::string, std::string> stored_runs_;  // params_key -> run id (the last)
+  IdentityInputs inputs_;                           // the inputs' digests, taken once (rank 0)
+  std::optional<ResumeIndex> resume_index_;         // stored runs by identity (rank 0)
   std::optional<PacedAppender> appender_;
   std::map<std::string, RunOutcome> references_;    // input -> global's outputs on it
   int executed_ = 0;

@@ -116,12 +116,9 @@ int run_task_sweep(const SweepSettings& settings) {
 
   std::optional<Tokenizer> tokenizer;
   Control::agree_on_root([&] {
-    std::string tokenizer_path = settings.tokenizer;
-    if (tokenizer_path.empty()) {
-      SB_REQUIRE(!settings.model.model_dir.empty(),
-                 "--task needs a tokenizer: pass --tokenizer FILE (tokenizer.json) or --model DIR containing one");
-      tokenizer_path = (std::filesystem::path(settings.model.model_dir) / "tokenizer.json").string();
-    }
+    const std::string tokenizer_path = task_tokenizer_path(settings);
+    SB_REQUIRE(!tokenizer_path.empty(),
+               "--task needs a tokenizer: pass --tokenizer FILE (tokenizer.json) or --model DIR containing one");
     tokenizer.emplace(Tokenizer::load(tokenizer_path));
   });
   SweepSession session(settings, settings.methods, [&](const ModelConfig& config) {
@@ -185,7 +182,7 @@ int run_task_sweep(const SweepSettings& settings) {
           SweepResult result = session.run(run, prompt.context, prompt.query);
           ++runs_done;
           if (result.stored) {
-            if (root) scores[label].push_back(session.read(result.stored_id).numbers.at("score"));
+            if (root) scores[label].push_back(result.record.numbers.at("score"));
             continue;
           }
           ++executed;
@@ -215,6 +212,7 @@ int run_task_sweep(const SweepSettings& settings) {
       session.flush();  // a task and length done: its records and summaries are in the file
     }
   }
+  session.report_resume();
   if (root) {
     fmt::print("\n{:<16} {:>8} {:<20} {:>8} {:>9} {:>10}\n", "task", "tokens", "method", "samples", "accuracy",
                "vs_global");

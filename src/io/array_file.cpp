@@ -51,30 +51,4 @@ void write_array_file(const std::string& path, const std::vector<NamedArray>& ar
   }
 }
 
-std::vector<double> read_array_as_f64(const std::string& path, const std::string& name,
-                                      std::vector<int64_t>* shape) {
-  silence_hdf5_errors();
-  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  SB_REQUIRE(file >= 0, "cannot open HDF5 file {}", path);
-  hid_t dataset = H5Dopen2(file, name.c_str(), H5P_DEFAULT);
-  if (dataset < 0) {
-    H5Fclose(file);
-    fail("{} has no dataset {}", path, name);
-  }
-  hid_t space = H5Dget_space(dataset);
-  const int rank = H5Sget_simple_extent_ndims(space);
-  std::vector<hsize_t> dims(size_t(std::max(rank, 0)));
-  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
-  size_t count = 1;
-  for (hsize_t d : dims) count *= size_t(d);
-  std::vector<double> values(count);
-  herr_t status = H5Dread(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data());
-  H5Sclose(space);
-  H5Dclose(dataset);
-  H5Fclose(file);
-  SB_REQUIRE(status >= 0, "cannot read {} from {}", name, path);
-  if (shape) shape->assign(dims.begin(), dims.end());
-  return values;
-}
-
 }  // namespace sb

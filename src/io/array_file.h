@@ -16,7 +16,5 @@ struct NamedArray {
 };
 
 void write_array_file(const std::string& path, const std::vector<NamedArray>& arrays);
-// Reads one dataset as float64 (for tests and tools); shape returned through `shape`.
-std::vector<double> read_array_as_f64(const std::string& path, const std::string& name, std::vector<int64_t>* shape);
 
 }  // namespace sb

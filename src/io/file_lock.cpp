@@ -5,9 +5,12 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 #include <utility>
+
+#include <fmt/core.h>
 
 #include "util/error.h"
 
@@ -29,6 +32,15 @@ struct flock whole_file(short type) {
   return range;
 }
 
+// " (pid N)" of the process holding the lock (on NFS the server may not know: "").
+std::string holder_description(int fd) {
+  struct flock holder = whole_file(F_WRLCK);
+  const bool known = fcntl(fd, F_GETLK, &holder) == 0 && holder.l_type != F_UNLCK && holder.l_pid > 0;
+  return known ? " (pid " + std::to_string(holder.l_pid) + ")" : std::string();
+}
+
+constexpr double kAnnounceAfterSeconds = 1.0;
+
 }  // namespace
 
 std::string lock_support_problem(int fd) {
@@ -47,6 +59,7 @@ FileLock FileLock::acquire(const std::string& lock_path, double timeout_s, const
   SB_REQUIRE(fd >= 0, "{}: cannot open the lock file {}: {}", what, lock_path, std::strerror(errno));
   FileLock lock(fd);  // closes fd on every exit below
   const auto start = std::chrono::steady_clock::now();
+  bool announced = false;
   auto pause = std::chrono::milliseconds(1);
   while (true) {
     struct flock request = whole_file(F_WRLCK);
@@ -58,11 +71,16 @@ FileLock FileLock::acquire(const std::string& lock_path, double timeout_s, const
                locks_unsupported(error) ? " (this file system has no fcntl locks; see docs/HDF5_SCHEMA.md)" : "");
     const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (waited > timeout_s) {
-      struct flock holder = whole_file(F_WRLCK);
-      const bool known = fcntl(fd, F_GETLK, &holder) == 0 && holder.l_type != F_UNLCK && holder.l_pid > 0;
       fail("{}: another process{} has held the lock {} for more than {:.0f} s (a writer hung on a stalled file "
            "system?)",
-           what, known ? " (pid " + std::to_string(holder.l_pid) + ")" : std::string(), lock_path, timeout_s);
+           what, holder_description(fd), lock_path, timeout_s);
+    }
+    if (!announced && waited > kAnnounceAfterSeconds) {
+      // A commit takes well under a second: say why this one waits, once.
+      announced = true;
+      fmt::print(stderr, "{}: waiting for the lock {}, held by another process{}; will wait up to {:.0f} s\n", what,
+                 lock_path, holder_description(fd), timeout_s);
+      std::fflush(stderr);
     }
     std::this_thread::sleep_for(pause);
     if (pause < std::chrono::milliseconds(50)) pause *= 2;

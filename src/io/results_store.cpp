@@ -3,6 +3,7 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -17,6 +18,7 @@
 #include "io/file_commit.h"
 #include "io/file_lock.h"
 #include "util/error.h"
+#include "util/sha256.h"
 
 namespace sb {
 namespace {
@@ -26,6 +28,13 @@ namespace fs = std::filesystem;
 constexpr const char* kSchemaAttribute = "starbench_schema";
 constexpr const char* kSchema = "starbench-results/1";
 constexpr const char* kCompleteAttribute = "complete";
+// Checksums (docs/HDF5_SCHEMA.md, "Integrity"): every dataset's data and a run's
+// attributes carry a SHA-256, verified when a run is read.
+constexpr const char* kDatasetDigestAttribute = "sha256";
+constexpr const char* kAttributesDigestAttribute = "attributes_sha256";
+// Added by `analysis merge` to the runs it copies: not covered by the digest.
+constexpr const char* kMergedFromAttribute = "merged_from";
+static_assert(std::endian::native == std::endian::little, "checksums hash the little-endian bytes HDF5 stores");
 
 std::function<void(const std::string&)>& stage_hook() {
   static std::function<void(const std::string&)> hook;
@@ -181,7 +190,7 @@ std::string read_text_attribute(hid_t attribute, hid_t file_type, const std::str
 // Fills text / integers / numbers from a run group's attributes, by HDF5 type class.
 void read_attributes(hid_t group, RunRecord& record, const std::string& what) {
   for (const std::string& name : attribute_names(group, what)) {
-    if (name == kCompleteAttribute) continue;
+    if (name == kCompleteAttribute || name == kAttributesDigestAttribute) continue;
     const std::string where = what + " @" + name;
     Attribute attribute(H5_CHECK(H5Aopen(group, name.c_str(), H5P_DEFAULT), where));
     Type type(H5_CHECK(H5Aget_type(attribute), where));
@@ -243,6 +252,42 @@ size_t element_count(const std::vector<int64_t>& shape) {
   return count;
 }
 
+}  // namespace
+
+std::string array_sha256(const RunRecord::Array& array) {
+  Sha256 hash;
+  hash.update(array.f64.data(), array.f64.size() * sizeof(double));
+  hash.update(array.f32.data(), array.f32.size() * sizeof(float));
+  hash.update(array.i64.data(), array.i64.size() * sizeof(int64_t));
+  for (const std::string& text : array.strings) {
+    const uint64_t size = text.size();
+    hash.update(&size, sizeof size);
+    hash.update(text);
+  }
+  return hash.finish_hex();
+}
+
+std::string attributes_sha256(const RunRecord& record) {
+  // One line per attribute in name order: name, kind (t/i/n), value (numbers: the
+  // hex of their little-endian IEEE bytes, so the digest is exact).
+  std::map<std::string, std::string> lines;
+  for (const auto& [name, value] : record.text) lines[name] = "t\x1f" + value;
+  for (const auto& [name, value] : record.integers) lines[name] = "i\x1f" + std::to_string(value);
+  for (const auto& [name, value] : record.numbers) {
+    uint8_t bytes[sizeof(double)];
+    std::memcpy(bytes, &value, sizeof bytes);
+    lines[name] = "n\x1f" + to_hex(bytes, sizeof bytes);
+  }
+  Sha256 hash;
+  for (const auto& [name, line] : lines) {
+    if (name == kMergedFromAttribute || name == kAttributesDigestAttribute || name == kCompleteAttribute) continue;
+    hash.update(name).update("\x1f").update(line).update("\n");
+  }
+  return hash.finish_hex();
+}
+
+namespace {
+
 void write_array(hid_t group, const RunRecord::Array& array, const std::string& what) {
   const std::string where = what + "/" + array.path;
   std::vector<hsize_t> dims(array.shape.begin(), array.shape.end());
@@ -268,6 +313,15 @@ void write_array(hid_t group, const RunRecord::Array& array, const std::string& 
                            where));
   if (element_count(array.shape) > 0)
     H5_CHECK(H5Dwrite(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), where);
+  write_text_attribute(dataset, kDatasetDigestAttribute, array_sha256(array), where);
+}
+
+// The dataset's stored checksum, "" when it has none (written before checksums).
+std::string stored_dataset_digest(hid_t dataset, const std::string& where) {
+  if (H5Aexists(dataset, kDatasetDigestAttribute) <= 0) return "";
+  Attribute attribute(H5_CHECK(H5Aopen(dataset, kDatasetDigestAttribute, H5P_DEFAULT), where));
+  Type type(H5_CHECK(H5Aget_type(attribute), where));
+  return H5Tget_class(type) == H5T_STRING ? read_text_attribute(attribute, type, where) : "(not text)";
 }
 
 RunRecord::Array read_array(hid_t group, const std::string& path, const std::string& what) {
@@ -308,6 +362,12 @@ RunRecord::Array read_array(hid_t group, const std::string& path, const std::str
     }
   } else {
     fail("{}: dataset of unsupported type", where);
+  }
+  const std::string stored = stored_dataset_digest(dataset, where);
+  if (!stored.empty()) {
+    const std::string actual = array_sha256(array);
+    SB_REQUIRE(stored == actual, "{}: damaged: its data does not match its checksum (sha256 {} stored, {} read)",
+               where, stored, actual);
   }
   return array;
 }
@@ -641,8 +701,16 @@ void check_is_store(const std::string& file_path, const std::string& path) {
   Plist access(file_access());
   File file(H5Fopen(file_path.c_str(), H5F_ACC_RDONLY, access));
   SB_REQUIRE(file.get() >= 0, "cannot open HDF5 file {}{}", path, hdf5_error_reason().empty() ? "" : ": " + hdf5_error_reason());
-  SB_REQUIRE(H5Aexists(file, kSchemaAttribute) > 0 && H5Lexists(file, "runs", H5P_DEFAULT) > 0,
-             "{} is an HDF5 file but not a starbench results store (no '{}' attribute)", path, kSchemaAttribute);
+  const htri_t has_schema = H5Aexists(file, kSchemaAttribute);
+  SB_REQUIRE(has_schema >= 0, "{}: cannot read the attributes of its root group{}: the file is damaged", path,
+             hdf5_error_reason().empty() ? "" : " (" + hdf5_error_reason() + ")");
+  SB_REQUIRE(has_schema > 0, "{} is an HDF5 file but not a starbench results store (no '{}' attribute)", path,
+             kSchemaAttribute);
+  const htri_t has_runs = H5Lexists(file, "runs", H5P_DEFAULT);
+  SB_REQUIRE(has_runs >= 0, "{}: cannot read its root group{}: the file is damaged", path,
+             hdf5_error_reason().empty() ? "" : " (" + hdf5_error_reason() + ")");
+  SB_REQUIRE(has_runs > 0, "{} has the '{}' attribute but no /runs group: a damaged or incomplete results file", path,
+             kSchemaAttribute);
   Attribute attribute(H5_CHECK(H5Aopen(file, kSchemaAttribute, H5P_DEFAULT), path));
   Type type(H5_CHECK(H5Aget_type(attribute), path));
   SB_REQUIRE(H5Tget_class(type) == H5T_STRING, "{}: attribute '{}' is not a string", path, kSchemaAttribute);
@@ -742,6 +810,7 @@ std::vector<std::string> ResultsStore::append(std::vector<RunRecord> records) {
         write_array(run, record.arrays[i], what);
         stage("array:" + std::to_string(i));
       }
+      write_text_attribute(run, kAttributesDigestAttribute, attributes_sha256(record), what);
       write_scalar_attribute(run, kCompleteAttribute, H5T_STD_I64LE, H5T_NATIVE_INT64, int64_t(1), what);
       run.close();
       add_index_row(index, RunRecord{record.run_id, record.text, record.integers, record.numbers, {}}, path_);
@@ -774,24 +843,49 @@ RunRecord ResultsStore::read(const std::string& run_id) const {
   RunRecord record;
   record.run_id = run_id;
   read_attributes(group, record, what);
+  if (H5Aexists(group, kAttributesDigestAttribute) > 0) {
+    Attribute attribute(H5_CHECK(H5Aopen(group, kAttributesDigestAttribute, H5P_DEFAULT), what));
+    Type type(H5_CHECK(H5Aget_type(attribute), what));
+    const std::string stored = H5Tget_class(type) == H5T_STRING ? read_text_attribute(attribute, type, what) : "";
+    const std::string actual = attributes_sha256(record);
+    SB_REQUIRE(stored == actual, "{}: damaged: its attributes do not match their checksum (@{}: {} stored, {} read)",
+               what, kAttributesDigestAttribute, stored, actual);
+  }
   for (const std::string& dataset : dataset_paths(group, what)) record.arrays.push_back(read_array(group, dataset, what));
   return record;
 }
 
+std::string ResultsStore::damage(const std::string& run_id) const {
+  try {
+    read(run_id);
+    return "";
+  } catch (const Error& error) {
+    return error.what();
+  }
+}
+
 std::vector<std::string> ResultsStore::find_by_params_key(const std::string& key) const {
-  const auto runs = runs_by_params_key();
-  const auto found = runs.find(key);
-  return found == runs.end() ? std::vector<std::string>{} : found->second;
+  return find_by_attribute("params_key", key);
 }
 
 std::map<std::string, std::vector<std::string>> ResultsStore::runs_by_params_key() const {
+  return runs_by_attribute("params_key");
+}
+
+std::vector<std::string> ResultsStore::find_by_attribute(const std::string& name, const std::string& value) const {
+  const auto runs = runs_by_attribute(name);
+  const auto found = runs.find(value);
+  return found == runs.end() ? std::vector<std::string>{} : found->second;
+}
+
+std::map<std::string, std::vector<std::string>> ResultsStore::runs_by_attribute(const std::string& name) const {
   std::map<std::string, std::vector<std::string>> runs;
   if (!file_exists(target_)) return runs;
   File file = open_file_for_reading(target_, describe());
   for (const std::string& id : list_runs(file, path_)) {
     const std::string group = "runs/" + id;
-    if (H5Aexists_by_name(file, group.c_str(), "params_key", H5P_DEFAULT) <= 0) continue;
-    Attribute attribute(H5_CHECK(H5Aopen_by_name(file, group.c_str(), "params_key", H5P_DEFAULT, H5P_DEFAULT),
+    if (H5Aexists_by_name(file, group.c_str(), name.c_str(), H5P_DEFAULT) <= 0) continue;
+    Attribute attribute(H5_CHECK(H5Aopen_by_name(file, group.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
                                  path_ + ":/" + group));
     Type type(H5_CHECK(H5Aget_type(attribute), path_));
     if (H5Tget_class(type) == H5T_STRING) runs[read_text_attribute(attribute, type, path_)].push_back(id);

@@ -55,12 +55,20 @@ class ResultsStore {
   std::vector<std::string> append(std::vector<RunRecord> records);
   // Complete runs, in the order they were appended.
   std::vector<std::string> run_ids() const;
+  // A run's attributes and datasets; throws sb::Error naming the run and the
+  // dataset when a checksum (docs/HDF5_SCHEMA.md, "Integrity") does not match.
   RunRecord read(const std::string& run_id) const;
-  // Resume: the runs whose text attribute "params_key" equals key.
+  // "" when the run reads back intact, else why not (the message read() throws).
+  std::string damage(const std::string& run_id) const;
+  // The runs whose text attribute "params_key" equals key.
   std::vector<std::string> find_by_params_key(const std::string& key) const;
-  // Resume over many runs: params_key -> run ids, from one pass over the file
-  // (find_by_params_key per run would read every run's key for every run).
+  // params_key -> run ids, from one pass over the file.
   std::map<std::string, std::vector<std::string>> runs_by_params_key() const;
+  // Resume: the runs whose text attribute `name` (e.g. "identity") equals value.
+  std::vector<std::string> find_by_attribute(const std::string& name, const std::string& value) const;
+  // value of the text attribute `name` -> run ids (in append order), from one
+  // pass over the file (find_by_attribute per run would read every run's).
+  std::map<std::string, std::vector<std::string>> runs_by_attribute(const std::string& name) const;
 
   const std::string& path() const { return path_; }
   // The file commits replace: path() with symlinks followed.
@@ -73,6 +81,13 @@ class ResultsStore {
   std::string path_;
   std::string target_;
 };
+
+// The checksums the store writes: a dataset's "sha256" attribute is array_sha256
+// of its data (the little-endian bytes of its values; strings: each one's
+// 8-byte length then its bytes); a run's "attributes_sha256" covers its
+// attributes (all but itself, complete and merged_from).
+std::string array_sha256(const RunRecord::Array& array);
+std::string attributes_sha256(const RunRecord& record);
 
 // Test hook: when set, append() calls it at each stage ("copied" (or created), "array:<i>"
 // after the i-th array is written, "index", "closed", "synced", "renamed") so a

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "model/synthetic_value.h"
 #include "util/dtype.h"
 
 namespace sb {
@@ -52,17 +53,6 @@ inline uint64_t source_index(const WeightSpec& spec, int64_t i) {
   if (spec.is_contiguous()) return spec.first_index + uint64_t(i);
   const int64_t columns = spec.shape.back();
   return spec.first_index + uint64_t((i / columns) * spec.source_row_stride + i % columns);
-}
-
-// Counter-based: element i of a synthetic tensor depends only on (seed, i), so
-// the CPU and CUDA backends (and any chunking of the work) produce the same
-// values. Uniform in [-1, 1). Mirrored in kernels/synthetic.cuh.
-inline float synthetic_value(uint64_t seed, uint64_t index) {
-  uint64_t z = seed + 0x9E3779B97F4A7C15ull * (index + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return float(int64_t(z >> 40)) * (1.0f / 8388608.0f) - 1.0f;  // 24 random bits
 }
 
 // Seed of one named tensor of a model seeded with model_seed (FNV-1a of the name).

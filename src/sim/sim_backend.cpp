@@ -2,6 +2,7 @@
 
 #include <simgrid/s4u.hpp>
 
+#include "backend/device_block_size.h"
 #include "backend/head_copy.h"
 #include "costmodel/op_bytes.h"
 #include "util/error.h"
@@ -13,14 +14,6 @@ namespace {
 
 // Never read or written: simulated tensors have a shape, not values.
 char shape_only_storage[64];
-
-// The cuda backend's allocator rounding (device_allocator.cpp), so peaks match.
-size_t rounded_bytes(size_t bytes) {
-  constexpr size_t small = 512, large = size_t(2) << 20;
-  if (bytes == 0) bytes = 1;
-  if (bytes < (size_t(1) << 20)) return (bytes + small - 1) / small * small;
-  return (bytes + large - 1) / large * large;
-}
 
 constexpr size_t kCublasWorkspaceBytes = size_t(32) << 20;  // CublasLtGemm::kWorkspaceBytes
 
@@ -44,8 +37,12 @@ class SimTimer : public PhaseTimer {
 
 }  // namespace
 
-SimBackend::SimBackend(const HardwareProfile& profile, std::vector<std::pair<std::string, std::string>> provenance)
-    : profile_(profile), provenance_(std::move(provenance)), memory_(std::make_shared<MemoryCounter>()) {}
+SimBackend::SimBackend(const HardwareProfile& profile, std::vector<std::pair<std::string, std::string>> provenance,
+                       std::vector<std::pair<std::string, std::string>> input_digests)
+    : profile_(profile),
+      provenance_(std::move(provenance)),
+      input_digests_(std::move(input_digests)),
+      memory_(std::make_shared<MemoryCounter>()) {}
 
 Tensor SimBackend::make_tensor(DType dtype, std::vector<int64_t> shape) {
   int64_t numel = 1;
@@ -53,7 +50,7 @@ Tensor SimBackend::make_tensor(DType dtype, std::vector<int64_t> shape) {
     SB_REQUIRE(d >= 0, "sim: negative dimension in a tensor shape");
     numel *= d;
   }
-  const size_t bytes = rounded_bytes(size_t(numel) * dtype_size(dtype));
+  const size_t bytes = device_block_size(size_t(numel) * dtype_size(dtype));
   memory_->in_use += bytes;
   memory_->peak = std::max(memory_->peak, memory_->in_use);
   std::shared_ptr<MemoryCounter> counter = memory_;
@@ -108,6 +105,26 @@ void SimBackend::copy_head_list(Tensor& dst, int64_t dst_row, const Tensor& src,
   }
 }
 
+void SimBackend::copy_from_host(Tensor& dst, const void*) {
+  charge(profile_.elementwise_seconds(ElementwiseOp::HostToDevice, double(dst.nbytes())));
+}
+
+// Priced as the row copies it is (the slot arithmetic is free beside them).
+void SimBackend::write_rows_at(Tensor& dst, const Tensor& src, const RowSlots& slots,
+                               const std::vector<int64_t>& dst_heads, const std::vector<int64_t>& src_heads) {
+  SB_REQUIRE(slots.positions.defined() && slots.positions.numel() == src.dim(0) && dst.dtype() == src.dtype(),
+             "sim write_rows_at: positions for the rows of {} into {}", src.describe(), dst.describe());
+  if (dst_heads.empty() && src_heads.empty()) {
+    SB_REQUIRE(dst.row_numel() == src.row_numel(), "sim write_rows_at: rows of {} and {} differ", src.describe(),
+               dst.describe());
+    charge(profile_.elementwise_seconds(ElementwiseOp::Copy, op_bytes::copy_rows(src, src.dim(0))));
+  } else {
+    check_head_list("sim write_rows_at", dst, src, dst_heads, src_heads);
+    charge(profile_.elementwise_seconds(ElementwiseOp::Copy,
+                                        op_bytes::copy_heads(src, src.dim(0), int64_t(dst_heads.size()))));
+  }
+}
+
 size_t SimBackend::bytes_in_use() const { return memory_->in_use + kCublasWorkspaceBytes; }
 size_t SimBackend::peak_bytes() const { return memory_->peak + kCublasWorkspaceBytes; }
 void SimBackend::reset_peak() { memory_->peak = memory_->in_use; }
@@ -151,10 +168,6 @@ void SimBackend::lse_merge(Tensor& out, Tensor& lse, const Tensor&, const Tensor
 
 void SimBackend::swiglu(const Tensor& gate, const Tensor&, Tensor&) {
   charge(profile_.elementwise_seconds(ElementwiseOp::Swiglu, op_bytes::swiglu(gate)));
-}
-
-void SimBackend::add(Tensor& x, const Tensor&) {
-  charge(profile_.elementwise_seconds(ElementwiseOp::Add, op_bytes::add(x)));
 }
 
 std::vector<int64_t> SimBackend::argmax_rows(const Tensor& logits) {

@@ -24,14 +24,16 @@ namespace sb::sim {
 class SimBackend : public Backend {
  public:
   // provenance: the text attributes every simulated run records (platform,
-  // hardware profile, GPUs per node).
-  SimBackend(const HardwareProfile& profile, std::vector<std::pair<std::string, std::string>> provenance);
+  // hardware profile, GPUs per node); input_digests: their files' content digests.
+  SimBackend(const HardwareProfile& profile, std::vector<std::pair<std::string, std::string>> provenance,
+             std::vector<std::pair<std::string, std::string>> input_digests = {});
 
   std::string name() const override { return "sim"; }
   DType act_dtype() const override { return DType::BF16; }
   std::string device_name() const override { return profile_.gpu + " (simulated)"; }
   bool computes_values() const override { return false; }
   std::vector<std::pair<std::string, std::string>> provenance() const override { return provenance_; }
+  std::vector<std::pair<std::string, std::string>> input_digests() const override { return input_digests_; }
 
   Tensor empty(DType dtype, std::vector<int64_t> shape) override;
   Tensor upload(const WeightSpec& spec) override;
@@ -43,6 +45,12 @@ class SimBackend : public Backend {
   // One copy, as the cuda backend's single kernel.
   void copy_head_list(Tensor& dst, int64_t dst_row, const Tensor& src, int64_t src_row, int64_t num_rows,
                       const std::vector<int64_t>& dst_heads, const std::vector<int64_t>& src_heads) override;
+  void copy_from_host(Tensor& dst, const void* host_data) override;
+  void write_rows_at(Tensor& dst, const Tensor& src, const RowSlots& slots, const std::vector<int64_t>& dst_heads,
+                     const std::vector<int64_t>& src_heads) override;
+  // The fused ops (attention_blocks, rmsnorm_matmul, rmsnorm_swiglu) are charged
+  // as the ops they fuse (Backend's composed defaults): an upper bound of the
+  // cuda backend's fused decoding kernels until the profile measures them.
   size_t bytes_in_use() const override;
   size_t peak_bytes() const override;
   void reset_peak() override;
@@ -57,7 +65,6 @@ class SimBackend : public Backend {
                  Tensor& lse) override;
   void lse_merge(Tensor& out, Tensor& lse, const Tensor& other_out, const Tensor& other_lse) override;
   void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override;
-  void add(Tensor& x, const Tensor& y) override;
   std::vector<int64_t> argmax_rows(const Tensor& logits) override;
 
   void synchronize() override { flush(); }
@@ -82,6 +89,7 @@ class SimBackend : public Backend {
 
   const HardwareProfile& profile_;
   std::vector<std::pair<std::string, std::string>> provenance_;
+  std::vector<std::pair<std::string, std::string>> input_digests_;
   std::shared_ptr<MemoryCounter> memory_;
   double pending_seconds_ = 0;
   TransferProbe transfers_in_flight_;

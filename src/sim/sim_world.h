@@ -24,6 +24,9 @@ class ActorControl : public ControlPlane {
   int rank() const override { return rank_; }
   int size() const override;
   int local_rank() const override;
+  // The simulated node ("node<n>" of the platform's node<n>-gpu<g> hosts), so
+  // that simulated runs record their hosts and node layout.
+  std::string host_name() const override;
   void barrier() override;
   std::vector<std::string> all_gather(const std::string& bytes) override;
 

@@ -1,8 +1,11 @@
 #include "sim/simulation.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <regex>
 
@@ -10,11 +13,11 @@
 #include <simgrid/s4u.hpp>
 
 #include "comm/comm.h"
-#include "comm/host_layout.h"
 #include "sim/sim_backend.h"
 #include "sim/sim_comm.h"
 #include "sim/sim_world.h"
 #include "util/error.h"
+#include "util/file_digest.h"
 
 namespace sb::sim {
 namespace sg4 = simgrid::s4u;
@@ -35,6 +38,7 @@ World::World(std::vector<sg4::Host*> hosts_, int gpus_per_node_, const HardwareP
 
 int ActorControl::size() const { return world_.ranks(); }
 int ActorControl::local_rank() const { return rank_ % world_.gpus_per_node; }
+std::string ActorControl::host_name() const { return fmt::format("node{}", rank_ / world_.gpus_per_node); }
 void ActorControl::barrier() { world_.barrier->wait(); }
 
 std::vector<std::string> ActorControl::all_gather(const std::string& bytes) {
@@ -74,7 +78,7 @@ std::vector<sg4::Host*> rank_hosts(const sg4::Engine& engine, const std::string&
     }
   }
   SB_REQUIRE(gpus > 0, "platform {}: no host is named node<n>-gpu<g> (one host per GPU)", platform);
-  const int64_t nodes_needed = (ranks + gpus_per_node - 1) / gpus_per_node;
+  const int64_t nodes_needed = (int64_t(ranks) + gpus_per_node - 1) / gpus_per_node;
   std::vector<sg4::Host*> hosts;
   for (int rank = 0; rank < ranks; ++rank) {
     const std::string host_name = fmt::format("node{}-gpu{}", rank / gpus_per_node, rank % gpus_per_node);
@@ -117,11 +121,46 @@ int platform_gpus_per_node(int given, const std::string& platform, const sg4::En
     SB_REQUIRE(given > 0, "platform {} leaves the GPUs per node open: give --gpus-per-node N", platform);
     return given;
   }
-  const int in_file = std::atoi(property);
-  SB_REQUIRE(in_file > 0, "platform {}: property gpus_per_node '{}' is not a positive number", platform, property);
+  // The whole value must be the number: atoi would read "8x" as 8.
+  char* end = nullptr;
+  errno = 0;
+  const long parsed = std::strtol(property, &end, 10);
+  const bool whole = end != property && *end == '\0' && errno == 0 && parsed > 0 && parsed <= 1 << 20;
+  SB_REQUIRE(whole, "platform {}: property gpus_per_node '{}' is not a positive whole number", platform, property);
+  const int in_file = int(parsed);
   SB_REQUIRE(given == 0 || given == in_file, "platform {} has {} GPUs per node; --gpus-per-node {} contradicts it",
              platform, in_file, given);
   return in_file;
+}
+
+// SimGrid accepts a bandwidth of 0 or below and ignores it (a cluster's
+// backbone with bb_bw <= 0 is silently left out): every bandwidth attribute of
+// the file must be a positive number, named by its line.
+void check_platform_bandwidths(const std::string& platform) {
+  std::ifstream in(platform);
+  const std::regex attribute(R"re(\b(bandwidth|bw|bb_bw)\s*=\s*"([^"]*)")re");
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    for (std::sregex_iterator match(line.begin(), line.end(), attribute), end; match != end; ++match) {
+      const std::string value = (*match)[2];
+      char* rest = nullptr;
+      const double amount = std::strtod(value.c_str(), &rest);
+      SB_REQUIRE(rest != value.c_str() && amount > 0 && std::isfinite(amount),
+                 "platform {}:{}: {}=\"{}\" is not a positive bandwidth", platform, number, (*match)[1].str(), value);
+    }
+  }
+}
+
+// What the platform file leaves to SimGrid's defaults is checked on the links it made.
+void check_links(const sg4::Engine& engine, const std::string& platform) {
+  for (const sg4::Link* link : engine.get_all_links()) {
+    SB_REQUIRE(link->get_bandwidth() > 0 && std::isfinite(link->get_bandwidth()),
+               "platform {}: link '{}' has bandwidth {} B/s: a link's bandwidth must be a positive number", platform,
+               link->get_name(), link->get_bandwidth());
+    SB_REQUIRE(link->get_latency() >= 0 && std::isfinite(link->get_latency()),
+               "platform {}: link '{}' has latency {} s: a link's latency must be >= 0", platform, link->get_name(),
+               link->get_latency());
+  }
 }
 
 }  // namespace
@@ -148,18 +187,12 @@ int run_simulation(const SimulationSettings& settings, const std::string& progra
   } catch (const std::exception& error) {
     fail("platform {}: {}", settings.platform, error.what());
   }
+  check_platform_bandwidths(settings.platform);
+  check_links(engine, settings.platform);
   const int gpus_per_node = platform_gpus_per_node(settings.gpus_per_node, settings.platform, engine);
   const std::string hardware_path = resolve_hardware(settings.hardware, settings.platform, engine);
   const HardwareProfile profile = load_hardware_profile(hardware_path);
   std::vector<sg4::Host*> hosts = rank_hosts(engine, settings.platform, settings.ranks, gpus_per_node);
-  {
-    // A host of several GPUs lies on one node: rank r is on node r / gpus_per_node.
-    const HostLayout layout = make_host_layout(settings.ranks, settings.sweep.hosts);
-    std::vector<std::string> nodes;
-    for (int rank = 0; rank < settings.ranks; ++rank) nodes.push_back(fmt::format("node{}", rank / gpus_per_node));
-    const std::string problem = host_node_problem(layout, nodes);
-    SB_REQUIRE(problem.empty(), "platform {} ({} GPUs per node): {}", settings.platform, gpus_per_node, problem);
-  }
 
   // NCCL's share of a link: measured p2p bandwidth over this platform's route
   // between two GPUs of a node (the pair calibrate measured).
@@ -180,9 +213,12 @@ int run_simulation(const SimulationSettings& settings, const std::string& progra
       {"hardware", fs::path(hardware_path).filename().string()},
       {"hardware_date", profile.date},
       {"gpus_per_node", std::to_string(gpus_per_node)}};
+  // The runs' identity covers the files' content, not only their names (docs/HDF5_SCHEMA.md).
+  const std::vector<std::pair<std::string, std::string>> input_digests = {
+      {"platform_digest", file_sha256(settings.platform)}, {"profile_digest", file_sha256(hardware_path)}};
 
   register_backend("sim", [&](int) -> std::unique_ptr<Backend> {
-    auto backend = std::make_unique<SimBackend>(world.profile, provenance);
+    auto backend = std::make_unique<SimBackend>(world.profile, provenance, input_digests);
     sg4::Actor::self()->get_data<ActorState>()->backend = backend.get();
     return backend;
   });

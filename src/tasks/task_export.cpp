@@ -1,6 +1,8 @@
 #include "tasks/task_export.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <atomic>
 #include <exception>
 #include <mutex>
@@ -42,7 +44,7 @@ void validate_task_export(const TaskExportSettings& s, const Tokenizer& tokenize
   for (const std::string& task : s.tasks) {
     SB_REQUIRE(std::find(known.begin(), known.end(), task) != known.end(), "unknown task '{}' (known: {})", task,
                known_list);
-    needs_words = needs_words || task.rfind("niah_", 0) == 0 || task == "cwe";
+    needs_words = needs_words || task_uses_word_list(task);
   }
   const int64_t scaffold = prompt_scaffold_tokens(tokenizer, s.chat_template);
   for (int64_t length : s.seq_lens) {
@@ -123,7 +125,7 @@ int64_t write_task_samples_jsonl(const TaskExportSettings& s, const Tokenizer& t
     for (std::thread& thread : pool) thread.join();
     if (error) std::rethrow_exception(error);
     for (const std::string& line : lines) out << line << '\n';
-    if (!out) fail("tasks: writing the samples failed");
+    if (!out) fail("writing the samples failed: {}", std::strerror(errno));
   }
   return static_cast<int64_t>(work.size());
 }

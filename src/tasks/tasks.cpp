@@ -13,6 +13,8 @@ std::vector<std::string> task_names() {
           "niah_multikey_3", "niah_multivalue", "niah_multiquery", "vt", "cwe", "fwe", "qa_1", "qa_2"};
 }
 
+bool task_uses_word_list(const std::string& task) { return task.rfind("niah_", 0) == 0 || task == "cwe"; }
+
 TaskSample generate_task_sample(const std::string& task, int64_t target_tokens, int64_t index, int64_t num_samples,
                                 uint64_t seed, const Tokenizer& tokenizer, const TaskOptions& options) {
   const auto names = task_names();

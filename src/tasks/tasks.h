@@ -11,6 +11,9 @@
 namespace sb {
 
 std::vector<std::string> task_names();
+// Whether the task's samples depend on the word list (--words): the niah tasks'
+// essay haystacks and cwe.
+bool task_uses_word_list(const std::string& task);
 
 // num_samples samples of task, each with context + query within options.tolerance
 // of target_tokens. Deterministic in (task, target_tokens, seed, index, word list).

@@ -18,10 +18,8 @@ class BpeModel {
   };
 
   void set_byte_id(uint8_t byte, int32_t id) { byte_id_[byte] = id; }
-  int32_t byte_id(uint8_t byte) const { return byte_id_[byte]; }
   void add_merge(int32_t left, int32_t right, int32_t rank, int32_t merged_id);
   void reserve(size_t merges) { merges_.reserve(merges); }
-  size_t merge_count() const { return merges_.size(); }
 
   // Appends the ids of piece (raw bytes) to out. O(n log n) in the piece length,
   // so a long run of spaces or digits-free symbols does not go quadratic.

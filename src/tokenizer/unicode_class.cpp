@@ -58,6 +58,4 @@ bool is_unicode_space(uint32_t cp) {
   }
 }
 
-const char* unicode_tables_version() { return kUnicodeVersion; }
-
 }  // namespace sb

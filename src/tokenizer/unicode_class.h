@@ -20,6 +20,5 @@ uint32_t decode_utf8(std::string_view text, size_t pos, size_t* length);
 bool is_unicode_letter(uint32_t cp);   // general category L*
 bool is_unicode_number(uint32_t cp);   // general category N*
 bool is_unicode_space(uint32_t cp);    // the White_Space property (what \s means in Unicode regex)
-const char* unicode_tables_version();
 
 }  // namespace sb

@@ -105,6 +105,7 @@ int Control::local_rank() {
 }
 
 std::string Control::host_name() {
+  if (ControlPlane* control = plane(); control && !control->host_name().empty()) return control->host_name();
   char name[256] = {};
   gethostname(name, sizeof name - 1);
   return name[0] ? name : "localhost";
@@ -185,7 +186,7 @@ std::vector<double> Control::gather_all(double value) {
 }
 
 std::vector<std::string> Control::gather_all_strings(const std::string& value) {
-  if (ControlPlane* control = plane()) return control->all_gather(value);
+  if (ControlPlane* control = plane()) return control->all_gather(value);  // the simulator's ranks
   int length = int(value.size());
   std::vector<int> lengths(size_t(size()), 0);
   MPI_Request request;

@@ -22,6 +22,8 @@ class ControlPlane {
   virtual int rank() const = 0;
   virtual int size() const = 0;
   virtual int local_rank() const = 0;
+  // The host the rank runs on as runs record it; "" for the machine's own name.
+  virtual std::string host_name() const { return ""; }
   virtual void barrier() = 0;
   // Every rank contributes bytes; every rank gets all contributions, in rank order.
   virtual std::vector<std::string> all_gather(const std::string& bytes) = 0;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GPU check for starbench's cuda backend, run on a machine with an NVIDIA GPU:
 # environment report, Release build for sm_90a, test_cuda, kernel benchmarks
-# (bench_gemm, bench_attention), torch peers (peer_bench.py) in the same call,
+# (bench_gemm, bench_attention), torch peers (jobs/device/peer_bench.py) in the same call,
 # and the end-to-end `starbench run` when it exists. Logs go to $OUT (default
 # $BUILD/check-out, inside the ignored build dir); a short markdown summary is printed last.
 #
@@ -75,7 +75,7 @@ if has bench && [[ -x $BUILD/tests/gpu/bench_attention ]]; then
 fi
 
 if has peers; then
-  timeout 500 $python tests/gpu/peer_bench.py --seq "$SEQS" --prefill "$PREFILL" 2>&1 | tee "$OUT/peers.log" | grep -v "^(" 
+  timeout 500 $python jobs/device/peer_bench.py --seq "$SEQS" --prefill "$PREFILL" 2>&1 | tee "$OUT/peers.log" | grep -v "^(" 
 fi
 
 if has e2e; then

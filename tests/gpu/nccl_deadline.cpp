@@ -3,7 +3,7 @@
 //   mpiexec -n 2 nccl_deadline init        rank 1 never joins the communicator (1 GPU is enough)
 //   mpiexec -n 2 nccl_deadline broadcast   rank 1 never sends its broadcast (one GPU per rank: 2 GPUs)
 // The silent rank sleeps far past the deadline, so only the deadline can end the
-// job; tests/gpu/nccl_deadline.sh checks the exit, the time and the message.
+// job; tests/gpu/cluster_checks.sh checks the exit, the time and the message.
 #include <mpi.h>
 
 #include <chrono>

@@ -163,7 +163,7 @@ TEST(CudaKernels, RopeAtPositionsUpToOneMillion) {
   EXPECT_LT(relative_error(gpu().to_host_f32(tx), ref), 1e-2);
 }
 
-TEST(CudaKernels, SwigluAndAdd) {
+TEST(CudaKernels, Swiglu) {
   std::mt19937_64 rng(fresh_seed());
   for (int64_t n : {int64_t(8 * 1000), int64_t(1001)}) {  // vector path and scalar path
     auto g = random_bf16(n, rng, -6.f, 6.f), u = random_bf16(n, rng);
@@ -175,10 +175,6 @@ TEST(CudaKernels, SwigluAndAdd) {
       ref[size_t(i)] = gv / (1 + std::exp(-gv)) * u.values[size_t(i)];
     }
     EXPECT_LT(relative_error(gpu().to_host_f32(out), ref), 1e-2);
-    Tensor x = upload_bf16(gpu(), g, {n});
-    gpu().add(x, upload_bf16(gpu(), u, {n}));
-    for (int64_t i = 0; i < n; ++i) ref[size_t(i)] = double(g.values[size_t(i)]) + u.values[size_t(i)];
-    EXPECT_LT(relative_error(gpu().to_host_f32(x), ref), 1e-2);
   }
 }
 

@@ -2,7 +2,6 @@
 // Loads the HF-transformers reference files under tests/reference/data
 // (made by tests/reference/make_reference.py on the GPU machine).
 #include <cstdlib>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -23,10 +22,6 @@ struct ReferenceCase {
   int64_t context_len = 0, block_size = 0, anchor_size = 0;
   std::string duo_pattern;  // DuoAttention cases: the pattern directory under reference_dir()
 };
-
-inline bool reference_exists(const std::string& file) {
-  return std::filesystem::exists(reference_dir() + "/" + file);
-}
 
 inline ReferenceCase load_reference(const std::string& file, const std::string& logits_name = "logits") {
   auto tensors = SafetensorsFile::open(reference_dir() + "/" + file);

@@ -61,6 +61,25 @@ class SteadyClockTimer : public PhaseTimer {
   std::chrono::steady_clock::time_point start_{}, stop_{};
 };
 
+// A causal-by-position mask as the plain offset its positions give (host
+// memory here). The rows' positions must be consecutive, as every step's are,
+// and agree with the host's bound: a disagreement is a bug in the caller.
+AttentionMask resolved_positions(AttentionMask mask, int64_t q_len) {
+  SB_REQUIRE(mask.kind == AttentionMask::Kind::Causal && mask.query_positions.dtype() == DType::I32 &&
+                 mask.query_positions.numel() == q_len,
+             "cpu attention: positions {} for a causal mask over {} query rows", mask.query_positions.describe(),
+             q_len);
+  const int32_t* positions = mask.query_positions.ptr<int32_t>();
+  for (int64_t i = 1; i < q_len; ++i)
+    SB_REQUIRE(positions[i] == positions[0] + i, "cpu attention: query positions {} and {} are not consecutive",
+               positions[i - 1], positions[i]);
+  const int64_t offset = q_len > 0 ? int64_t(positions[0]) - mask.key_position0 : mask.causal_offset;
+  SB_REQUIRE(offset == mask.causal_offset, "cpu attention: positions give causal offset {}, the host expected {}",
+             offset, mask.causal_offset);
+  mask.query_positions = Tensor();
+  return mask;
+}
+
 }  // namespace
 
 CpuBackend::CpuBackend() : memory_(std::make_shared<MemoryCounter>()) {}
@@ -193,6 +212,28 @@ void CpuBackend::copy_heads(Tensor& dst, int64_t dst_row, int64_t dst_head, cons
   }
 }
 
+void CpuBackend::copy_from_host(Tensor& dst, const void* host_data) {
+  SB_REQUIRE(dst.defined() && (host_data != nullptr || dst.nbytes() == 0), "cpu copy_from_host: {} from null",
+             dst.describe());
+  if (dst.nbytes() > 0) std::memcpy(dst.data(), host_data, dst.nbytes());
+}
+
+void CpuBackend::write_rows_at(Tensor& dst, const Tensor& src, const RowSlots& slots,
+                               const std::vector<int64_t>& dst_heads, const std::vector<int64_t>& src_heads) {
+  SB_REQUIRE(slots.positions.defined() && slots.positions.dtype() == DType::I32 && src.rank() >= 1 &&
+                 slots.positions.numel() == src.dim(0),
+             "cpu write_rows_at: positions {} for the rows of {}",
+             slots.positions.defined() ? slots.positions.describe() : "undefined", src.describe());
+  const int32_t* positions = slots.positions.ptr<int32_t>();
+  for (int64_t t = 0; t < src.dim(0); ++t) {
+    const int64_t row = row_slot(slots, positions[t], dst.dim(0));
+    if (dst_heads.empty() && src_heads.empty())
+      copy_rows(dst, row, src, t, 1);
+    else
+      copy_head_list(dst, row, src, t, 1, dst_heads, src_heads);
+  }
+}
+
 size_t CpuBackend::bytes_in_use() const { return memory_->in_use.load(); }
 size_t CpuBackend::peak_bytes() const { return memory_->peak.load(); }
 void CpuBackend::reset_peak() { memory_->peak.store(memory_->in_use.load()); }
@@ -320,6 +361,7 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, At
              mask.sink);
   SB_REQUIRE(!overlaps(out, q) && !overlaps(out, k) && !overlaps(out, v),
              "attention: out {} overlaps an input", out.describe());
+  if (mask.query_positions.defined()) mask = resolved_positions(mask, tq);
   count_attention(mask, tq, tk, hq, d);
   cpu::attention(q.ptr<float>(), k.ptr<float>(), v.ptr<float>(), tq, tk, hq, hkv, d, mask, scale, out.ptr<float>(),
                  lse.ptr<float>());
@@ -359,17 +401,6 @@ void CpuBackend::swiglu(const Tensor& gate, const Tensor& up, Tensor& out) {
   const int64_t n = gate.numel();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) o[i] = g[i] / (1.f + std::exp(-g[i])) * u[i];
-}
-
-void CpuBackend::add(Tensor& x, const Tensor& y) {
-  require_f32(x, "add", "x");
-  require_f32(y, "add", "y");
-  SB_REQUIRE(x.numel() == y.numel(), "add: {} and {} differ in size", x.describe(), y.describe());
-  float* a = x.ptr<float>();
-  const float* b = y.ptr<float>();
-  const int64_t n = x.numel();
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) a[i] += b[i];
 }
 
 std::vector<int64_t> CpuBackend::argmax_rows(const Tensor& logits) {

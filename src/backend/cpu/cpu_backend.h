@@ -24,6 +24,9 @@ class CpuBackend : public Backend {
   void copy_rows(Tensor& dst, int64_t dst_row, const Tensor& src, int64_t src_row, int64_t num_rows) override;
   void copy_heads(Tensor& dst, int64_t dst_row, int64_t dst_head, const Tensor& src, int64_t src_row,
                   int64_t src_head, int64_t num_rows, int64_t num_heads) override;
+  void copy_from_host(Tensor& dst, const void* host_data) override;
+  void write_rows_at(Tensor& dst, const Tensor& src, const RowSlots& slots, const std::vector<int64_t>& dst_heads,
+                     const std::vector<int64_t>& src_heads) override;
   size_t bytes_in_use() const override;
   size_t peak_bytes() const override;
   void reset_peak() override;
@@ -38,7 +41,6 @@ class CpuBackend : public Backend {
                  Tensor& lse) override;
   void lse_merge(Tensor& out, Tensor& lse, const Tensor& other_out, const Tensor& other_lse) override;
   void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override;
-  void add(Tensor& x, const Tensor& y) override;
   std::vector<int64_t> argmax_rows(const Tensor& logits) override;
 
   void synchronize() override {}  // every op has finished when it returns

@@ -11,9 +11,12 @@
 #include "backend/cuda/cublaslt_gemm.h"
 #include "backend/cuda/cudnn_attention.h"
 #include "backend/cuda/device_allocator.h"
+#include "backend/cuda/op_signature.h"
 #include "backend/head_copy.h"
 #include "kernels/elementwise.cuh"
 #include "kernels/flash_attention.cuh"
+#include "kernels/flash_decode.cuh"
+#include "kernels/gemv.cuh"
 #include "kernels/head_copy.cuh"
 #include "kernels/synthetic.cuh"
 #include "kernels/synthetic_slice.cuh"
@@ -64,6 +67,14 @@ int64_t split_min_keys() {
   return keys;
 }
 
+DecodePath decode_path_from_env() {
+  const char* value = std::getenv("STARBENCH_DECODE");
+  if (value == nullptr || *value == 0 || std::strcmp(value, "graph") == 0) return DecodePath::Graph;
+  if (std::strcmp(value, "eager") == 0) return DecodePath::Eager;
+  if (std::strcmp(value, "legacy") == 0) return DecodePath::Legacy;
+  fail("STARBENCH_DECODE={} is not one of graph, eager, legacy", value);
+}
+
 AttentionPath path_from_env() {
   const char* value = std::getenv("STARBENCH_ATTENTION");
   if (value == nullptr || std::strcmp(value, "auto") == 0 || *value == 0) return AttentionPath::Auto;
@@ -97,6 +108,9 @@ class CudaTimer : public PhaseTimer {
 };
 
 }  // namespace
+
+Tensor recorded_tensor(CudaStepRecording& recording, StepMode mode, Tensor fresh_or_empty, DType dtype,
+                       const std::vector<int64_t>& shape);
 
 int cuda_device_count() {
   int count = 0;
@@ -136,6 +150,11 @@ CudaBackend::CudaBackend(int local_rank) {
   gemm_workspace_ = DeviceAllocator::allocate(allocator_, CublasLtGemm::kWorkspaceBytes, "cuBLASLt workspace");
   gemm_ = std::make_unique<CublasLtGemm>(stream_, gemm_workspace_.get());
   attention_path_ = path_from_env();
+  decode_path_ = decode_path_from_env();
+  // Before any capture: a graph must not see the first launch's attribute setting.
+  kernels::configure_gemv();
+  kernels::configure_flash_decode();
+  CUDA_CHECK(cudaGetLastError());
   try {
     auto allocator = allocator_;
     cudnn_ = std::make_unique<CudnnAttention>(
@@ -168,11 +187,15 @@ Tensor CudaBackend::empty(DType dtype, std::vector<int64_t> shape) {
     SB_REQUIRE(d >= 0, "cuda empty: negative dimension in [{}]", fmt::join(shape, ", "));
     n *= d;
   }
+  if (step_mode_ == StepMode::Replaying) return recorded_tensor(*recording_, step_mode_, Tensor(), dtype, shape);
   auto storage = DeviceAllocator::allocate(allocator_, size_t(n) * dtype_size(dtype), "a tensor");
-  return Tensor(std::move(storage), dtype, std::move(shape));
+  Tensor tensor(std::move(storage), dtype, std::move(shape));
+  if (step_mode_ == StepMode::Capturing) return recorded_tensor(*recording_, step_mode_, tensor, dtype, tensor.shape());
+  return tensor;
 }
 
 Tensor CudaBackend::upload(const WeightSpec& spec) {
+  require_eager("upload");
   SB_REQUIRE(!spec.shape.empty() && spec.numel() > 0, "weight {}: empty shape", spec.name);
   Tensor out = empty(DType::BF16, spec.shape);
   if (spec.is_synthetic() && spec.is_contiguous()) {
@@ -240,6 +263,7 @@ void CudaBackend::upload_mapped(const WeightSpec& spec, Tensor& out) {
 }
 
 Tensor CudaBackend::from_host(DType dtype, std::vector<int64_t> shape, const void* host_data) {
+  require_eager("from_host");
   Tensor out = empty(dtype, std::move(shape));
   if (out.nbytes() > 0) {
     // On our stream: the block may have been freed by work still queued there.
@@ -251,6 +275,7 @@ Tensor CudaBackend::from_host(DType dtype, std::vector<int64_t> shape, const voi
 
 std::vector<float> CudaBackend::to_host_f32(const Tensor& tensor) {
   SB_REQUIRE(tensor.defined(), "cuda to_host_f32: undefined tensor");
+  require_eager("to_host_f32");
   std::vector<float> values(size_t(tensor.numel()));
   if (values.empty()) return values;
   std::vector<char> raw(tensor.nbytes());
@@ -278,6 +303,9 @@ void CudaBackend::copy_rows(Tensor& dst, int64_t dst_row, const Tensor& src, int
              src.describe(), dst_row, dst_row + num_rows, dst.describe());
   if (num_rows == 0) return;
   size_t row_bytes = size_t(dst.row_numel()) * dtype_size(dst.dtype());
+  if (!step_gate("copy_rows", (OpSignature("copy_rows") << dst.data() << src.data() << dst_row << src_row << num_rows
+                                                        << row_bytes).value()))
+    return;
   CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(dst.data()) + size_t(dst_row) * row_bytes,
                              static_cast<const char*>(src.data()) + size_t(src_row) * row_bytes,
                              size_t(num_rows) * row_bytes, cudaMemcpyDeviceToDevice, stream_));
@@ -288,6 +316,10 @@ void CudaBackend::copy_heads(Tensor& dst, int64_t dst_row, int64_t dst_head, con
   const HeadCopy copy =
       plan_head_copy("cuda copy_heads", dst, dst_row, dst_head, src, src_row, src_head, num_rows, num_heads);
   if (copy.width == 0 || copy.height == 0) return;
+  if (!step_gate("copy_heads", (OpSignature("copy_heads") << dst.data() << src.data() << copy.dst_offset
+                                                          << copy.src_offset << copy.dst_pitch << copy.src_pitch
+                                                          << copy.width << copy.height).value()))
+    return;
   CUDA_CHECK(cudaMemcpy2DAsync(static_cast<char*>(dst.data()) + copy.dst_offset, copy.dst_pitch,
                                static_cast<const char*>(src.data()) + copy.src_offset, copy.src_pitch, copy.width,
                                copy.height, cudaMemcpyDeviceToDevice, stream_));
@@ -304,11 +336,19 @@ void CudaBackend::copy_head_list(Tensor& dst, int64_t dst_row, const Tensor& src
   // The whole rows' range, checked as one head of each side.
   const HeadCopy rows = plan_head_copy("cuda copy_head_list", dst, dst_row, 0, src, src_row, 0, num_rows, 1);
   kernels::HeadList list;
+  reset_zeroed(list);
   list.count = int(dst_heads.size());
   for (size_t i = 0; i < dst_heads.size(); ++i) {
     list.dst[i] = int32_t(dst_heads[i]);
     list.src[i] = int32_t(src_heads[i]);
   }
+  if (!step_gate("copy_head_list", OpSignature("copy_head_list")
+                                       .add_struct(list)
+                                       .add_struct(rows)
+                                       .operator<<(dst.data())
+                                       .operator<<(src.data())
+                                       .value()))
+    return;
   kernels::launch_copy_head_list(static_cast<char*>(dst.data()) + rows.dst_offset, int64_t(rows.dst_pitch),
                                  static_cast<const char*>(src.data()) + rows.src_offset, int64_t(rows.src_pitch),
                                  num_rows, int64_t(rows.width), list, stream_);
@@ -328,6 +368,9 @@ void CudaBackend::embedding(const Tensor& table, const Tensor& tokens, Tensor& o
   SB_REQUIRE(table.rank() == 2, "cuda embedding: table must be [vocab, hidden], got {}", table.describe());
   require_shape(out, {tokens.numel(), table.dim(1)}, "embedding", "out");
   last_vocab_ = table.dim(0);
+  if (!step_gate("embedding", (OpSignature("embedding") << table.data() << tokens.data() << tokens.numel()
+                                                        << out.data()).value()))
+    return;
   kernels::launch_embedding(bf16(table), table.dim(0), table.dim(1), typed<int32_t>(tokens), tokens.numel(), bf16(out),
                             typed<int>(error_flag_), stream_);
   CUDA_CHECK_LAUNCH("embedding");
@@ -340,6 +383,9 @@ void CudaBackend::rmsnorm(const Tensor& x, const Tensor& weight, float eps, Tens
   int64_t hidden = weight.numel();
   SB_REQUIRE(x.rank() >= 1 && x.shape().back() == hidden && out.shape() == x.shape(),
              "cuda rmsnorm: x {} / out {} do not match weight {}", x.describe(), out.describe(), weight.describe());
+  if (!step_gate("rmsnorm", (OpSignature("rmsnorm") << x.data() << weight.data() << x.numel() << hidden << eps
+                                                    << out.data()).value()))
+    return;
   kernels::launch_rmsnorm(bf16(x), bf16(weight), x.numel() / hidden, hidden, eps, bf16(out), stream_);
   CUDA_CHECK_LAUNCH("rmsnorm");
 }
@@ -356,8 +402,25 @@ void CudaBackend::matmul(const Tensor& x, const Tensor& w, Tensor& out, bool acc
   SB_REQUIRE(out.numel() == tokens * n && out.shape().back() == n, "cuda matmul: out {} is not [{}, {}]",
              out.describe(), tokens, n);
   count_matmul(tokens, n, k);
+  if (!step_gate("matmul", (OpSignature("matmul") << x.data() << w.data() << out.data() << tokens << n << k
+                                                  << accumulate).value()))
+    return;
   if (k == 0) {
     if (!accumulate) CUDA_CHECK(cudaMemsetAsync(out.data(), 0, out.nbytes(), stream_));
+    return;
+  }
+  // The LM head (N ~ 128K) streams as fast through cuBLASLt (docs/PERFORMANCE.md); the GEMV wins below.
+  if (gemv_fits(x, {&w}) && n < 65536) {
+    auto p = kernels::GemvParams();
+    reset_zeroed(p);
+    p.x = bf16(x);
+    p.tokens = int(tokens);
+    p.k = k;
+    p.m[0] = {bf16(w), bf16(out), n};
+    p.count = 1;
+    p.accumulate = accumulate;
+    kernels::launch_gemv(p, stream_);
+    CUDA_CHECK_LAUNCH("gemv");
     return;
   }
   gemm_->run(bf16(x), bf16(w), bf16(out), tokens, n, k, accumulate);
@@ -376,6 +439,8 @@ void CudaBackend::rope(Tensor& x, const Tensor& positions) {
   SB_REQUIRE(x.rank() == 3 && x.dim(2) == 2 * inv_freq_.numel() && positions.numel() == x.dim(0),
              "cuda rope: x {} must be [T, H, {}] with {} positions, got {} positions", x.describe(),
              2 * inv_freq_.numel(), x.rank() ? x.dim(0) : 0, positions.numel());
+  if (!step_gate("rope", (OpSignature("rope") << x.data() << x.numel() << x.dim(1) << positions.data()).value()))
+    return;
   kernels::launch_rope(bf16(x), x.dim(0), x.dim(1), x.dim(2), typed<int32_t>(positions), typed<double>(inv_freq_),
                        stream_);
   CUDA_CHECK_LAUNCH("rope");
@@ -406,7 +471,9 @@ void CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, A
   // The streaming (Λ) mask runs on our kernel: it reads only the sink's and the windows' key tiles.
   bool cudnn_mask_ok = mask.kind == AttentionMask::Kind::None ||
                        (mask.kind == AttentionMask::Kind::Causal && mask.causal_offset >= 0);
-  bool try_cudnn = cudnn_ && k_len > 0 && cudnn_mask_ok &&
+  SB_REQUIRE(!mask.query_positions.defined(), "cuda attention: a causal-by-position mask is for attention_blocks");
+  // Not inside a recorded step: cuDNN's tuning synchronises (decoding steps never reach its query lengths).
+  bool try_cudnn = cudnn_ && k_len > 0 && cudnn_mask_ok && step_mode_ == StepMode::Eager &&
                    (attention_path_ == AttentionPath::Cudnn ||
                     (attention_path_ == AttentionPath::Auto && q_len >= kCudnnMinQueryRows));
   if (try_cudnn) {
@@ -437,6 +504,7 @@ void CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, A
 void CudaBackend::attention_flash(const Tensor& q, const Tensor& k, const Tensor& v, AttentionMask mask, float scale,
                                   Tensor& out, Tensor& lse) {
   kernels::FlashAttentionParams p;
+  reset_zeroed(p);
   p.q = bf16(q);
   p.k = bf16(k);
   p.v = bf16(v);
@@ -479,6 +547,10 @@ void CudaBackend::attention_flash(const Tensor& q, const Tensor& k, const Tensor
       p.partial_lse = typed<float>(partial_lse);
     }
   }
+  if (!step_gate("flash_attention", OpSignature("flash_attention").add_struct(p).value())) {
+    last_attention_path_ = p.num_splits > 1 ? "flash-split" : "flash";
+    return;
+  }
   kernels::launch_flash_attention(p, stream_);
   CUDA_CHECK_LAUNCH("flash_attention");
   last_attention_path_ = p.num_splits > 1 ? "flash-split" : "flash";
@@ -494,6 +566,9 @@ void CudaBackend::lse_merge(Tensor& out, Tensor& lse, const Tensor& other_out, c
                  lse.numel() == out.dim(0) * out.dim(1),
              "cuda lse_merge: out {} / lse {} / other_out {} / other_lse {} do not match", out.describe(),
              lse.describe(), other_out.describe(), other_lse.describe());
+  if (!step_gate("lse_merge", (OpSignature("lse_merge") << out.data() << lse.data() << other_out.data()
+                                                        << other_lse.data() << lse.numel() << out.dim(2)).value()))
+    return;
   kernels::launch_lse_merge(bf16(out), typed<float>(lse), bf16(other_out), typed<float>(other_lse), lse.numel(),
                             out.dim(2), stream_);
   CUDA_CHECK_LAUNCH("lse_merge");
@@ -505,20 +580,15 @@ void CudaBackend::swiglu(const Tensor& gate, const Tensor& up, Tensor& out) {
   require_dtype(out, DType::BF16, "swiglu", "out");
   SB_REQUIRE(gate.shape() == up.shape() && out.shape() == gate.shape(), "cuda swiglu: gate {} up {} out {} differ",
              gate.describe(), up.describe(), out.describe());
+  if (!step_gate("swiglu", (OpSignature("swiglu") << gate.data() << up.data() << out.data() << out.numel()).value()))
+    return;
   kernels::launch_swiglu(bf16(gate), bf16(up), bf16(out), out.numel(), stream_);
   CUDA_CHECK_LAUNCH("swiglu");
 }
 
-void CudaBackend::add(Tensor& x, const Tensor& y) {
-  require_dtype(x, DType::BF16, "add", "x");
-  require_dtype(y, DType::BF16, "add", "y");
-  SB_REQUIRE(x.numel() == y.numel(), "cuda add: x {} and y {} differ", x.describe(), y.describe());
-  kernels::launch_add(bf16(x), bf16(y), x.numel(), stream_);
-  CUDA_CHECK_LAUNCH("add");
-}
-
 std::vector<int64_t> CudaBackend::argmax_rows(const Tensor& logits) {
   SB_REQUIRE(logits.rank() == 2, "cuda argmax_rows: logits must be [T, V], got {}", logits.describe());
+  require_eager("argmax_rows");
   Tensor indices = empty(DType::I64, {logits.dim(0)});
   if (logits.dtype() == DType::BF16)
     kernels::launch_argmax_rows(bf16(logits), logits.dim(0), logits.dim(1), typed<int64_t>(indices), stream_);
@@ -542,11 +612,13 @@ void CudaBackend::check_device_errors() {
   CUDA_CHECK(cudaStreamSynchronize(stream_));
   if (flag != 0) {
     CUDA_CHECK(cudaMemsetAsync(error_flag_.data(), 0, sizeof flag, stream_));
-    fail("rank {}: embedding got a token id outside [0, {}) (vocabulary size)", current_rank(), last_vocab_);
+    if (flag & 1) fail("rank {}: embedding got a token id outside [0, {}) (vocabulary size)", current_rank(), last_vocab_);
+    fail("rank {}: write_rows_at: a decoding step's position named a row outside its KV store", current_rank());
   }
 }
 
 void CudaBackend::synchronize() {
+  require_eager("synchronize");
   CUDA_CHECK(cudaStreamSynchronize(stream_));
   check_device_errors();
 }

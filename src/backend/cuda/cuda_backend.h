@@ -27,6 +27,18 @@ class CudnnAttention;
 // Which attention implementation runs (tests and benchmarks pin one).
 enum class AttentionPath { Auto, Cudnn, Flash };
 
+// How decoding steps run (env STARBENCH_DECODE, parsed once at start):
+//   Graph (default)  fused decoding kernels (GEMV, flash-decoding, fused
+//                    norm/projections), each step replayed as a CUDA graph;
+//   Eager            the same kernels launched op by op;
+//   Legacy           the path before them (cuBLASLt at T = 1, the prefill
+//                    flash kernel's split-KV, per-op launches): the baseline.
+enum class DecodePath { Graph, Eager, Legacy };
+
+// Where ops go while a step is recorded (cuda_step_replay.cpp).
+enum class StepMode { Eager, Capturing, Replaying };
+struct CudaStepRecording;
+
 class CudaBackend : public Backend {
  public:
   explicit CudaBackend(int local_rank);
@@ -35,6 +47,12 @@ class CudaBackend : public Backend {
   std::string name() const override { return "cuda"; }
   DType act_dtype() const override { return DType::BF16; }
   std::string device_name() const override { return device_name_; }
+  // The decoding path changes decode timings: part of every run's identity.
+  std::vector<std::pair<std::string, std::string>> provenance() const override {
+    return {{"decode_path", decode_path_ == DecodePath::Graph   ? "graph"
+                            : decode_path_ == DecodePath::Eager ? "eager"
+                                                                : "legacy"}};
+  }
 
   Tensor empty(DType dtype, std::vector<int64_t> shape) override;
   Tensor upload(const WeightSpec& spec) override;
@@ -45,6 +63,9 @@ class CudaBackend : public Backend {
                   int64_t src_head, int64_t num_rows, int64_t num_heads) override;
   void copy_head_list(Tensor& dst, int64_t dst_row, const Tensor& src, int64_t src_row, int64_t num_rows,
                       const std::vector<int64_t>& dst_heads, const std::vector<int64_t>& src_heads) override;
+  void copy_from_host(Tensor& dst, const void* host_data) override;
+  void write_rows_at(Tensor& dst, const Tensor& src, const RowSlots& slots, const std::vector<int64_t>& dst_heads,
+                     const std::vector<int64_t>& src_heads) override;
   size_t bytes_in_use() const override;
   size_t peak_bytes() const override;
   void reset_peak() override;
@@ -59,8 +80,15 @@ class CudaBackend : public Backend {
                  Tensor& lse) override;
   void lse_merge(Tensor& out, Tensor& lse, const Tensor& other_out, const Tensor& other_lse) override;
   void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override;
-  void add(Tensor& x, const Tensor& y) override;
   std::vector<int64_t> argmax_rows(const Tensor& logits) override;
+
+  void attention_blocks(const Tensor& q, const std::vector<KeyBlock>& blocks, const std::vector<int64_t>& q_heads,
+                        float scale, Tensor& out, Tensor& lse) override;
+  void rmsnorm_matmul(const Tensor& x, const Tensor& norm_weight, float eps, const std::vector<const Tensor*>& weights,
+                      const std::vector<Tensor*>& outs) override;
+  void rmsnorm_swiglu(const Tensor& x, const Tensor& norm_weight, float eps, const Tensor& gate_w, const Tensor& up_w,
+                      Tensor& out) override;
+  std::unique_ptr<StepReplay> make_step_replay() override;
 
   void synchronize() override;
   std::unique_ptr<PhaseTimer> make_timer() override;
@@ -74,11 +102,34 @@ class CudaBackend : public Backend {
   bool cudnn_available() const { return cudnn_ != nullptr; }
   // "cuDNN <version>, engine <index of the last run>" or "cuDNN unavailable".
   std::string cudnn_description() const;
+  DecodePath decode_path() const { return decode_path_; }
+  void set_decode_path(DecodePath path) { decode_path_ = path; }
+  // The path the last attention_blocks() call took: "flash-decode" or "composed".
+  const std::string& last_blocks_path() const { return last_blocks_path_; }
+
+  // --- step recording (cuda_step_replay.cpp) ---
+  // Every launch of a step passes here first with a hash of what the launch
+  // bakes in: true = launch it (eager, or capturing; the hash is recorded),
+  // false = replaying (the hash must match the capture's, else sb::Error).
+  bool step_gate(const char* what, uint64_t signature);
+  void begin_capture(CudaStepRecording& recording);
+  void end_capture(CudaStepRecording& recording, bool failed);
+  void begin_dry_run(CudaStepRecording& recording);
+  void end_dry_run(CudaStepRecording& recording, bool failed);
+  StepMode step_mode() const { return step_mode_; }
 
  private:
   void attention_flash(const Tensor& q, const Tensor& k, const Tensor& v, AttentionMask mask, float scale,
                        Tensor& out, Tensor& lse);
   void check_device_errors();
+  void require_eager(const char* what) const;
+  // The decode kernels' shapes (few rows, head dim 64 / 128, at most two blocks).
+  bool decode_attention_fits(const Tensor& q, const std::vector<KeyBlock>& blocks,
+                             const std::vector<int64_t>& q_heads) const;
+  void attention_decode(const Tensor& q, const std::vector<KeyBlock>& blocks, const std::vector<int64_t>& q_heads,
+                        float scale, Tensor& out, Tensor& lse);
+  // The GEMV kernel covers x (T <= 4 rows, 16-byte aligned) times these weights.
+  bool gemv_fits(const Tensor& x, const std::vector<const Tensor*>& weights) const;
   void upload_mapped(const WeightSpec& spec, Tensor& out);
 
   int device_ = 0;
@@ -99,7 +150,10 @@ class CudaBackend : public Backend {
   CUevent_st* staging_events_[2] = {nullptr, nullptr};
   int64_t last_vocab_ = 0;
   AttentionPath attention_path_ = AttentionPath::Auto;
-  std::string last_attention_path_;
+  std::string last_attention_path_, last_blocks_path_;
+  DecodePath decode_path_ = DecodePath::Graph;
+  StepMode step_mode_ = StepMode::Eager;
+  CudaStepRecording* recording_ = nullptr;
 };
 
 }  // namespace sb

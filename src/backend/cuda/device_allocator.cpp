@@ -3,6 +3,7 @@
 #include <cuda_runtime_api.h>
 
 #include "backend/cuda/check_cuda.h"
+#include "backend/device_block_size.h"
 
 namespace sb {
 
@@ -14,18 +15,9 @@ DeviceAllocator::~DeviceAllocator() {
   for (auto& [size, ptr] : free_) cudaFree(ptr);
 }
 
-size_t DeviceAllocator::round_up(size_t bytes) {
-  // Small blocks to 512 B (keeps 16-byte vector access aligned), large ones to
-  // 2 MiB so that a block is reusable across nearby sizes.
-  constexpr size_t small = 512, large = size_t(2) << 20;
-  if (bytes == 0) bytes = 1;
-  if (bytes < (size_t(1) << 20)) return (bytes + small - 1) / small * small;
-  return (bytes + large - 1) / large * large;
-}
-
 std::shared_ptr<void> DeviceAllocator::allocate(const std::shared_ptr<DeviceAllocator>& self, size_t bytes,
                                                 const char* what) {
-  size_t rounded = round_up(bytes);
+  size_t rounded = device_block_size(bytes);
   void* ptr = self->take(rounded, what);
   return std::shared_ptr<void>(ptr, [self, rounded](void* p) { self->give_back(p, rounded); });
 }
@@ -38,7 +30,6 @@ void* DeviceAllocator::take(size_t& rounded, const char* what) {
   if (it != free_.end() && it->first <= rounded + rounded / 8) {
     rounded = it->first;  // the caller's deleter returns the block under its true size
     ptr = it->second;
-    cached_ -= it->first;
     free_.erase(it);
   }
   if (ptr == nullptr) {
@@ -48,7 +39,6 @@ void* DeviceAllocator::take(size_t& rounded, const char* what) {
       cudaGetLastError();  // clear the sticky-free error state of the failed malloc
       for (auto& [size, cached] : free_) cudaFree(cached);
       free_.clear();
-      cached_ = 0;
       status = cudaMalloc(&ptr, rounded);
       if (status != cudaSuccess) {
         cudaGetLastError();
@@ -67,7 +57,6 @@ void* DeviceAllocator::take(size_t& rounded, const char* what) {
 void DeviceAllocator::give_back(void* ptr, size_t rounded) {
   std::lock_guard<std::mutex> lock(mutex_);
   in_use_ -= rounded;
-  cached_ += rounded;
   free_.emplace(rounded, ptr);
 }
 
@@ -82,16 +71,6 @@ size_t DeviceAllocator::peak_bytes() const {
 void DeviceAllocator::reset_peak() {
   std::lock_guard<std::mutex> lock(mutex_);
   peak_ = in_use_;
-}
-size_t DeviceAllocator::cached_bytes() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return cached_;
-}
-void DeviceAllocator::release_cache() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (auto& [size, ptr] : free_) CUDA_CHECK(cudaFree(ptr));
-  free_.clear();
-  cached_ = 0;
 }
 
 }  // namespace sb

@@ -26,18 +26,15 @@ class DeviceAllocator {
   size_t bytes_in_use() const;
   size_t peak_bytes() const;
   void reset_peak();
-  size_t cached_bytes() const;
-  void release_cache();  // returns every cached block to the driver
 
  private:
   void* take(size_t& rounded, const char* what);  // rounded: in = asked, out = block size
   void give_back(void* ptr, size_t rounded);
-  static size_t round_up(size_t bytes);
 
   int device_;
   mutable std::mutex mutex_;
   std::multimap<size_t, void*> free_;
-  size_t in_use_ = 0, peak_ = 0, cached_ = 0;
+  size_t in_use_ = 0, peak_ = 0;
 };
 
 }  // namespace sb

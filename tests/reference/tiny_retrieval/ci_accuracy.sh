@@ -11,7 +11,7 @@ set -euo pipefail
 starbench=$1 source_dir=$2
 model="$source_dir/tests/reference/data/tiny-retrieval"
 if [[ ! -d $model ]]; then
-  echo "SKIP: $model is not committed yet (made by tests/gpu/train_tiny_retrieval.sh)"
+  echo "SKIP: $model is not committed yet (made by jobs/device/train_tiny_retrieval.sh)"
   exit 77
 fi
 work=$(mktemp -d)

@@ -21,7 +21,7 @@ into one tar:
   6. tokenizer_reference.json: text -> ids (tokenizers library) for a few
      hundred strings; starbench's CI compares its C++ tokenizer with them.
 
-Usage (tests/gpu/train_tiny_retrieval.sh runs it on the device machine):
+Usage (jobs/device/train_tiny_retrieval.sh runs it on the device machine):
   train.py --starbench BIN --words FILE --out DIR --tar FILE [--time-budget S] [--resume TAR|DIR] [--smoke]
 """
 import argparse

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
 
 #include "backend/cpu/cpu_backend.h"
 #include "reference.h"
@@ -100,9 +101,11 @@ TEST(CpuMemory, FromHostKeepsDtypeAndViewsShareStorage) {
   Tensor middle = x.rows(2, 4);
   EXPECT_EQ(middle.shape(), (std::vector<int64_t>{2, 2, 2}));
   EXPECT_EQ(backend.to_host_f32(middle), (std::vector<float>{8, 9, 10, 11, 12, 13, 14, 15}));
-  // An op writing through a reshaped view lands in the parent's storage.
-  Tensor flat = middle.reshape({8});
-  backend.add(flat, test::host_tensor(backend, {8}, std::vector<float>(8, 100.f)));
+  // An op writing through a reshaped view lands in the parent's storage (an
+  // accumulating matmul: x += 100 * 1, the residual add the model does).
+  Tensor column = middle.reshape({8, 1});
+  backend.matmul(test::host_tensor(backend, {8, 1}, std::vector<float>(8, 100.f)),
+                 test::host_tensor(backend, {1, 1}, {1.f}), column, /*accumulate=*/true);
   auto all = backend.to_host_f32(x);
   EXPECT_EQ(all[7], 7.f);
   EXPECT_EQ(all[8], 108.f);
@@ -156,14 +159,30 @@ TEST(CpuMemory, AccountsBytesOfLiveTensorsAndThePeak) {
   EXPECT_THROW(backend.empty(DType::F32, {-1, 2}), Error);
 }
 
+// A tensor may be dropped after its backend (a method's caches after the
+// backend in a caller's scope): its deleter must then return the bytes to a
+// counter it shares, not to the dead backend. Were it to hold the backend (or
+// its counter) by a plain pointer, the freed memory would be written; the
+// allocator reuses it at once for the next backend of the same size, so that
+// backend's account would show the bytes taken away (size_t wraps) or its
+// object would be corrupted. The sanitizer build sees the write itself.
 TEST(CpuMemory, TensorsMayOutliveTheirBackend) {
   Tensor survivor;
   {
-    CpuBackend backend;
-    survivor = backend.empty(DType::F32, {16});
+    auto backend = std::make_unique<CpuBackend>();
+    survivor = backend->empty(DType::F32, {16});
+    EXPECT_EQ(backend->bytes_in_use(), 64u);
   }
-  survivor.ptr<float>()[3] = 1.f;
-  survivor = Tensor();  // the deleter's counter outlives the backend
+  auto next = std::make_unique<CpuBackend>();  // likely where the first one lived
+  Tensor own = next->empty(DType::F32, {4});
+  // The survivor's storage is still its own: written and read back intact.
+  for (int i = 0; i < 16; ++i) survivor.ptr<float>()[i] = float(i) + 0.5f;
+  for (int i = 0; i < 16; ++i) ASSERT_EQ(survivor.ptr<float>()[i], float(i) + 0.5f);
+  survivor = Tensor();  // frees after its backend
+  EXPECT_EQ(next->bytes_in_use(), 16u) << "a dead backend's tensor was charged to the live one";
+  EXPECT_EQ(next->peak_bytes(), 16u);
+  own = Tensor();
+  EXPECT_EQ(next->bytes_in_use(), 0u);
 }
 
 TEST(BackendFactory, NamesAndErrors) {

@@ -130,6 +130,24 @@ TEST(HardwareProfile, ErrorsNameTheFileAndTheField) {
             std::string::npos);
 }
 
+// Profiles outlive the op list: one written when the backends had an op they
+// no longer have (Backend::add, dropped unused) still loads; one that lacks
+// an op the simulator charges is refused naming it.
+TEST(HardwareProfile, ElementwiseOpsExtraIgnoredMissingRefused) {
+  const std::string good = hardware_profile_json(sample_profile());
+  const std::string opening = "\"elementwise\": {";
+  ASSERT_NE(good.find(opening), std::string::npos);
+  std::string extra = good;
+  extra.insert(extra.find(opening) + opening.size(), "\"add\": {\"bytes_per_s\": 1e12, \"latency_s\": 1e-6},");
+  EXPECT_EQ(refusal(extra), "");
+  std::string missing = good;
+  missing.replace(missing.find("\"swiglu\""), 8, "\"swiglu_old\"");
+  const std::string message = refusal(missing);
+  EXPECT_NE(message.find("bad.json"), std::string::npos) << message;
+  EXPECT_NE(message.find("elementwise"), std::string::npos) << message;
+  EXPECT_NE(message.find("swiglu"), std::string::npos) << message;
+}
+
 }  // namespace
 }  // namespace sb
 

@@ -4,8 +4,6 @@
 #include <random>
 
 #include "experiment/fidelity.h"
-#include "experiment/record.h"
-#include "attention/method_settings.h"
 
 namespace sb {
 namespace {
@@ -38,39 +36,6 @@ TEST(Fidelity, CountsDisagreements) {
   EXPECT_DOUBLE_EQ(f.generated_agreement, 0.75);
   EXPECT_NEAR(f.hidden_relative_error, 0.1, 1e-7);
   EXPECT_GT(f.kl_divergence, 0.0);
-}
-
-TEST(Record, MedianOfSlowestRank) {
-  EXPECT_DOUBLE_EQ(median_of_slowest({{1, 5}, {2, 3}, {9, 1}}), 5.0);
-  EXPECT_DOUBLE_EQ(median_of_slowest({{1, 2}, {4, 3}}), 3.0);
-  EXPECT_DOUBLE_EQ(median_of_slowest({}), 0.0);
-}
-
-// A spec planned for `ranks`, as the sweeps make them.
-RunSpec planned(RunSpec spec, int ranks) {
-  spec.plan = plan_method(spec.method, spec.context_len, ranks);
-  return spec;
-}
-
-TEST(Record, ParamsKeyIgnoresStarSettingsForOtherMethods) {
-  RunSpec ring;
-  ring.method.method = Method::Ring;
-  ring.context_len = 128;
-  ring.method.block_rule = {64};
-  RunSpec ring_other = ring;
-  ring_other.method.block_rule = {32};
-  RunContext context{"tiny", "cpu", "host", 2};
-  EXPECT_EQ(params_key(planned(ring, 2), context), params_key(planned(ring_other, 2), context));
-  RunSpec star = ring;
-  star.method.method = Method::Star;
-  RunSpec star_other = ring_other;
-  star_other.method.method = Method::Star;
-  EXPECT_NE(params_key(planned(star, 2), context), params_key(planned(star_other, 2), context));
-  RunSpec global = ring;
-  global.method.method = Method::Global;
-  RunContext more_ranks = context;
-  more_ranks.job_world_size = 8;
-  EXPECT_EQ(params_key(global, context), params_key(global, more_ranks));  // global runs on one rank
 }
 
 }  // namespace

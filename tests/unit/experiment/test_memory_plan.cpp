@@ -19,7 +19,7 @@ namespace {
 
 constexpr double kGiB = double(1ull << 30);
 constexpr double kH100GiB = 79.1, kH200GiB = 139.8;
-constexpr int64_t kMlpChunk = 8192;
+constexpr int64_t kMlpChunk = Transformer::kMlpChunkTokens;
 
 double planned_gib(const ModelConfig& config, const std::string& method, int64_t context, int ranks) {
   RunSpec spec;
@@ -118,7 +118,7 @@ double star_plan_gib(const std::string& mode, int64_t context, int64_t block, in
   spec.query_len = 64;
   spec.generate = 4;
   spec.plan = plan_method(spec.method, context, ranks);
-  return double(Runner::planned_bytes_per_rank(preset_config("llama3.1-8b"), spec, DType::BF16, 8192)) /
+  return double(Runner::planned_bytes_per_rank(preset_config("llama3.1-8b"), spec, DType::BF16, kMlpChunk)) /
          double(1ull << 30);
 }
 
@@ -135,90 +135,6 @@ TEST(MemoryPlan, StarAnchorModesPlanTheirForwardPasses) {
   EXPECT_LT(sent, once);
   EXPECT_LT(once, kH200GiB);
   EXPECT_EQ(star_plan_gib("auto", million, 65536, 4), sent);  // auto resolves to sent
-}
-
-TEST(Sweep, FixedBlocksTooLargeForOneLengthAreSkippedThereOnly) {
-  SweepSettings settings;
-  settings.methods = {Method::Ring, Method::Star};
-  settings.seq_lens = {64, 256};
-  settings.block_rules = {parse_block_rule("32"), parse_block_rule("128"), parse_block_rule("C/4")};
-  settings.ring_layouts = {RingLayoutKind::Zigzag, RingLayoutKind::Contiguous};
-  const std::vector<RunSpec> runs = expand_grid(settings, 2);
-  std::vector<std::string> stars;
-  for (const RunSpec& spec : runs) {
-    if (spec.method.method == Method::Star) {
-      stars.push_back(fmt::format("{}:{}:{}", spec.context_len, spec.plan.star.block_size, spec.method.block_rule.label()));
-    }
-  }
-  // 128 leaves a rank without a block at 64 (skipped there); C/4 of 64 is 16.
-  EXPECT_EQ(stars, (std::vector<std::string>{"64:32:fixed", "64:16:C/4", "256:32:fixed", "256:128:fixed",
-                                             "256:64:C/4"}));
-  EXPECT_EQ(std::count_if(runs.begin(), runs.end(),
-                          [](const RunSpec& spec) { return spec.method.method == Method::Ring; }),
-            4);
-  settings.block_rules = {parse_block_rule("512")};  // fits no length: a mistake, not a scaling study
-  EXPECT_THROW(expand_grid(settings, 2), Error);
-}
-
-TEST(Record, RingLayoutsAndAnchorModesAreDifferentRuns) {
-  RunContext context{"tiny", "cpu", "host", 4};
-  auto planned = [](RunSpec spec) {
-    spec.plan = plan_method(spec.method, spec.context_len, 4);
-    return spec;
-  };
-  RunSpec zigzag;
-  zigzag.method.method = Method::Ring;
-  zigzag.context_len = 128;
-  RunSpec contiguous = zigzag;
-  contiguous.method.ring_layout = RingLayoutKind::Contiguous;
-  EXPECT_NE(params_key(planned(zigzag), context), params_key(planned(contiguous), context));
-  RunSpec sent;
-  sent.method.method = Method::Star;
-  sent.context_len = 128;
-  sent.method.anchor_mode = AnchorMode::Sent;
-  RunSpec recompute = sent;
-  recompute.method.anchor_mode = AnchorMode::Recompute;
-  EXPECT_NE(params_key(planned(sent), context), params_key(planned(recompute), context));
-}
-
-}  // namespace
-}  // namespace sb
-
-namespace sb {
-namespace {
-
-// One list of method settings serves timing and task sweeps: global first,
-// each ring layout, star's grid with anchor modes resolved and repeats gone.
-TEST(Sweep, MethodVariantsPutGlobalFirstAndResolveAnchorModes) {
-  SweepSettings settings;
-  settings.methods = {Method::Star, Method::Ring, Method::Global, Method::Star};
-  settings.ring_layouts = {RingLayoutKind::Contiguous, RingLayoutKind::Zigzag, RingLayoutKind::Contiguous};
-  settings.block_rules = {parse_block_rule("C/4")};
-  settings.anchor_sources = {AnchorSource::First, AnchorSource::Previous};
-  settings.anchor_modes = {AnchorMode::Auto, AnchorMode::Sent, AnchorMode::Recompute};
-  EXPECT_THROW(method_variants(settings), Error);  // sent cannot serve the "previous" ablation
-  settings.anchor_modes = {AnchorMode::Auto, AnchorMode::Recompute};
-  std::vector<std::string> labels;
-  for (const MethodSettings& variant : method_variants(settings)) labels.push_back(method_label(variant));
-  // auto is sent for the first tokens; for "previous" it is recompute, the same run as recompute.
-  EXPECT_EQ(labels, (std::vector<std::string>{"global", "star(b=C/4,a=-1)", "star(b=C/4,a=-1,recompute)",
-                                              "star(b=C/4,a=-1,previous)", "ring(contiguous)", "ring"}));
-  settings.anchor_sizes = {-2};
-  EXPECT_THROW(method_variants(settings), Error);
-}
-
-// Star settings that resolve to the same sizes at one length run once there.
-TEST(Sweep, StarRunsOfTheSameSizesRunOnce) {
-  SweepSettings settings;
-  settings.methods = {Method::Star};
-  settings.seq_lens = {64, 128};
-  settings.block_rules = {parse_block_rule("C/4"), parse_block_rule("16")};
-  std::vector<std::string> runs;
-  for (const RunSpec& spec : expand_grid(settings, 2)) {
-    runs.push_back(fmt::format("{}:{}:{}", spec.context_len, spec.plan.star.block_size, method_label(spec.method)));
-  }
-  EXPECT_EQ(runs, (std::vector<std::string>{"64:16:star(b=C/4,a=-1)", "128:32:star(b=C/4,a=-1)",
-                                            "128:16:star(b=16,a=-1)"}));
 }
 
 }  // namespace

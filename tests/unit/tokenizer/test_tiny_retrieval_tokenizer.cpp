@@ -23,7 +23,7 @@ const fs::path kModelDir = fs::path(STARBENCH_SOURCE_DIR) / "tests/reference/dat
 
 TEST(TinyRetrievalTokenizer, SameIdsAsTheTokenizersLibrary) {
   if (!fs::is_directory(kModelDir)) {
-    GTEST_SKIP() << kModelDir.string() << " is not committed yet (made by tests/gpu/train_tiny_retrieval.sh)";
+    GTEST_SKIP() << kModelDir.string() << " is not committed yet (made by jobs/device/train_tiny_retrieval.sh)";
   }
   const Tokenizer tokenizer = Tokenizer::load((kModelDir / "tokenizer.json").string());
   std::ifstream in(kModelDir / "tokenizer_reference.json");

@@ -6,7 +6,7 @@
 #   layers8b  the same, layer split (goal: within 10 % of one GPU's time)
 #   tp70b  Llama-3.1-70B shape on one host of 2 GPUs (tensor): prefill tokens/s at 16K-64K, decode ms/token
 #          against its floor (weights + KV per GPU over the measured copy bandwidth), and HF transformers with
-#          its layers split over the same two GPUs (device_map-style, tests/gpu/hf_device_map.py) in the
+#          its layers split over the same two GPUs (device_map-style, jobs/device/hf_device_map.py) in the
 #          same call (goal: >= 1.8x its prefill)
 #   calibrate  the hardware profile with the all-reduce and the 2-GPU tensor shards' GEMMs (for the simulator)
 #   STAGES=build,check,tp8b,layers8b,tp70b,calibrate  BUILD=build-gpu  DEADLINE_S=560
@@ -80,7 +80,7 @@ fi
 if has tp70b; then
   model=(--backend cuda --model-preset llama3.1-70b --method global --query-len 64 --generate 8 --repeats 1 --warmup 1)
   run_for 240 "$OUT/hosts_tp70b.log" "${mpi[@]}" -n 2 "$sb" run "${model[@]}" --gpus-per-host 2 --seq-len "$SEQ70B" -o "$results"
-  run_for 200 "$OUT/hosts_hf.log" "$PYTHON" tests/gpu/hf_device_map.py --preset llama3.1-70b --seq "$SEQ70B" \
+  run_for 200 "$OUT/hosts_hf.log" "$PYTHON" jobs/device/hf_device_map.py --preset llama3.1-70b --seq "$SEQ70B" \
     --csv "$OUT/hf_device_map.csv"
 fi
 

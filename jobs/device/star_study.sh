@@ -2,7 +2,7 @@
 # Star vs ring on all GPUs of one node (docs/SPEEDUP.md) and the hardware profile
 # for the simulator (docs/SIMULATOR.md), in one device call. Llama-3.1-8B shape,
 # synthetic bf16 weights, query 64 tokens, 4 greedy tokens; one rank per GPU.
-#   tests/gpu/star_study.sh
+#   jobs/device/star_study.sh
 #   STAGES=build,methods,calibrate,study   BUILD=build-gpu   DEADLINE_S=560 (the whole script)
 #   SHORT=32768,65536,131072 (1 warm-up + 2 timed repeats)   LONG=262144 (1 + 1)
 # Everything lands in $OUT: study.h5 (every run), <gpu>.json (the profile), logs; a

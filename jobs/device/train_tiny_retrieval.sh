@@ -5,7 +5,7 @@
 # the data, trains the tokenizer and the model until the time budget, evaluates
 # the export with transformers, writes the tokenizer reference ids.
 #
-#   tests/gpu/train_tiny_retrieval.sh [--budget SECONDS] [train.py options: --smoke, --resume TAR, ...]
+#   jobs/device/train_tiny_retrieval.sh [--budget SECONDS] [train.py options: --smoke, --resume TAR, ...]
 #
 # --budget (default 470) bounds the whole script, build included; the training
 # stops early enough for export, evaluation and the tar. Resume a previous call:
@@ -31,7 +31,7 @@ tar_path="$OUT/tiny_retrieval.tar"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=true
 # starbench (an MPI program) runs as a singleton; OpenMPI refuses root without these.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export TINY_RETRIEVAL_COMMAND="tests/gpu/train_tiny_retrieval.sh --budget $budget ${args[*]}"
+export TINY_RETRIEVAL_COMMAND="jobs/device/train_tiny_retrieval.sh --budget $budget ${args[*]}"
 
 echo "== build starbench ($BUILD, CPU backend, starbench target only)"
 if ! { cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSTARBENCH_CUDA=OFF -DSTARBENCH_TESTS=OFF &&

@@ -2,8 +2,8 @@
 # Multi-GPU table (one rank per GPU, NCCL): Llama-3.1-8B shape, synthetic
 # weights, global on 1 GPU vs ring and star on all GPUs (block = context /
 # ranks, anchor = block). Run on the device machine:
-#   tests/gpu/multi_gpu.sh   (BUILD=build-gpu, SHORT=32768,131072, LONG=524288, LONG_TIMEOUT=300)
-#   The 1M rows: SHORT= LONG=1048576 LONG_TIMEOUT=540 tests/gpu/multi_gpu.sh
+#   jobs/device/multi_gpu.sh   (BUILD=build-gpu, SHORT=32768,131072, LONG=524288, LONG_TIMEOUT=300)
+#   The 1M rows: SHORT= LONG=1048576 LONG_TIMEOUT=540 jobs/device/multi_gpu.sh
 # SHORT lengths get 1 warm-up + 2 timed repeats and a global baseline; LONG
 # lengths 1 timed repeat with no warm-up (cuDNN plan building included) and no
 # global (it would take minutes on one GPU).

@@ -2,7 +2,7 @@
 """HF transformers LlamaForCausalLM with its layers split over the visible GPUs, as device_map="auto" places
 them (the Star Attention reference implementation's host: contiguous layer ranges, one GPU working at a time),
 random bf16 weights of a preset's shape: prefill time per context length, and each GPU's device-to-device copy
-bandwidth (the decode floor's denominator). For tests/gpu/hosts_bench.sh.
+bandwidth (the decode floor's denominator). For jobs/device/hosts_bench.sh.
 
 Usage: hf_device_map.py [--preset llama3.1-70b] [--seq 16384,32768,65536] [--csv out.csv]
 Timing: CUDA events on the first GPU, one warm-up, median of 3; logits of the last position only."""

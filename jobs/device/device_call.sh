@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # The device calls that produced the GPU numbers of docs/ (one call = one lease of a 2-GPU machine, at most
 # ~9.5 minutes): the GPU scripts of this folder composed so that both GPUs stay busy.
-#   PLAN=A tests/gpu/device_call.sh   build; HF DuoAttention references (CPU) and the training script's smoke
+#   PLAN=A jobs/device/device_call.sh   build; HF DuoAttention references (CPU) and the training script's smoke
 #                                     run (GPU 1) in the background; test_cuda (GPU 0), test_nccl; then the
 #                                     calibration and the star/ring study on both GPUs (star_study.sh).
-#   PLAN=B tests/gpu/device_call.sh   the tiny retrieval model's training (GPU 1, train_tiny_retrieval.sh)
+#   PLAN=B jobs/device/device_call.sh   the tiny retrieval model's training (GPU 1, train_tiny_retrieval.sh)
 #                                     beside DuoAttention vs global (GPU 0, duo_bench.sh); then on both GPUs
 #                                     the methods check (cuda vs cpu) and star vs star + duo.
-#   PLAN=ACC tests/gpu/device_call.sh the accuracy study of docs/ACCURACY.md (jobs/accuracy_tiny_retrieval.sh,
+#   PLAN=ACC jobs/device/device_call.sh the accuracy study of docs/ACCURACY.md (jobs/accuracy_tiny_retrieval.sh,
 #                                     cuda backend, 2 GPUs; slow: see jobs/accuracy_tiny_retrieval.sh).
-#   PLAN=DUOACC tests/gpu/device_call.sh  DuoAttention vs global at the longest length that fits one H200
+#   PLAN=DUOACC jobs/device/device_call.sh  DuoAttention vs global at the longest length that fits one H200
 #                                     (GPU 0) beside the accuracy study on the CPUs (2K, 4K) and the duo gates.
 # Everything is packed into $OUT/<plan>.tar (+ the training / reference tars); summaries print last.
 set -uo pipefail
@@ -56,7 +56,7 @@ stop_studies_at_deadline() {
 if [[ $PLAN == A ]]; then
   (cd tests/reference && timeout 420 python3 make_reference.py --only duo --out /tmp/ref_duo \
     --tar "$RESULT_DIR/ref_duo.tar" >"$work/ref_duo.log" 2>&1; echo "exit $?" >>"$work/ref_duo.log") &
-  (CUDA_VISIBLE_DEVICES=1 OUT=/tmp/smoke timeout 240 bash tests/gpu/train_tiny_retrieval.sh --budget 200 --smoke \
+  (CUDA_VISIBLE_DEVICES=1 OUT=/tmp/smoke timeout 240 bash jobs/device/train_tiny_retrieval.sh --budget 200 --smoke \
     >"$work/smoke.log" 2>&1; echo "exit $?" >>"$work/smoke.log"; cp /tmp/smoke/tiny_retrieval.tar "$work/smoke.tar") &
   smoke=$!
   build starbench test_cuda test_nccl && say "build ok" || { say "build FAILED"; tail -30 "$work/build.log"; }
@@ -68,7 +68,7 @@ if [[ $PLAN == A ]]; then
   say "training smoke: $(tail -3 "$work/smoke.log" | tr '\n' ' ')"
   timeout 120 mpiexec --allow-run-as-root -n 2 "$BUILD/tests/gpu/test_nccl" >"$work/test_nccl.log" 2>&1
   say "test_nccl: exit $? $(grep -E '^\[  (PASSED|FAILED)' "$work/test_nccl.log" | tr '\n' ' ')"
-  OUT=$work BUILD=$BUILD STAGES=calibrate,study DEADLINE_S=$(( $(left) - 25 )) bash tests/gpu/star_study.sh \
+  OUT=$work BUILD=$BUILD STAGES=calibrate,study DEADLINE_S=$(( $(left) - 25 )) bash jobs/device/star_study.sh \
     >"$work/star_study.log" 2>&1
   say "star study: $(tail -1 "$work/star_study.log")"
   wait
@@ -81,7 +81,7 @@ elif [[ $PLAN == X4 ]]; then
   # vs star + duo. CPU: the HF DuoAttention references.
   (cd tests/reference && timeout 420 python3 make_reference.py --only duo --out /tmp/ref_duo \
     --tar "$RESULT_DIR/ref_duo.tar" >"$work/ref_duo.log" 2>&1; echo "exit $?" >>"$work/ref_duo.log") &
-  (CUDA_VISIBLE_DEVICES=3 OUT=/tmp/train timeout 470 bash tests/gpu/train_tiny_retrieval.sh --budget 440 \
+  (CUDA_VISIBLE_DEVICES=3 OUT=/tmp/train timeout 470 bash jobs/device/train_tiny_retrieval.sh --budget 440 \
     ${TRAIN_ARGS:-} >"$work/train.log" 2>&1; echo "exit $?" >>"$work/train.log"
     cp /tmp/train/tiny_retrieval.tar "$RESULT_DIR/tiny_retrieval.tar") &
   train=$!
@@ -89,13 +89,13 @@ elif [[ $PLAN == X4 ]]; then
   (CUDA_VISIBLE_DEVICES=2 timeout 150 "$BUILD/tests/gpu/test_cuda" >"$work/test_cuda.log" 2>&1
    echo "test_cuda exit $?" >>"$work/test_cuda.log"
    CUDA_VISIBLE_DEVICES=2 OUT=$work/duo BUILD=$BUILD BUDGET_S=${DUO_BUDGET_S:-200} timeout 330 \
-     bash tests/gpu/duo_bench.sh >"$work/duo_single.log" 2>&1; echo "duo exit $?" >>"$work/duo_single.log") &
+     bash jobs/device/duo_bench.sh >"$work/duo_single.log" 2>&1; echo "duo exit $?" >>"$work/duo_single.log") &
   duo=$!
   CUDA_VISIBLE_DEVICES=0,1 timeout 120 mpiexec --allow-run-as-root -n 2 "$BUILD/tests/gpu/test_nccl" \
     >"$work/test_nccl.log" 2>&1
   say "test_nccl: exit $? $(grep -E '^\[  (PASSED|FAILED)' "$work/test_nccl.log" | tr '\n' ' ')"
   (CUDA_VISIBLE_DEVICES=0,1 OUT=$work BUILD=$BUILD STAGES=calibrate,study DEADLINE_S=$(( $(left) - 30 )) \
-    bash tests/gpu/star_study.sh >"$work/star_study.log" 2>&1) &
+    bash jobs/device/star_study.sh >"$work/star_study.log" 2>&1) &
   study=$!
   wait "$duo"
   say "$(tail -1 "$work/test_cuda.log"); $(grep -E '^\[  (PASSED|FAILED)' "$work/test_cuda.log" | tr '\n' ' ')"
@@ -106,7 +106,7 @@ elif [[ $PLAN == X4 ]]; then
     >"$work/methods.log" 2>&1
   say "methods check (GPUs 2-3): exit $?"
   (( $(left) > 100 )) && CUDA_VISIBLE_DEVICES=2,3 OUT=$work/duo BUILD=$BUILD PART=star STAR_SEQS=${STAR_SEQS:-65536} \
-    timeout $(( $(left) - 40 )) bash tests/gpu/duo_bench.sh >"$work/duo_star.log" 2>&1
+    timeout $(( $(left) - 40 )) bash jobs/device/duo_bench.sh >"$work/duo_star.log" 2>&1
   say "star vs star + duo (GPUs 2-3): $(tail -1 "$work/duo_star.log" 2>/dev/null)"
   wait "$study"
   say "star study (GPUs 0-1): $(tail -1 "$work/star_study.log")"
@@ -176,10 +176,10 @@ elif [[ $PLAN == DUOACC ]]; then
   #   at 25 beside each other, stage by stage; the deadline cuts the tail. Only the report comes back.
   build starbench && say "build ok" || { say "build FAILED"; tail -30 "$work/build.log"; }
   (CUDA_VISIBLE_DEVICES=0 OUT=$work/duo BUILD=$BUILD SEQS=${DUO_SEQS:-655360} LONGER= BUDGET_S=$(( $(left) - 40 )) \
-     taskset -c 0-3 bash tests/gpu/duo_bench.sh >"$work/duo_long.log" 2>&1
+     taskset -c 0-3 bash jobs/device/duo_bench.sh >"$work/duo_long.log" 2>&1
    if ! grep -q "^| 655360 | [0-9]" "$work/duo/duo_summary.md" && (( $(left) > 260 )); then
      CUDA_VISIBLE_DEVICES=0 OUT=$work/duo BUILD=$BUILD SEQS=524288 LONGER= BUDGET_S=$(( $(left) - 40 )) \
-       taskset -c 0-3 bash tests/gpu/duo_bench.sh >>"$work/duo_long.log" 2>&1
+       taskset -c 0-3 bash jobs/device/duo_bench.sh >>"$work/duo_long.log" 2>&1
    fi) &
   duo=$!
   CUDA_VISIBLE_DEVICES=1 timeout 150 taskset -c 4-31 python3 tests/reference/tiny_retrieval/duo_gates.py \
@@ -205,13 +205,13 @@ elif [[ $PLAN == DUOACC ]]; then
   cat "$work/duo/duo_summary.md" 2>/dev/null
   sed -n '/## Mean over tasks/,/## Per task/p' "$work/report/accuracy.md" 2>/dev/null
 elif [[ $PLAN == B ]]; then
-  (CUDA_VISIBLE_DEVICES=1 OUT=/tmp/train timeout 470 bash tests/gpu/train_tiny_retrieval.sh --budget 440 \
+  (CUDA_VISIBLE_DEVICES=1 OUT=/tmp/train timeout 470 bash jobs/device/train_tiny_retrieval.sh --budget 440 \
     ${TRAIN_ARGS:-} >"$work/train.log" 2>&1; echo "exit $?" >>"$work/train.log"
     cp /tmp/train/tiny_retrieval.tar "$RESULT_DIR/tiny_retrieval.tar") &
   train=$!
   build starbench && say "build ok" || { say "build FAILED"; tail -30 "$work/build.log"; }
   CUDA_VISIBLE_DEVICES=0 OUT=$work/duo BUILD=$BUILD BUDGET_S=${DUO_BUDGET_S:-200} timeout 330 \
-    bash tests/gpu/duo_bench.sh >"$work/duo_single.log" 2>&1
+    bash jobs/device/duo_bench.sh >"$work/duo_single.log" 2>&1
   say "duo vs global (GPU 0): exit $?"
   wait "$train"
   say "training: $(grep SUMMARY "$work/train.log" | tail -1)"
@@ -219,12 +219,12 @@ elif [[ $PLAN == B ]]; then
     bash tests/gpu/check_methods.sh >"$work/methods.log" 2>&1
   say "methods check: exit $?"
   OUT=$work/duo BUILD=$BUILD PART=star STAR_SEQS=${STAR_SEQS:-65536} timeout $(( $(left) - 15 > 20 ? $(left) - 15 : 20 )) \
-    bash tests/gpu/duo_bench.sh >"$work/duo_star.log" 2>&1
+    bash jobs/device/duo_bench.sh >"$work/duo_star.log" 2>&1
   say "star vs star + duo (2 GPUs): exit $?"
   cat "$work/methods_summary.md" "$work/duo/duo_summary.md" 2>/dev/null
   grep -E "SUMMARY|accuracy|acc" "$work/train.log" | tail -25
 fi
 rm -f "$work"/*.lock "$work"/*/*.lock 2>/dev/null
-find "$work" -name "*.h5" -print0 | xargs -0 -r python3 tests/gpu/strip_results.py >>"$work/summary.md" 2>&1
+find "$work" -name "*.h5" -print0 | xargs -0 -r python3 jobs/device/strip_results.py >>"$work/summary.md" 2>&1
 tar -czf "$RESULT_DIR/$PLAN.tar.gz" -C /tmp "device-$PLAN" 2>/dev/null
 say "packed $(du -h "$RESULT_DIR/$PLAN.tar.gz" | cut -f1) in $(( $(date +%s) - begin )) s"

@@ -1,0 +1,91 @@
+#pragma once
+// A run's identity: a SHA-256 over its params_key (every method setting, the
+// input seed, the backend, the device and node layout) and the digests of the
+// inputs that are not settings: the model (config and weights), the tokenizer,
+// word list and task data of accuracy runs, the library versions of the cuda
+// backend, and a simulation's platform and hardware profile. Resume and
+// `analysis merge` take a stored run for a new one only when the identities are
+// equal, so a result never stands for another (docs/HDF5_SCHEMA.md, "Run
+// identity"). The inputs' digests are taken once per sweep.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "experiment/placement.h"
+#include "experiment/record.h"
+#include "experiment/run_spec.h"
+#include "io/results_store.h"
+
+namespace sb {
+
+class Backend;
+struct ModelConfig;
+struct SweepSettings;
+
+// Digests of a sweep's inputs (rank 0 takes them; other ranks hold an empty set).
+struct IdentityInputs {
+  std::string model_digest, model_weights;  // sha256; how it was taken (weight_digest.h)
+  int64_t weight_seed = -1;                 // synthetic weights; -1 for a checkpoint
+  Placement placement;                      // library versions per rank (cuda: CUDA runtime, cuDNN, NCCL)
+  int job_world_size = 1;
+  std::vector<std::pair<std::string, std::string>> backend_inputs;  // Backend::input_digests()
+  // Accuracy runs (--task).
+  bool tasks = false;
+  std::string tokenizer_digest;
+  std::string words_path, words_digest;  // when a task of the sweep reads the word list
+  std::string squad_digest, hotpot_digest;  // qa_1, qa_2
+  int64_t task_samples = 0;  // samples per task and length: a sample's depth depends on it
+  bool chat_template = false;
+};
+
+// The tokenizer a task sweep loads: --tokenizer, else <model dir>/tokenizer.json ("" when neither).
+std::string task_tokenizer_path(const SweepSettings& settings);
+
+// Collective: rank 0 takes the digests (a file that cannot be read ends every
+// rank with its name and reason; a word list or task file that cannot be read
+// is recorded as unreadable, and the task generator then says why).
+IdentityInputs identity_inputs(const SweepSettings& settings, const ModelConfig& config, const RunContext& context,
+                               const Backend& backend);
+
+// The components of one run's identity, in order (name, value): those that
+// apply to it (duo heads for a duo pattern, task inputs for a task run, ...).
+std::vector<std::pair<std::string, std::string>> identity_components(const RunSpec& spec,
+                                                                     const IdentityInputs& inputs);
+// The run's identity: SHA-256 (hex) over "starbench-identity/1", params_key and
+// identity_components, one "name=value" line each.
+std::string identity_of(const std::string& params_key, const RunSpec& spec, const IdentityInputs& inputs);
+// Writes `identity` and its components into a record as readable attributes
+// (library_versions comes with the placement, add_placement).
+void add_identity(RunRecord& record, const std::string& params_key, const RunSpec& spec,
+                  const IdentityInputs& inputs);
+
+// Resume's view of a results file, read once per sweep (rank 0): runs by
+// identity, and runs written before identities (no `identity` attribute) by
+// params_key, which are never reused.
+class ResumeIndex {
+ public:
+  explicit ResumeIndex(const ResultsStore& store);
+  // The last stored run with this identity that reads back intact (checksums
+  // verified, reference outputs finite), or none. A damaged one is passed over
+  // with a line on stderr naming it and why (the run is measured again).
+  // count_older: a run of this params_key without identity is counted as not
+  // reused (older_runs_not_reused).
+  std::optional<RunRecord> reusable(const std::string& identity, const std::string& params_key,
+                                    bool count_older = true);
+  // Older runs (no identity) whose params_key a run of this sweep had.
+  int older_runs_not_reused() const { return int(older_not_reused_.size()); }
+  // Prints how many older runs were not reused, if any.
+  void report() const;
+
+ private:
+  const ResultsStore& store_;
+  std::map<std::string, std::vector<std::string>> by_identity_;
+  std::map<std::string, std::vector<std::string>> older_by_key_;  // params_key -> runs without identity
+  std::vector<std::string> older_not_reused_;
+  std::vector<std::string> reported_damaged_;
+};
+
+}  // namespace sb
