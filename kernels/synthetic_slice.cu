@@ -13,7 +13,7 @@ __global__ void synthetic_slice_kernel(__nv_bfloat16* out, int64_t rows, int64_t
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
     const uint64_t index = first_index + uint64_t((i / columns) * row_stride + i % columns);
     // Two roundings, as the CPU's a * b + c (see synthetic_kernel).
-    out[i] = __float2bfloat16_rn(__fadd_rn(__fmul_rn(synthetic_value_device(seed, index), scale), offset));
+    out[i] = __float2bfloat16_rn(__fadd_rn(__fmul_rn(synthetic_value(seed, index), scale), offset));
   }
 }
 
