@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "kernels/elementwise.cuh"
-#include "backend/lse_merge.h"
+#include "kernels/lse_merge.h"
 #include "kernels/synthetic.cuh"
 
 namespace sb::kernels {

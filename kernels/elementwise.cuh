@@ -25,7 +25,7 @@ void launch_rope(__nv_bfloat16* x, int64_t tokens, int64_t heads, int64_t head_d
 void launch_swiglu(const __nv_bfloat16* gate, const __nv_bfloat16* up, __nv_bfloat16* out, int64_t count,
                    cudaStream_t stream);
 
-// out/lse [rows] x [dim] <- merge with other_out/other_lse (the rule of backend/lse_merge.h).
+// out/lse [rows] x [dim] <- merge with other_out/other_lse (the rule of kernels/lse_merge.h).
 void launch_lse_merge(__nv_bfloat16* out, float* lse, const __nv_bfloat16* other_out, const float* other_lse,
                       int64_t rows, int64_t dim, cudaStream_t stream);
 

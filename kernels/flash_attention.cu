@@ -227,7 +227,7 @@ __global__ void __launch_bounds__(kThreads) flash_forward_kernel(const FlashAtte
 }
 
 // Merges the splits of one (token, head) row per warp: the n-way form of the
-// log-sum-exp rule of backend/lse_merge.h (weights exp(lse_s - max) / sum,
+// log-sum-exp rule of kernels/lse_merge.h (weights exp(lse_s - max) / sum,
 // lse = max + log(sum)), exact because the splits' key ranges are disjoint.
 // Weights are computed once per row, not per element.
 __global__ void split_combine_kernel(const FlashAttentionParams p) {

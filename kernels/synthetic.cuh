@@ -1,6 +1,6 @@
 #pragma once
 // Seeded synthetic weights on the device: sb::synthetic_value
-// (src/model/synthetic_value.h, the one definition the cpu backend uses too),
+// (kernels/synthetic_value.h, the one definition the cpu backend uses too),
 // so CPU and CUDA synthetic weights agree up to bf16 rounding; tests/gpu
 // compares them element by element.
 #include <cstdint>
@@ -8,7 +8,7 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
-#include "model/synthetic_value.h"
+#include "kernels/synthetic_value.h"
 
 namespace sb::kernels {
 

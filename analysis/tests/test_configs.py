@@ -67,7 +67,7 @@ def test_config_values(path):
         assert os.path.isdir(os.path.join(REPO, config["duo-pattern"]))
     lengths = config["seq-len"]
     assert lengths == sorted(lengths) and all(n > 0 for n in lengths)
-    blocks = config.get("block-size", [0])
+    blocks = config.get("block-size", ["C/4"])  # run's default
     for block in blocks:
         if isinstance(block, str):
             assert re.fullmatch(r"[Cc]/[1-9][0-9]*|[0-9]+", block), f"block rule {block!r}"

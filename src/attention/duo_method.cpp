@@ -1,6 +1,10 @@
 #include "attention/duo_method.h"
 
+#include <cmath>
+#include <numeric>
+
 #include "attention/duo_shard.h"
+#include "attention/query_attention.h"
 #include "util/error.h"
 
 namespace sb {

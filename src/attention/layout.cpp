@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include "attention/method_settings.h"
 #include "util/error.h"
 
 namespace sb {

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "attention/setting_names.h"
+
 namespace sb {
 
 struct TokenRange {
@@ -22,6 +24,12 @@ struct TokenRange {
 // Chunk indices are in position order in both layouts: a key chunk before a
 // query chunk is fully visible, the same chunk is causal, a later one hidden.
 enum class RingLayoutKind { Zigzag, Contiguous };
+template <>
+struct SettingNames<RingLayoutKind> {
+  static constexpr std::array<std::pair<RingLayoutKind, std::string_view>, 2> table{
+      {{RingLayoutKind::Zigzag, "zigzag"}, {RingLayoutKind::Contiguous, "contiguous"}}};
+  static constexpr std::string_view unknown = "ring: --ring-layout '{name}' is not one of {valid}";
+};
 
 struct RingLayout {
   RingLayoutKind kind = RingLayoutKind::Zigzag;

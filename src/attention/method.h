@@ -71,32 +71,4 @@ class AttentionMethod {
   Tensor step_values_;  // I32 [2]: the decoding token and its position
 };
 
-// Builds the method a plan describes (plan_method: `comm` has the plan's
-// ranks); the settings give what the plan does not resolve (the ablations, the
-// duo pattern). sb::Error for what only the method can check (star + duo).
-std::unique_ptr<AttentionMethod> make_method(const MethodSettings& settings, const MethodPlan& plan,
-                                             Transformer& model, Comm& comm, int64_t max_tail_tokens);
-// Plans the settings for `context_len` on `comm`'s ranks and builds the method
-// (one-off forwards and tests).
-std::unique_ptr<AttentionMethod> make_method(const MethodSettings& settings, Transformer& model, Comm& comm,
-                                             int64_t context_len, int64_t max_tail_tokens);
-
-// Phase-2 building blocks, shared by the query attention of every method.
-// This rank's partial attention of q to the KV it holds: its context KV (no
-// mask: the query follows the whole context) and, on the query rank, the tail
-// KV (the query/generated tokens; k and v are appended to it first;
-// bottom-right causal), merged by log-sum-exp into out and lse.
-void attend_held_kv(Backend& backend, int layer, const Tensor& q, const Tensor& k, const Tensor& v,
-                    const KvCache* context, KvCache* tail, float scale, Tensor& out, Tensor& lse);
-// attend_held_kv for one decoding token at a position in device memory: the
-// tail's row is written by position (first tail position tail_position0) and
-// the context and tail blocks attended to in one Backend::attention_blocks;
-// q_heads as there (the tail and context then hold only their KV heads).
-void attend_held_kv_at(Backend& backend, int layer, const Tensor& q, const Tensor& k, const Tensor& v,
-                       const KvCache* context, KvCache* tail, const Tensor& positions, int64_t tail_position0,
-                       const std::vector<int64_t>& q_heads, float scale, Tensor& out, Tensor& lse);
-// Gathers every rank's (out, lse) on `root` and merges them there in rank
-// order (so the result does not depend on arrival order) into out and lse.
-void merge_on_root(Backend& backend, Comm& comm, Tensor& out, Tensor& lse, int root);
-
 }  // namespace sb

@@ -45,6 +45,11 @@ MethodPlan plan_method(const MethodSettings& settings, int64_t context_len, int 
   }
   // Star: the block is non-negative once parsed from a name; a BlockRule made in code is checked here.
   check_star_sizes(settings.block_rule.tokens, settings.anchor_size);
+  const BlockRule& rule = settings.block_rule;
+  SB_REQUIRE(rule.divisor == 0 || rule.divisor >= world_size,
+             "star: --block-size {} cuts the context into {} blocks, fewer than the {} ranks (each rank needs a "
+             "block; C/4 is the default): use --block-size C/{} or more, or 0 (context / ranks)",
+             rule.label(), rule.divisor, world_size, world_size);
   plan.star = make_star_layout(context_len, settings.block_rule.resolve(context_len, world_size),
                                settings.anchor_size, world_size);
   plan.anchor_mode = resolve_anchor_mode(settings);

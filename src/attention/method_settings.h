@@ -17,6 +17,7 @@
 
 #include "attention/duo_pattern.h"
 #include "attention/layout.h"
+#include "attention/setting_names.h"
 #include "util/error.h"
 
 namespace sb {
@@ -31,12 +32,8 @@ enum class AnchorPositions { Original, Adjacent };
 // Star: how a rank gets the anchor (star_method.h); Auto is resolved by
 // resolve_anchor_mode, never run.
 enum class AnchorMode { Auto, Recompute, Once, Sent };
-// Ring layouts: RingLayoutKind (layout.h).
+// Ring layouts: RingLayoutKind and its names (layout.h). Name tables: setting_names.h.
 
-// A setting's name table: its values' names in order, and the message that
-// refuses a name not in it ("{name}", "{valid}").
-template <typename Setting>
-struct SettingNames;
 template <>
 struct SettingNames<Method> {
   static constexpr std::array<std::pair<Method, std::string_view>, 4> table{
@@ -62,37 +59,7 @@ struct SettingNames<AnchorMode> {
        {AnchorMode::Sent, "sent"}}};
   static constexpr std::string_view unknown = "star: --anchor-mode '{name}' is not one of {valid}";
 };
-template <>
-struct SettingNames<RingLayoutKind> {
-  static constexpr std::array<std::pair<RingLayoutKind, std::string_view>, 2> table{
-      {{RingLayoutKind::Zigzag, "zigzag"}, {RingLayoutKind::Contiguous, "contiguous"}}};
-  static constexpr std::string_view unknown = "ring: --ring-layout '{name}' is not one of {valid}";
-};
 
-template <typename Setting>
-std::string setting_name(Setting value) {
-  for (const auto& [entry, name] : SettingNames<Setting>::table) {
-    if (entry == value) return std::string(name);
-  }
-  fail("setting value {} has no name", int(value));
-}
-
-template <typename Setting>
-std::vector<std::string> setting_names() {
-  std::vector<std::string> names;
-  for (const auto& entry : SettingNames<Setting>::table) names.emplace_back(entry.second);
-  return names;
-}
-
-// The value named `name`; an unknown name is refused with the valid ones (sb::Error).
-template <typename Setting>
-Setting parse_setting(std::string_view name) {
-  for (const auto& [entry, entry_name] : SettingNames<Setting>::table) {
-    if (entry_name == name) return entry;
-  }
-  throw Error(fmt::format(fmt::runtime(SettingNames<Setting>::unknown), fmt::arg("name", name),
-                          fmt::arg("valid", fmt::join(setting_names<Setting>(), ", "))));
-}
 
 struct MethodSettings {
   Method method = Method::Global;

@@ -10,15 +10,17 @@ void add_calibrate_command(CLI::App& app) {
   auto settings = std::make_shared<CalibrationSettings>();
   CLI::App* calibrate = app.add_subcommand(
       "calibrate",
-      "Time GEMMs, attention, element-wise ops and NCCL (under mpiexec -n 2) -> configs/hardware/<gpu>.json");
+      "Time GEMMs, attention, element-wise ops and NCCL (under mpiexec -n 2) -> ~/.cache/starbench/hardware/<gpu>.json");
   calibrate->add_option("--backend", settings->backend, "auto | cpu | cuda")->capture_default_str();
   calibrate->add_option("--model-preset", settings->presets,
-                        "Models whose weight shapes are timed (the first one's heads shape the attention grid)")
-      ->delimiter(',')
-      ->capture_default_str();
+                        "Models whose weight shapes are timed (the first one's heads shape the attention grid; "
+                        "default llama3.1-8b,llama3.1-70b, with --quick tiny)")
+      ->delimiter(',');
   add_host_options(*calibrate, settings->hosts);
-  calibrate->add_option("--output,-o", settings->output, "Profile file (default configs/hardware/<gpu>.json)");
-  calibrate->add_flag("--quick", settings->quick, "A small grid (seconds; for tests)");
+  calibrate->add_option("--output,-o", settings->output,
+                        "Profile file (default $XDG_CACHE_HOME/starbench/hardware/<gpu>.json, ~/.cache without it; "
+                        "configs/hardware/ only when named here)");
+  calibrate->add_flag("--quick", settings->quick, "A small grid on the tiny model's shapes (seconds, on a CPU too; tests)");
   calibrate->add_option("--derive-from", settings->derive_from,
                         "Measure nothing: derive a profile for --gpu from this measured one by datasheet ratios");
   calibrate->add_option("--gpu", settings->derive_gpu, "With --derive-from: the GPU's name");

@@ -120,7 +120,8 @@ void add_sweep_options(CLI::App* run, SweepSettings& settings_ref) {
   run->add_option("--generate", settings->generate, "Greedy tokens generated after the query")->capture_default_str();
   add_parsed_list_option<BlockRule>(
       *run, "--block-size", settings->block_rules, parse_block_rule,
-      "Star block sizes: tokens, 0 (context / ranks) or C/k (context / k, e.g. C/4 as in the paper)", "0");
+      "Star block sizes: tokens, 0 (context / ranks) or C/k (context / k); the default C/4 is the paper's rule",
+      "C/4");
   run->add_option("--anchor-size", settings->anchor_sizes, "Star anchor sizes (-1: the block size)")
       ->delimiter(',')
       ->capture_default_str();

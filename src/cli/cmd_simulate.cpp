@@ -12,9 +12,17 @@ namespace sb {
 
 void add_simulate_command(CLI::App& app) {
   const char* description =
-      "Predict run's sweep on a cluster not at hand: SimGrid platform x calibrated GPU costs -> results.h5";
+      "Predict run's sweep on a cluster not at hand: SimGrid platform x calibrated GPU costs -> simulated.h5";
 #ifdef STARBENCH_WITH_SIMGRID
   auto settings = std::make_shared<sim::SimulationSettings>();
+  // Defaults that fit a simulation, set before the options show them: the
+  // paper's model (not the 2-layer test model), one repeat and no warm-up
+  // (a simulation is deterministic: repeats agree to the clock's rounding),
+  // and a file of its own beside run's results.h5.
+  settings->sweep.model.preset = "llama3.1-8b";
+  settings->sweep.repeats = 1;
+  settings->sweep.warmup = 0;
+  settings->sweep.output = "simulated.h5";
   CLI::App* simulate = app.add_subcommand("simulate", description);
   simulate->fallthrough();  // --config belongs to the main app (see cmd_run.cpp)
   add_sweep_options(simulate, settings->sweep);

@@ -7,7 +7,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "backend/tensor.h"
 
@@ -49,16 +48,6 @@ class Comm {
   uint64_t bytes_sent_ = 0;
 };
 
-// Over all ranks: MPI for the cpu backend, NCCL for the cuda backend, or the
-// comm registered for the backend's name (the simulator's, while it runs).
-std::unique_ptr<Comm> make_comm(Backend& backend);
-// Over the world ranks `members` (this rank among them; comm rank i is
-// members[i]). Collective over the world: every rank calls it at once, each
-// with its own group, and the groups partition the world into groups of one
-// size. Groups of one member are LocalComms (no collective then).
-std::unique_ptr<Comm> make_group_comm(Backend& backend, const std::vector<int>& members);
-using CommFactory = std::function<std::unique_ptr<Comm>(Backend&, const std::vector<int>& members)>;
-void register_comm(const std::string& backend_name, CommFactory factory);  // an empty factory unregisters
 // A communicator of this rank alone (global attention inside a multi-rank job).
 std::unique_ptr<Comm> make_local_comm(Backend& backend);
 

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "comm/comm.h"
 #include "util/error.h"
 
 namespace sb {
@@ -62,15 +61,6 @@ std::string host_node_problem(const HostLayout& layout, const std::vector<std::s
     }
   }
   return "";
-}
-
-HostComms make_host_comms(Backend& backend, const HostLayout& layout, int world_rank) {
-  HostComms comms;
-  // The same order on every rank (between, then within): communicator setups
-  // that wait for their peers (NCCL) cannot cross.
-  comms.between = make_group_comm(backend, layout.ranks_of_index(layout.index_in_host(world_rank)));
-  comms.within = make_group_comm(backend, layout.ranks_of_host(layout.host_of(world_rank)));
-  return comms;
 }
 
 }  // namespace sb

@@ -9,10 +9,9 @@
 #include <string>
 #include <vector>
 
-namespace sb {
+#include "comm/comm.h"
 
-class Backend;
-class Comm;
+namespace sb {
 
 // How a host's GPUs share the model.
 enum class HostSplit {
@@ -54,12 +53,11 @@ HostLayout make_host_layout(int world_size, const HostOptions& options);
 // node_of_rank[r]: the node (host name) of world rank r.
 std::string host_node_problem(const HostLayout& layout, const std::vector<std::string>& node_of_rank);
 
-// A rank's two communicators (docs/DESIGN.md, "Hosts of several GPUs").
+// A rank's two communicators (docs/DESIGN.md, "Hosts of several GPUs"), made
+// by make_host_comms (comm/comm_factory.h).
 struct HostComms {
   std::unique_ptr<Comm> between;  // the ranks of this rank's index in every host (what the methods use)
-  std::unique_ptr<Comm> within;   // the ranks of this rank's host (tensor split's all-reduces)
+  std::unique_ptr<Comm> within;   // the ranks of this rank's host (all-reduces, layer hand-offs)
 };
-// Collective over the world: every rank builds its pair (make_group_comm).
-HostComms make_host_comms(Backend& backend, const HostLayout& layout, int world_rank);
 
 }  // namespace sb

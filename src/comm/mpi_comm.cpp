@@ -1,19 +1,13 @@
 // Comm over MPI for host tensors (the cpu backend).
+#include "comm/mpi_comm.h"
+
 #include <mpi.h>
 
-#include <algorithm>
 #include <climits>
-#include <map>
 #include <vector>
 
 #include "backend/backend.h"
-#include "comm/comm.h"
 #include "util/check_mpi.h"
-#include "util/control.h"
-
-#ifdef STARBENCH_WITH_CUDA
-#include "backend/cuda/nccl_comm.h"
-#endif
 
 namespace sb {
 namespace {
@@ -103,54 +97,17 @@ class MpiComm : public Comm {
 
 }  // namespace
 
-namespace {
-std::map<std::string, CommFactory>& registered_comms() {
-  static std::map<std::string, CommFactory> factories;
-  return factories;
-}
-}  // namespace
-
-void register_comm(const std::string& backend_name, CommFactory factory) {
-  if (factory) {
-    registered_comms()[backend_name] = std::move(factory);
-  } else {
-    registered_comms().erase(backend_name);
-  }
-}
-
-std::unique_ptr<Comm> make_comm(Backend& backend) {
-  std::vector<int> everyone(size_t(Control::size()));
-  for (size_t rank = 0; rank < everyone.size(); ++rank) everyone[rank] = int(rank);
-  return make_group_comm(backend, everyone);
-}
-
-std::unique_ptr<Comm> make_group_comm(Backend& backend, const std::vector<int>& members) {
-  const int world_rank = Control::rank(), world_size = Control::size();
-  const auto mine = std::find(members.begin(), members.end(), world_rank);
-  SB_REQUIRE(mine != members.end(), "rank {} is not a member of the group it builds a communicator for",
-             world_rank);
-  for (int member : members) {
-    SB_REQUIRE(0 <= member && member < world_size, "group member {} outside the world of {} ranks", member,
-               world_size);
-  }
-  if (auto found = registered_comms().find(backend.name()); found != registered_comms().end()) {
-    return found->second(backend, members);
-  }
-  const bool whole_world = int(members.size()) == world_size;
-  // A group of one (every group, since they are all of one size): nothing to set up.
-  if (members.size() == 1 && !whole_world) return make_local_comm(backend);
-#ifdef STARBENCH_WITH_CUDA
-  if (backend.name() == "cuda") return whole_world ? make_nccl_comm(backend) : make_nccl_group_comm(backend, members);
-#endif
-  SB_REQUIRE(backend.name() == "cpu", "no communicator for backend '{}'", backend.name());
+std::unique_ptr<Comm> make_mpi_comm() {
   MPI_Comm comm = MPI_COMM_NULL;
-  if (whole_world && std::is_sorted(members.begin(), members.end())) {
-    MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &comm));
-  } else {
-    // Collective over the world: the group's first member names it (the groups
-    // partition the world), the position in `members` orders it.
-    MPI_CHECK(MPI_Comm_split(MPI_COMM_WORLD, members.front(), int(mine - members.begin()), &comm));
-  }
+  MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &comm));
+  return std::make_unique<MpiComm>(comm);
+}
+
+std::unique_ptr<Comm> make_mpi_group_comm(const std::vector<int>& members, int position) {
+  // Collective over the world: the group's first member names it (the groups
+  // partition the world), the position in `members` orders it.
+  MPI_Comm comm = MPI_COMM_NULL;
+  MPI_CHECK(MPI_Comm_split(MPI_COMM_WORLD, members.front(), position, &comm));
   return std::make_unique<MpiComm>(comm);
 }
 

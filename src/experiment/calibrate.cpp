@@ -1,6 +1,7 @@
 #include "experiment/calibrate.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -10,7 +11,7 @@
 
 #include <fmt/core.h>
 
-#include "comm/comm.h"
+#include "comm/comm_factory.h"
 #include "costmodel/op_bytes.h"
 #include "engine/model_shard.h"
 #include "engine/transformer.h"
@@ -329,6 +330,27 @@ std::string hardware_file_stem(const std::string& device_name) {
   return stem.empty() ? "device" : stem;
 }
 
+std::vector<std::string> calibration_presets(const CalibrationSettings& settings) {
+  if (!settings.presets.empty()) return settings.presets;
+  if (settings.quick) return {"tiny"};
+  return {"llama3.1-8b", "llama3.1-70b"};
+}
+
+std::string default_profile_path(const std::string& device_name) {
+  const char* cache = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  std::filesystem::path base;
+  if (cache != nullptr && *cache != '\0') {
+    base = cache;
+  } else {
+    SB_REQUIRE(home != nullptr && *home != '\0',
+               "calibrate: neither XDG_CACHE_HOME nor HOME is set, so the profile has no default place: pass "
+               "--output FILE");
+    base = std::filesystem::path(home) / ".cache";
+  }
+  return (base / "starbench" / "hardware" / (hardware_file_stem(device_name) + ".json")).string();
+}
+
 namespace {
 
 void write_profile(HardwareProfile& profile, const std::string& path) {
@@ -364,14 +386,15 @@ HardwareProfile derive_calibration(const CalibrationSettings& settings) {
   derived.date = utc_timestamp();
   derived.commit = STARBENCH_GIT_COMMIT;
   if (Control::is_root()) {
-    write_profile(derived, settings.output.empty() ? "configs/hardware/" + hardware_file_stem(derived.gpu) + ".json"
-                                                   : settings.output);
+    write_profile(derived, settings.output.empty() ? default_profile_path(derived.gpu) : settings.output);
   }
   return derived;
 }
 
-HardwareProfile run_calibration(const CalibrationSettings& settings) {
-  if (!settings.derive_from.empty()) return derive_calibration(settings);
+HardwareProfile run_calibration(const CalibrationSettings& given) {
+  if (!given.derive_from.empty()) return derive_calibration(given);
+  CalibrationSettings settings = given;
+  settings.presets = calibration_presets(given);
   Control::agree_on([&] {
     SB_REQUIRE(Control::size() <= 2, "calibrate runs on 1 rank (compute) or 2 ranks (compute and communication), got {}",
                Control::size());
@@ -387,6 +410,11 @@ HardwareProfile run_calibration(const CalibrationSettings& settings) {
   HardwareProfile profile;
   profile.gpu = backend->device_name();
   profile.backend = backend->name();
+  // Where the profile goes, settled before the measurements (a missing default place ends them all now).
+  std::string output = settings.output;
+  Control::agree_on_root([&] {
+    if (output.empty()) output = default_profile_path(profile.gpu);
+  });
   profile.origin = fmt::format("measured by starbench calibrate ({}{})", settings.quick ? "quick grid, " : "",
                                Control::size() == 2 ? "2 ranks" : "1 rank, no communication");
   profile.date = utc_timestamp();
@@ -408,9 +436,7 @@ HardwareProfile run_calibration(const CalibrationSettings& settings) {
 
   Control::agree_on_root([&] {
     try {
-      write_profile(profile, settings.output.empty()
-                                 ? "configs/hardware/" + hardware_file_stem(profile.gpu) + ".json"
-                                 : settings.output);
+      write_profile(profile, output);
     } catch (const std::exception& error) {
       throw Error(error.what());  // a JSON or file error too ends every rank with its message
     }

@@ -14,12 +14,12 @@ namespace sb {
 struct CalibrationSettings {
   std::string backend = "auto";
   // Models whose weight shapes are timed (GEMM); the first one's head layout
-  // is used for the attention grid.
-  std::vector<std::string> presets = {"llama3.1-8b", "llama3.1-70b"};
+  // is used for the attention grid. Empty: calibration_presets' default.
+  std::vector<std::string> presets;
   // Hosts of G GPUs: under the tensor split the GEMMs of each preset's shard
   // are timed too, so that a simulation of such hosts reads measured shapes.
   HostOptions hosts;
-  std::string output;  // default: configs/hardware/<gpu>.json
+  std::string output;  // default: default_profile_path (a user cache directory, never the repository)
   bool quick = false;  // a small grid (tests, CPU)
   // Instead of measuring: a profile for another GPU derived from a measured one
   // by datasheet ratios (compute, memory bandwidth, NVLink bandwidth).
@@ -50,5 +50,16 @@ LinearCost fit_linear(std::vector<std::pair<double, double>> points);
 
 // "NVIDIA H200" -> "h200"; the default file name.
 std::string hardware_file_stem(const std::string& device_name);
+
+// The presets whose shapes are timed: those given, else llama3.1-8b and
+// llama3.1-70b (the simulator's models), or with --quick the tiny model's
+// (a grid of seconds on a CPU; 8B and 70B GEMMs take minutes there).
+std::vector<std::string> calibration_presets(const CalibrationSettings& settings);
+
+// Where a profile goes without --output: $XDG_CACHE_HOME/starbench/hardware/<gpu>.json
+// (~/.cache/... without it), outside any checkout, so that a calibration never
+// overwrites a committed profile (configs/hardware/) unless told to with -o.
+// Throws sb::Error when neither XDG_CACHE_HOME nor HOME is set.
+std::string default_profile_path(const std::string& device_name);
 
 }  // namespace sb

@@ -4,7 +4,8 @@
 
 #include <fmt/core.h>
 
-#include "attention/method.h"
+#include "attention/method_factory.h"
+#include "comm/comm_factory.h"
 #include "comm/comm.h"
 #include "experiment/forward_pass.h"
 #include "experiment/host_setup.h"

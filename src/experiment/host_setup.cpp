@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "backend/backend_factory.h"
+#include "comm/comm_factory.h"
 #include "engine/model_shard.h"
 #include "util/control.h"
 #include "util/error.h"

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "backend/backend_factory.h"
 #include "model/checkpoint.h"
 #include "model/weights.h"
 #include "util/control.h"

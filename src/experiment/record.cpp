@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "attention/method.h"
+#include "attention/method_factory.h"
 #include "util/error.h"
 #include "util/utc_time.h"
 #include "util/version.h"

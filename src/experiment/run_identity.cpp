@@ -9,7 +9,7 @@
 
 #include "attention/method.h"
 #include "backend/backend.h"
-#include "experiment/sweep.h"
+#include "experiment/sweep_settings.h"
 #include "model/config.h"
 #include "model/weight_digest.h"
 #include "tasks/tasks.h"

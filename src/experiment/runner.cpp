@@ -4,7 +4,7 @@
 
 #include "attention/duo_method.h"
 #include "attention/duo_shard.h"
-#include "attention/method.h"
+#include "attention/method_factory.h"
 #include "attention/star_method.h"
 #include "engine/model_shard.h"
 #include "util/control.h"
@@ -166,7 +166,8 @@ void check_memory_plan(const ModelConfig& config, const RunSpec& spec, Backend& 
   });
 }
 
-RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context, const std::vector<int32_t>& query) {
+RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context, const std::vector<int32_t>& query,
+                       const RepeatObserver& after_repeat) {
   Backend& backend = model_.backend();
   // Hosts of G GPUs (G = the model's shards): world rank r is GPU r % G of
   // host r / G. global and duo run on host 0, whose ranks come first.
@@ -292,6 +293,7 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
         outcome.generated = generated;
       }
     }
+    if (after_repeat) after_repeat(iteration, spec.warmup + spec.repeats, !measured);
   }
   backend.synchronize();
   outcome.peak_bytes = gather(double(std::max(run_peak, backend.peak_bytes())));

@@ -2,6 +2,7 @@
 // Runs one RunSpec on every rank: builds the method, times context encoding,
 // query encoding and each decode step between barriers, and collects every
 // rank's numbers on rank 0.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,10 @@
 
 namespace sb {
 
+// Called on every rank after each repeat of a run (warm-up ones too):
+// iteration in [0, warmup + repeats), the count, whether it was a warm-up.
+using RepeatObserver = std::function<void(int iteration, int iterations, bool warmup)>;
+
 class Runner {
  public:
   // between_hosts: the communicator the methods use (the ranks of this GPU's
@@ -22,7 +27,8 @@ class Runner {
   Runner(Transformer& model, Comm& between_hosts) : model_(model), world_comm_(between_hosts) {}
   // Collective: every rank calls it with the same spec (planned for this
   // job's ranks) and tokens.
-  RunOutcome run(const RunSpec& spec, const std::vector<int32_t>& context, const std::vector<int32_t>& query);
+  RunOutcome run(const RunSpec& spec, const std::vector<int32_t>& context, const std::vector<int32_t>& query,
+                 const RepeatObserver& after_repeat = {});
 
   // Bytes one GPU needs for this spec's plan (weights, KV shares,
   // activations) on hosts of `gpus_per_host` GPUs split by `split` (`config`

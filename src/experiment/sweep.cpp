@@ -1,6 +1,7 @@
 #include "experiment/sweep.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -11,6 +12,7 @@
 #include <fmt/core.h>
 
 #include "attention/method_settings.h"
+#include "experiment/progress.h"
 #include "experiment/record.h"
 #include "experiment/sweep_session.h"
 #include "util/control.h"
@@ -18,11 +20,6 @@
 
 namespace sb {
 
-std::string format_duration(double seconds) {
-  if (seconds < 60) return fmt::format("{:.0f}s", seconds);
-  if (seconds < 3600) return fmt::format("{:.0f}m{:02.0f}s", std::floor(seconds / 60), std::fmod(seconds, 60));
-  return fmt::format("{:.0f}h{:02.0f}m", std::floor(seconds / 3600), std::fmod(seconds, 3600) / 60);
-}
 
 namespace {
 
@@ -61,30 +58,34 @@ void print_table(const std::vector<TableRow>& rows, int skipped, const std::stri
   std::map<std::pair<int64_t, RingLayoutKind>, double> ring_context_ms;
   for (const TableRow& row : rows) {
     if (row.spec.method.method == Method::Ring) {
-      ring_context_ms[{row.spec.context_len, row.spec.method.ring_layout}] = row.record.numbers.at("context_ms");
+      const auto ms = row.record.numbers.find("context_ms");
+      if (ms != row.record.numbers.end()) ring_context_ms[{row.spec.context_len, row.spec.method.ring_layout}] = ms->second;
     }
   }
   auto speedup = [&](const TableRow& row, RingLayoutKind layout) {
     auto ring = ring_context_ms.find({row.spec.context_len, layout});
-    const double ms = row.record.numbers.at("context_ms");
+    const auto found = row.record.numbers.find("context_ms");
+    const double ms = found == row.record.numbers.end() ? 0.0 : found->second;
     return ring != ring_context_ms.end() && ms > 0 ? fmt::format("{:.2f}x", ring->second / ms) : std::string("-");
   };
   fmt::print("\n{:<26} {:>8} {:>5} {:>7} {:>7} {:>11} {:>10} {:>10} {:>12} {:>9} {:>9} {:>9} {:>6} {:>9}\n",
              "method", "seq_len", "ranks", "block", "anchor", "context_ms", "query_ms", "dec_ms/tok", "ctx_tok/s",
              "vs_zigzag", "vs_contig", "KL", "top1", "peak_MiB");
   for (const TableRow& row : rows) {
-    const auto& n = row.record.numbers;
-    const auto& i = row.record.integers;
-    std::string kl = n.count("kl_vs_global") ? fmt::format("{:.2e}", n.at("kl_vs_global")) : "-";
-    std::string top1 = n.count("top1_vs_global") ? fmt::format("{:.2f}", n.at("top1_vs_global")) : "-";
+    // A stored row may come from an older file: what it lacks shows as nan / -1.
+    auto n = [&](const char* key) { return row.record.numbers.count(key) ? row.record.numbers.at(key) : NAN; };
+    auto i = [&](const char* key) { return row.record.integers.count(key) ? row.record.integers.at(key) : -1; };
+    const auto label = row.record.text.find("label");
+    std::string kl = row.record.numbers.count("kl_vs_global") ? fmt::format("{:.2e}", n("kl_vs_global")) : "-";
+    std::string top1 = row.record.numbers.count("top1_vs_global") ? fmt::format("{:.2f}", n("top1_vs_global")) : "-";
     fmt::print("{:<26} {:>8} {:>5} {:>7} {:>7} {:>11.2f} {:>10.2f} {:>10.2f} {:>12.0f} {:>9} {:>9} {:>9} {:>6} {:>9.1f}\n",
-               row.record.text.at("label"), row.spec.context_len, ranks_label(row.record), i.at("block_size"),
-               i.at("anchor_size"), n.at("context_ms"), n.at("query_ms"), n.at("decode_ms_per_token"),
-               n.at("context_tokens_per_s"), speedup(row, RingLayoutKind::Zigzag),
-               speedup(row, RingLayoutKind::Contiguous), kl, top1, n.at("peak_mem_bytes") / double(1 << 20));
+               label != row.record.text.end() ? label->second : method_label(row.spec.method), row.spec.context_len,
+               ranks_label(row.record), i("block_size"), i("anchor_size"), n("context_ms"), n("query_ms"),
+               n("decode_ms_per_token"), n("context_tokens_per_s"), speedup(row, RingLayoutKind::Zigzag),
+               speedup(row, RingLayoutKind::Contiguous), kl, top1, n("peak_mem_bytes") / double(1 << 20));
   }
-  fmt::print("{} run(s) written to {}", rows.size(), output);
-  if (skipped > 0) fmt::print("; {} run(s) already there were skipped (resume)", skipped);
+  fmt::print("{} run(s) written to {}", rows.size() - size_t(skipped), output);
+  if (skipped > 0) fmt::print("; {} run(s) already there were skipped (resume): their rows are the stored ones", skipped);
   fmt::print("\n");
 }
 
@@ -217,12 +218,26 @@ int run_sweep(const SweepSettings& settings) {
   for (RunSpec& spec : runs) session.give_duo(spec.method);
   session.start(runs);
   const bool root = session.root();
+  auto sweep_run = [](const RunSpec& spec, size_t index) {
+    const std::string input = fmt::format("seq_len={}", spec.context_len);
+    return SweepRun{spec, "", input, input, index};
+  };
   if (root) {
     const ModelConfig& config = session.config();
-    fmt::print(stderr, "starbench run: {} ({} layers, hidden {}), backend {} on {}, {} rank(s) as {}, {} run(s) -> {}\n",
-               config.name, config.num_layers, config.hidden_size, session.backend().name(),
-               session.backend().device_name(), Control::size(), session.layout().describe(), runs.size(),
-               settings.output);
+    // `simulate` runs this sweep on the simulator's backend, which computes no values.
+    const bool simulated = !session.backend().computes_values();
+    fmt::print(stderr, "starbench {}: {} ({} layers, hidden {}), backend {} on {}, {} rank(s) as {}, {} run(s) -> {}\n",
+               simulated ? "simulate" : "run", config.name, config.num_layers, config.hidden_size,
+               session.backend().name(), session.backend().device_name(), Control::size(),
+               session.layout().describe(), runs.size(), settings.output);
+    // Each run's expected work weights the ETA; a run the file holds costs nothing (a hint here: one with
+    // the same params_key but another identity runs anew, and the session re-estimates a run as it starts).
+    std::vector<double> work;
+    for (size_t index = 0; index < runs.size(); ++index) {
+      const bool stored = settings.resume && !session.stored_run(session.key(sweep_run(runs[index], index))).empty();
+      work.push_back(stored ? 0.0 : expected_run_work(config, runs[index]));
+    }
+    session.plan_progress(std::move(work), /*announce_every_start=*/true);
   }
 
   const int64_t vocab_size = session.config().vocab_size;
@@ -235,12 +250,14 @@ int run_sweep(const SweepSettings& settings) {
         shared_synthetic_tokens(spec.seed, spec.context_len, vocab_size, 1);
     const std::shared_ptr<const std::vector<int32_t>> query_tokens =
         shared_synthetic_tokens(spec.seed + uint64_t(spec.context_len), spec.query_len, vocab_size, 2);
-    const std::string input = fmt::format("seq_len={}", spec.context_len);
-    SweepResult result = session.run({spec, "", input, input}, *context_tokens, *query_tokens);
+    SweepResult result = session.run(sweep_run(spec, index), *context_tokens, *query_tokens);
     if (result.stored) {
       ++skipped;
-      if (root) fmt::print(stderr, "[{}/{}] {} seq_len={} already in {}: skipped\n", index + 1, runs.size(), label,
-                           spec.context_len, settings.output);
+      if (!root) continue;
+      fmt::print(stderr, "[{}/{}] {} seq_len={} already in {}: skipped\n", index + 1, runs.size(), label,
+                 spec.context_len, settings.output);
+      // The table shows the stored run, so that a resumed sweep's table is the whole sweep's.
+      table.push_back({spec, std::move(result.record)});
       continue;
     }
     ++executed;
@@ -253,7 +270,7 @@ int run_sweep(const SweepSettings& settings) {
                record.numbers.at("context_ms"), record.numbers.at("query_ms"),
                fidelity ? fmt::format(", KL {:.2e}, top1 {:.2f}", fidelity->kl_divergence, fidelity->top1_agreement)
                         : std::string(),
-               session.eta(runs.size() - index - 1));
+               session.eta());
     table.push_back({spec, std::move(record)});
   }
   session.report_resume();

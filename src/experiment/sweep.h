@@ -7,45 +7,13 @@
 #include <vector>
 
 #include "attention/method_settings.h"
-#include "comm/host_layout.h"
-#include "experiment/model_loader.h"
 #include "experiment/run_spec.h"
+#include "experiment/sweep_settings.h"
+#include "util/duration.h"
 
 namespace sb {
 
-struct SweepSettings {
-  ModelChoice model;
-  std::string backend = "auto";
-  HostOptions hosts;  // --gpus-per-host, --host-split: the methods run between hosts
-  std::vector<Method> methods = {Method::Global, Method::Ring, Method::Star};
-  std::vector<int64_t> seq_lens = {256, 512, 1024};
-  int64_t query_len = 16;
-  int64_t generate = 4;
-  // Star's grid (block rule x anchor x source x positions x mode) and ring's layouts.
-  std::vector<BlockRule> block_rules = {BlockRule{}};  // tokens, 0 (context / ranks) or C/k
-  std::vector<int64_t> anchor_sizes = {-1};
-  std::vector<AnchorSource> anchor_sources = {AnchorSource::First};
-  std::vector<AnchorPositions> anchor_positions = {AnchorPositions::Original};
-  std::vector<AnchorMode> anchor_modes = {AnchorMode::Auto};
-  std::vector<RingLayoutKind> ring_layouts = {RingLayoutKind::Zigzag};
-  DuoOptions duo;  // DuoAttention pattern for duo and star (star + duo)
-  int repeats = 3;
-  int warmup = 1;
-  uint64_t seed = 1234;
-  std::string output = "results.h5";
-  bool resume = true;
-  // Accuracy runs (RULER-style tasks) instead of timing runs on random tokens.
-  std::vector<std::string> tasks;
-  int samples = 1;
-  std::string tokenizer;        // tokenizer.json; default <model dir>/tokenizer.json
-  std::string words_path = "/usr/share/dict/words";
-  std::string squad_path, hotpot_path;
-  int64_t task_generate = 0;    // 0: RULER's per-task answer budget
-  bool chat_template = false;   // wrap prompts in the Llama-3.1 instruct template
-};
 
-// "42s", "3m07s", "2h05m": progress lines' ETA.
-std::string format_duration(double seconds);
 
 // The method settings of a sweep, in sweep order: global first (the fidelity
 // reference of the others), each ring layout, star's grid (block rule x anchor

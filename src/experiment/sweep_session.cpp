@@ -1,12 +1,15 @@
 #include "experiment/sweep_session.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include <fmt/core.h>
 
+#include "comm/comm_factory.h"
 #include "experiment/host_setup.h"
 #include "experiment/model_loader.h"
 #include "util/control.h"
+#include "util/duration.h"
 #include "util/error.h"
 
 namespace sb {
@@ -17,12 +20,24 @@ bool holds_reference_outputs(const RunRecord& record) {
                      [](const RunRecord::Array& array) { return array.path == "reference/query_logits"; });
 }
 
+// Seconds into a run after which each repeat prints a line (STARBENCH_PROGRESS_AFTER_S, default 10).
+double repeat_lines_after_s() {
+  const char* text = std::getenv("STARBENCH_PROGRESS_AFTER_S");
+  if (text == nullptr || *text == '\0') return 10.0;
+  char* end = nullptr;
+  const double seconds = std::strtod(text, &end);
+  SB_REQUIRE(end != text && *end == '\0' && seconds >= 0,
+             "STARBENCH_PROGRESS_AFTER_S='{}' is not a number of seconds >= 0", text);
+  return seconds;
+}
+
 }  // namespace
 
 SweepSession::SweepSession(const SweepSettings& settings, const std::vector<Method>& methods,
                            const std::function<void(const ModelConfig&)>& check_model)
     : settings_(settings), root_(Control::is_root()), world_size_(Control::size()) {
   has_global_ = std::find(methods.begin(), methods.end(), Method::Global) != methods.end();
+  repeat_lines_after_s_ = Control::agree_on([] { return repeat_lines_after_s(); });
   // Rank 0 alone writes HDF5; an unwritable path ends every rank here, before the model is loaded.
   Control::agree_on_root([&] { store_.emplace(ResultsStore::open(settings_.output)); });
   config_ = resolve_model_config(settings_.model);
@@ -55,7 +70,31 @@ void SweepSession::start(const std::vector<RunSpec>& planned_runs) {
     resume_index_.emplace(*store_);  // resume matches on the runs' identity
     appender_.emplace(*store_);
   }
-  start_ = std::chrono::steady_clock::now();
+}
+
+void SweepSession::plan_progress(std::vector<double> work, bool announce_every_start) {
+  progress_ = SweepProgress(std::move(work));
+  announce_every_start_ = announce_every_start;
+}
+
+void SweepSession::announce_start(const SweepRun& run) const {
+  const std::optional<double> expected = progress_.expected_seconds(run.index);
+  if (!announce_every_start_ && expected && *expected <= repeat_lines_after_s_) return;
+  fmt::print(stderr, "[{}/{}] {} {}: started{}\n", run.index + 1, progress_.runs(), method_label(run.spec.method),
+             run.what,
+             expected && *expected >= 1
+                 ? fmt::format(", about {} expected (ETA {})", format_duration(*expected), progress_.eta())
+                 : std::string());
+}
+
+void SweepSession::report_repeat(const SweepRun& run, int iteration, int iterations, bool warmup) const {
+  const double seconds = progress_.run_seconds();
+  if (seconds <= repeat_lines_after_s_) return;
+  const int warmups = run.spec.warmup;
+  fmt::print(stderr, "[{}/{}] {} {}: {} {}/{} done, {} into the run (ETA {})\n", run.index + 1, progress_.runs(),
+             method_label(run.spec.method), run.what, warmup ? "warm-up" : "repeat",
+             warmup ? iteration + 1 : iteration + 1 - warmups, warmup ? warmups : iterations - warmups,
+             format_duration(seconds), progress_.eta());
 }
 
 std::string SweepSession::key(const SweepRun& run) const { return params_key(run.spec, *context_) + run.key_suffix; }
@@ -102,13 +141,23 @@ SweepResult SweepSession::run(const SweepRun& run, const std::vector<int32_t>& c
     }
   }
   result.stored = Control::broadcast_ints({stored}, 0).at(0) != 0;
-  if (result.stored) return result;
+  if (result.stored) {
+    if (root_) progress_.skip(run.index);
+    return result;
+  }
 
+  if (root_) {
+    progress_.update(run.index, expected_run_work(config_, run.spec));  // its own input and plan
+    announce_start(run);
+    progress_.begin(run.index);
+  }
   const bool global = run.spec.method.method == Method::Global;
   if (!global) ensure_reference(run, context, query);
-  result.outcome = runner_->run(run.spec, context, query);
-  ++executed_;
+  result.outcome = runner_->run(run.spec, context, query, [&](int iteration, int iterations, bool warmup) {
+    if (root_) report_repeat(run, iteration, iterations, warmup);
+  });
   if (!root_) return result;
+  progress_.end(run.index);
   if (!backend_->computes_values()) {
     // Simulated: no values, so no fidelity to compute.
   } else if (global) {
@@ -128,11 +177,6 @@ SweepResult SweepSession::run(const SweepRun& run, const std::vector<int32_t>& c
 
 void SweepSession::report_resume() const {
   if (root_) resume_index_->report();
-}
-
-std::string SweepSession::eta(size_t remaining) const {
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  return format_duration(executed_ > 0 ? elapsed / double(executed_) * double(remaining) : 0.0);
 }
 
 }  // namespace sb

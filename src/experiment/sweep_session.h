@@ -5,7 +5,6 @@
 // record's context, the runs already stored (read once), global's outputs per
 // input (the fidelity reference) and progress. A sweep driver makes its runs'
 // inputs and keys, and what it does with their outcomes (the table, scores).
-#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -16,10 +15,11 @@
 #include "comm/comm.h"
 #include "comm/host_layout.h"
 #include "experiment/fidelity.h"
+#include "experiment/progress.h"
 #include "experiment/record.h"
 #include "experiment/run_identity.h"
 #include "experiment/runner.h"
-#include "experiment/sweep.h"
+#include "experiment/sweep_settings.h"
 #include "io/paced_appender.h"
 #include "io/results_store.h"
 
@@ -31,6 +31,7 @@ struct SweepRun {
   std::string key_suffix;  // after params_key (task runs: their target length)
   std::string input;       // runs of one input share global's outputs as their reference
   std::string what;        // the input in messages ("niah_single_1 4096 sample 3")
+  size_t index = 0;        // in the sweep's order (progress lines, the ETA)
 };
 
 // What became of a run on rank 0: found in the store (resume), or run, with
@@ -86,11 +87,20 @@ class SweepSession {
   std::string append(RunRecord record) { return store_->append(std::move(record)); }
   void append_paced(RunRecord record) { appender_->add(std::move(record)); }
   void flush() { appender_->flush(); }
-  // "ETA 3m07s" for `remaining` runs at the pace of those run so far.
-  std::string eta(size_t remaining) const;
+  // Rank 0: the sweep's runs' expected work in order (expected_run_work; 0 for
+  // a run the store holds), once before the first run; each run is estimated
+  // again from its own spec as it starts (task runs: their prompt's length); `announce_every_start`:
+  // a line when each run starts, else only when a run is expected to take
+  // longer than a repeat line's threshold (task sweeps: many short runs).
+  void plan_progress(std::vector<double> work, bool announce_every_start);
+  // "3m07s": the work left at the pace of the work done so far.
+  std::string eta() const { return progress_.eta(); }
 
  private:
   void ensure_reference(const SweepRun& run, const std::vector<int32_t>& context, const std::vector<int32_t>& query);
+  // Rank 0's progress lines: a run starting, a repeat of a long run done.
+  void announce_start(const SweepRun& run) const;
+  void report_repeat(const SweepRun& run, int iteration, int iterations, bool warmup) const;
 
   const SweepSettings& settings_;
   const bool root_;
@@ -110,8 +120,9 @@ class SweepSession {
   std::optional<ResumeIndex> resume_index_;         // stored runs by identity (rank 0)
   std::optional<PacedAppender> appender_;
   std::map<std::string, RunOutcome> references_;    // input -> global's outputs on it
-  int executed_ = 0;
-  std::chrono::steady_clock::time_point start_;
+  SweepProgress progress_;
+  bool announce_every_start_ = true;
+  double repeat_lines_after_s_ = 10;  // STARBENCH_PROGRESS_AFTER_S
 };
 
 }  // namespace sb

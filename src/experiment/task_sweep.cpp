@@ -10,6 +10,7 @@
 
 #include <fmt/core.h>
 
+#include "experiment/progress.h"
 #include "experiment/record.h"
 #include "experiment/sweep.h"
 #include "experiment/sweep_session.h"
@@ -100,6 +101,38 @@ void summarise(const SweepSession& session, const SweepSettings& settings, const
   }
 }
 
+// Each task run's expected work before its sample exists, in sweep order
+// (task x length x sample x method): its target length as the context, no
+// query yet, the task's answer budget; replaced by the run's own once its
+// prompt is tokenized. A length a method cannot plan counts as global's.
+std::vector<double> planned_task_work(const SweepSettings& settings, const std::vector<MethodSettings>& variants,
+                                      const ModelConfig& config, int world_size) {
+  std::vector<double> work;
+  for (const std::string& task : settings.tasks) {
+    const int64_t answer_budget = settings.task_generate > 0 ? settings.task_generate : ruler_answer_tokens(task);
+    for (int64_t target_tokens : settings.seq_lens) {
+      for (int sample = 0; sample < settings.samples; ++sample) {
+        for (const MethodSettings& variant : variants) {
+          RunSpec spec;
+          spec.method = variant;
+          spec.context_len = std::max<int64_t>(1, target_tokens);
+          spec.generate = answer_budget;
+          spec.repeats = settings.repeats;
+          spec.warmup = settings.warmup;
+          try {
+            spec.plan = plan_method(variant, spec.context_len, world_size);
+          } catch (const Error&) {
+            spec.method = MethodSettings{};
+            spec.plan = plan_method(spec.method, spec.context_len, 1);
+          }
+          work.push_back(expected_run_work(config, spec));
+        }
+      }
+    }
+  }
+  return work;
+}
+
 }  // namespace
 
 int run_task_sweep(const SweepSettings& settings) {
@@ -143,6 +176,10 @@ int run_task_sweep(const SweepSettings& settings) {
   const int64_t scaffold_tokens = root ? prompt_scaffold_tokens(*tokenizer, settings.chat_template) : 0;
   const size_t total_runs = settings.tasks.size() * settings.seq_lens.size() * size_t(settings.samples) * variants.size();
   size_t runs_done = 0;  // executed or found in the file
+  if (root) {
+    session.plan_progress(planned_task_work(settings, variants, config, session.layout().hosts),
+                          /*announce_every_start=*/false);
+  }
   for (const std::string& task : settings.tasks) {
     const int64_t answer_budget = settings.task_generate > 0 ? settings.task_generate : ruler_answer_tokens(task);
     for (int64_t target_tokens : settings.seq_lens) {
@@ -179,6 +216,7 @@ int run_task_sweep(const SweepSettings& settings) {
               Control::agree_on([&] { return plan_method(variant, run.spec.context_len, session.layout().hosts); });
           run.key_suffix = fmt::format(";target={}", target_tokens);
           run.input = run.what = input;
+          run.index = runs_done;
           SweepResult result = session.run(run, prompt.context, prompt.query);
           ++runs_done;
           if (result.stored) {
@@ -200,9 +238,9 @@ int run_task_sweep(const SweepSettings& settings) {
           record.integers["prompt_tokens"] = run.spec.context_len + run.spec.query_len;
           record.integers["target_tokens"] = target_tokens;
           session.append_paced(std::move(record));
-          fmt::print(stderr, "[{}/{}] [{}] {:<18} prompt {} tokens, score {:.0f}: {:?}  (ETA {})\n", runs_done,
+          fmt::print(stderr, "[{}/{}] [{}] {:<18} prompt {} tokens, score {:.2f}: {:?}  (ETA {})\n", runs_done,
                      total_runs, input, label, run.spec.context_len + run.spec.query_len, score,
-                     text.substr(0, std::min<size_t>(text.size(), 60)), session.eta(total_runs - runs_done));
+                     text.substr(0, std::min<size_t>(text.size(), 60)), session.eta());
         }
       }
       if (!root) continue;

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "model/synthetic_value.h"
+#include "kernels/synthetic_value.h"
 #include "util/dtype.h"
 
 namespace sb {

@@ -12,7 +12,8 @@
 #include <fmt/format.h>
 #include <simgrid/s4u.hpp>
 
-#include "comm/comm.h"
+#include "backend/backend_factory.h"
+#include "comm/comm_factory.h"
 #include "sim/sim_backend.h"
 #include "sim/sim_comm.h"
 #include "sim/sim_world.h"

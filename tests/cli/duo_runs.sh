@@ -5,7 +5,7 @@
 # `forward` takes a pattern directory.
 source "$(dirname "$0")/common.sh"
 out="$WORK/duo.h5"
-sweep=(run --backend cpu --method global,duo,star --seq-len 96 --query-len 4 --generate 5 --repeats 1 --warmup 0
+sweep=(run --backend cpu --method global,duo,star --block-size 0 --seq-len 96 --query-len 4 --generate 5 --repeats 1 --warmup 0
        --duo-pattern random:3 --duo-sink 4 --duo-recent 16 -o "$out")
 mpirun 2 "${sweep[@]}" --duo-sparsity 0.5 >"$WORK/table.txt" 2>"$WORK/err.txt" || { cat "$WORK/err.txt"; fail "duo sweep failed"; }
 grep -q "duo pattern random:3 (2 layers x 2 KV heads): 2 of 4 KV heads streaming" "$WORK/err.txt" ||

@@ -35,8 +35,12 @@ with h5py.File(sys.argv[1], "r") as f:
         assert g.attrs["params_key"].endswith(f";node_layout=1x{world}"), g.attrs["params_key"]
         if method == "ring":
             assert g.attrs["kl_vs_global"] < 1e-6 and g.attrs["top1_vs_global"] == 1.0
+        if method == "star":  # the default block: the paper's C/4, recorded as the rule
+            rule = g.attrs["block_rule"]
+            assert (rule.decode() if isinstance(rule, bytes) else rule) == "C/4", rule
+            assert g.attrs["block_size"] == g.attrs["seq_len"] // 4, (g.attrs["block_size"], g.attrs["seq_len"])
 assert len(index) == 6
-print("run: 6 complete runs, index of 6 rows")
+print("run: 6 complete runs, index of 6 rows; star's default block C/4")
 PY
 
 # 2. Kill a longer sweep once it has stored a few runs, then rerun it.

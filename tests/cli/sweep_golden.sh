@@ -46,11 +46,11 @@ check timing 2 "${timing[@]}" --method global,ring,star --seq-len 64,128 --ring-
   --block-size C/4,16 --anchor-size -1,8 --anchor-mode auto,recompute,once
 check ablation 2 "${timing[@]}" --method global,star --seq-len 96 --block-size 0 --anchor-source first,previous \
   --anchor-positions original,adjacent
-check duo 2 "${timing[@]}" --method global,duo,star --seq-len 96 --duo-pattern random:3 --duo-sink 4 \
+check duo 2 "${timing[@]}" --method global,duo,star --seq-len 96 --block-size 0 --duo-pattern random:3 --duo-sink 4 \
   --duo-recent 8 --duo-sparsity 0.5 --anchor-mode auto,recompute
 check tasks 2 "${tasks[@]}" --task niah_single_1,vt --method global,ring,star --ring-layout zigzag,contiguous \
   --block-size C/4,0 --anchor-size -1,16
-check tasks_duo 2 "${tasks[@]}" --task niah_single_1 --method global,duo,star --duo-pattern random:5 --duo-sink 4 \
+check tasks_duo 2 "${tasks[@]}" --task niah_single_1 --method global,duo,star --block-size 0 --duo-pattern random:5 --duo-sink 4 \
   --duo-recent 16 --duo-sparsity 0.5
 check forward_star 2 forward --backend cpu --tokens "$(seq -s, 11 110)" --context-len 96 --method star \
   --block-size 24 --anchor-size 8 --anchor-source previous --anchor-mode recompute --generate 3

@@ -1,5 +1,5 @@
 // A hung NCCL operation ends the job at STARBENCH_COLLECTIVE_TIMEOUT_S with a
-// message naming the operation and the ranks (backend/cuda/nccl_deadline.h):
+// message naming the operation and the ranks (comm/nccl_deadline.h):
 //   mpiexec -n 2 nccl_deadline init        rank 1 never joins the communicator (1 GPU is enough)
 //   mpiexec -n 2 nccl_deadline broadcast   rank 1 never sends its broadcast (one GPU per rank: 2 GPUs)
 // The silent rank sleeps far past the deadline, so only the deadline can end the
@@ -15,7 +15,7 @@
 #include <nccl.h>
 
 #include "backend/cuda/cuda_backend.h"
-#include "backend/cuda/nccl_comm.h"
+#include "comm/nccl_comm.h"
 #include "util/control.h"
 
 int main(int argc, char** argv) {

@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "backend/cuda/cuda_backend.h"
-#include "backend/lse_merge.h"
+#include "kernels/lse_merge.h"
 #include "gpu_test_util.h"
 #include "model/weight_spec.h"
 #include "util/error.h"

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "backend/backend.h"
+#include "backend/backend_factory.h"
 #include "backend/cuda/cuda_backend.h"
 #include "gpu_test_util.h"
 #include "util/error.h"

@@ -7,7 +7,7 @@
 #include <functional>
 
 #include "backend/cuda/cuda_backend.h"
-#include "backend/cuda/nccl_comm.h"
+#include "comm/nccl_comm.h"
 #include "model/weight_spec.h"
 #include "util/control.h"
 

@@ -13,6 +13,9 @@
 #include <vector>
 
 #include "attention/method.h"
+#include "attention/method_factory.h"
+#include "backend/backend_factory.h"
+#include "comm/comm_factory.h"
 #include "comm/comm.h"
 #include "comm/host_layout.h"
 #include "engine/model_shard.h"

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <random>
 
-#include "attention/method.h"
+#include "attention/method_factory.h"
 #include "attention/star_method.h"
 #include "backend/backend.h"
 #include "comm/comm.h"

@@ -4,7 +4,7 @@
 // position ids, block KV concatenated, query run with that cache).
 #include <gtest/gtest.h>
 
-#include "attention/method.h"
+#include "attention/method_factory.h"
 #include "experiment/forward_pass.h"
 #include "model/checkpoint.h"
 #include "model/weights.h"

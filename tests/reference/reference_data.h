@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "attention/method.h"
+#include "backend/backend_factory.h"
+#include "comm/comm_factory.h"
 #include "model/checkpoint.h"
 #include "model/safetensors.h"
 #include "model/weights.h"

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "attention/duo_pattern.h"
-#include "backend/backend.h"
-#include "comm/comm.h"
+#include "backend/backend_factory.h"
+#include "comm/comm_factory.h"
 #include "engine/transformer.h"
 #include "model/config.h"
 #include "model/weights.h"

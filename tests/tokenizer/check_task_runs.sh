@@ -18,7 +18,7 @@ flags=(--oversubscribe -n 2)
 export OMP_NUM_THREADS=1 STARBENCH_COLLECTIVE_TIMEOUT_S=120
 tasks=niah_single_1,niah_single_2,niah_single_3,niah_multikey_1,niah_multikey_2,niah_multikey_3,niah_multivalue,niah_multiquery,vt,cwe,fwe
 common=(run --backend cpu --model-preset tiny-llama3-vocab --tokenizer "$tokenizer_json" --seq-len 768
-        --samples 1 --repeats 1 --warmup 0 --task-generate 6 --method global,ring,star)
+        --samples 1 --repeats 1 --warmup 0 --task-generate 6 --method global,ring,star --block-size 0)
 timeout -k 5 900 mpiexec "${flags[@]}" "$starbench" "${common[@]}" --task "$tasks" -o "$work/tasks.h5" >"$work/out.txt"
 cat "$work/out.txt"
 grep -q "expected to be near 0" "$work/out.txt" || { echo "FAIL: no note on synthetic-weight accuracy"; exit 1; }
@@ -61,7 +61,7 @@ echo "rerun: $after runs before and after"
 # Resume after the global runs only: ring and star run, global is not stored
 # again, and their fidelity is measured against a re-run global.
 one=(run --backend cpu --model-preset tiny-llama3-vocab --tokenizer "$tokenizer_json" --seq-len 768 --samples 2
-     --repeats 1 --warmup 0 --task-generate 6 --task niah_single_1 -o "$work/resume.h5")
+     --repeats 1 --warmup 0 --task-generate 6 --task niah_single_1 --block-size 0 -o "$work/resume.h5")
 timeout -k 5 120 mpiexec "${flags[@]}" "$starbench" "${one[@]}" --method global >"$work/resume1.txt" 2>&1
 timeout -k 5 120 mpiexec "${flags[@]}" "$starbench" "${one[@]}" --method global,ring,star >"$work/resume2.txt" 2>&1
 [[ $(grep -c "global re-run (unrecorded)" "$work/resume2.txt") == 2 ]] ||
@@ -86,7 +86,7 @@ PY
 # fidelity against global and the pattern in every sample record and summary.
 timeout -k 5 300 mpiexec "${flags[@]}" "$starbench" run --backend cpu --model-preset tiny-llama3-vocab \
   --tokenizer "$tokenizer_json" --seq-len 768 --samples 2 --repeats 1 --warmup 0 --task-generate 6 \
-  --task niah_single_1,vt --method duo,star,global --duo-pattern random:5 --duo-sparsity 0.5 --duo-sink 8 \
+  --task niah_single_1,vt --method duo,star,global --block-size 0 --duo-pattern random:5 --duo-sparsity 0.5 --duo-sink 8 \
   --duo-recent 64 -o "$work/duo_tasks.h5" >"$work/duo_out.txt"
 grep -q "star+duo" "$work/duo_out.txt" || { cat "$work/duo_out.txt"; echo "FAIL: no star+duo summary row"; exit 1; }
 /usr/bin/python3 - "$work/duo_tasks.h5" <<'PY'

@@ -15,7 +15,7 @@
 #include "backend/cpu/cpu_attention.h"
 #include "backend/head_copy.h"
 #include "backend/cpu/cpu_matmul.h"
-#include "backend/lse_merge.h"
+#include "kernels/lse_merge.h"
 #include "util/error.h"
 
 namespace sb {

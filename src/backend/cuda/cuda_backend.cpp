@@ -159,10 +159,10 @@ CudaBackend::CudaBackend(int local_rank) {
     auto allocator = allocator_;
     cudnn_ = std::make_unique<CudnnAttention>(
         stream_, [allocator](size_t bytes) { return DeviceAllocator::allocate(allocator, bytes, "cuDNN workspace"); });
-  } catch (const Error&) {
+  } catch (const Error& error) {
     cudnn_.reset();  // our own kernel covers every case; cuDNN is the fast path only
-    SB_REQUIRE(attention_path_ != AttentionPath::Cudnn, "rank {}: STARBENCH_ATTENTION=cudnn but cuDNN did not start",
-               current_rank());
+    SB_REQUIRE(attention_path_ != AttentionPath::Cudnn, "rank {}: STARBENCH_ATTENTION=cudnn but cuDNN did not start: {}",
+               current_rank(), error.what());
   }
   error_flag_ = empty(DType::I32, {1});
   CUDA_CHECK(cudaMemsetAsync(error_flag_.data(), 0, sizeof(int32_t), stream_));

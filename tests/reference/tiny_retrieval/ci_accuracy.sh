@@ -22,7 +22,7 @@ export OMP_NUM_THREADS=1 STARBENCH_COLLECTIVE_TIMEOUT_S=120
 # Answers are " 1234567." then EOS (about 6 tokens): 12 are plenty (RULER's budget is 128).
 timeout -k 5 300 mpiexec "${flags[@]}" "$starbench" run --backend cpu --model "$model" \
   --words "$source_dir/tests/reference/data/words/words.txt" --task niah_single_1 --seq-len 1024 --samples 20 \
-  --seed 2 --method global,ring,star --task-generate 12 --repeats 1 --warmup 0 -o "$work/acc.h5" >"$work/out.txt"
+  --seed 2 --method global,ring,star --block-size 0 --task-generate 12 --repeats 1 --warmup 0 -o "$work/acc.h5" >"$work/out.txt"
 cat "$work/out.txt"
 /usr/bin/python3 - "$work/acc.h5" <<'PY'
 import sys, h5py

@@ -9,7 +9,7 @@
 #include <random>
 
 #include "attention/duo_method.h"
-#include "attention/method.h"
+#include "attention/method_factory.h"
 #include "comm/comm.h"
 #include "experiment/forward_pass.h"
 #include "model/config.h"

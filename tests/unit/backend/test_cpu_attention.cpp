@@ -4,8 +4,9 @@
 #include <cmath>
 #include <limits>
 
+#include "backend/backend_factory.h"
 #include "backend/cpu/cpu_backend.h"
-#include "backend/lse_merge.h"
+#include "kernels/lse_merge.h"
 #include "reference.h"
 
 namespace sb {

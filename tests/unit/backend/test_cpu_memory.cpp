@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 
+#include "backend/backend_factory.h"
 #include "backend/cpu/cpu_backend.h"
 #include "reference.h"
 

@@ -3,9 +3,11 @@
 // without copying the source.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_backend.h"
 #include "model/weight_spec.h"
 #include "util/dtype.h"
 #include "util/error.h"
@@ -32,7 +34,7 @@ void expect_slices_match(Backend& backend, const WeightSpec& spec) {
 }
 
 TEST(WeightSlice, SyntheticSlicesAreTheUnsplitWeightsElements) {
-  auto backend = make_backend("cpu", 0);
+  auto backend = std::make_unique<CpuBackend>();
   WeightSpec spec;
   spec.name = "w";
   spec.shape = {6, 10};
@@ -43,7 +45,7 @@ TEST(WeightSlice, SyntheticSlicesAreTheUnsplitWeightsElements) {
 }
 
 TEST(WeightSlice, MappedSlicesReadTheirRowsWhereTheyLie) {
-  auto backend = make_backend("cpu", 0);
+  auto backend = std::make_unique<CpuBackend>();
   std::vector<float> values(60);
   for (size_t i = 0; i < values.size(); ++i) values[i] = float(i) * 0.5f - 3.0f;
   WeightSpec f32;

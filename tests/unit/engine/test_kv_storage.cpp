@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "backend/backend.h"
+#include "backend/backend_factory.h"
 #include "engine/head_selection.h"
 #include "engine/kv_cache.h"
 #include "engine/streaming_kv_cache.h"

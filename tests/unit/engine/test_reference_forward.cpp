@@ -2,7 +2,7 @@
 // Llama-3 checkpoint (bf16, sharded, llama3 rope scaling, GQA).
 #include <gtest/gtest.h>
 
-#include "attention/method.h"
+#include "attention/method_factory.h"
 #include "experiment/forward_pass.h"
 #include "model/checkpoint.h"
 #include "model/weights.h"

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <bit>
 
-#include "model/synthetic_value.h"
+#include "kernels/synthetic_value.h"
 #include "model/weight_spec.h"
 
 namespace sb {

@@ -1,7 +1,9 @@
 #pragma once
 // The log-sum-exp merge of two partial attention results over disjoint key
 // sets: the one formula ring, star phase 2 and decode use, shared by the cpu
-// backend and the cuda kernel so both round alike.
+// backend and the cuda kernel so both round alike. It lives in kernels/ (below
+// src/backend/ in docs/DESIGN.md's layers) and is plain C++ outside nvcc, so
+// the cpu backend includes it in a build without CUDA too.
 //
 //   m = max(l1, l2); w1 = exp(l1 - m); w2 = exp(l2 - m)
 //   out = (w1 * o1 + w2 * o2) / (w1 + w2);  lse = m + log(w1 + w2)

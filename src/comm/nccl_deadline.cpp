@@ -1,4 +1,4 @@
-#include "backend/cuda/nccl_deadline.h"
+#include "comm/nccl_deadline.h"
 
 #include <cstdio>
 #include <cstdlib>

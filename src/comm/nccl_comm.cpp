@@ -1,4 +1,4 @@
-#include "backend/cuda/nccl_comm.h"
+#include "comm/nccl_comm.h"
 
 #include <algorithm>
 #include <chrono>
@@ -16,7 +16,7 @@
 
 #include "backend/cuda/check_cuda.h"
 #include "backend/cuda/cuda_backend.h"
-#include "backend/cuda/nccl_deadline.h"
+#include "comm/nccl_deadline.h"
 #include "util/control.h"
 
 namespace sb {
