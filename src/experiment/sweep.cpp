@@ -226,10 +226,11 @@ int run_sweep(const SweepSettings& settings) {
     const ModelConfig& config = session.config();
     // `simulate` runs this sweep on the simulator's backend, which computes no values.
     const bool simulated = !session.backend().computes_values();
-    fmt::print(stderr, "starbench {}: {} ({} layers, hidden {}), backend {} on {}, {} rank(s) as {}, {} run(s) -> {}\n",
+    const HostLayout& layout = session.layout();
+    fmt::print(stderr, "starbench {}: {} ({} layers, hidden {}), backend {} on {}, {} rank(s){}, {} run(s) -> {}\n",
                simulated ? "simulate" : "run", config.name, config.num_layers, config.hidden_size,
                session.backend().name(), session.backend().device_name(), Control::size(),
-               session.layout().describe(), runs.size(), settings.output);
+               layout.gpus_per_host > 1 ? " as " + layout.describe() : std::string(), runs.size(), settings.output);
     // Each run's expected work weights the ETA; a run the file holds costs nothing (a hint here: one with
     // the same params_key but another identity runs anew, and the session re-estimates a run as it starts).
     std::vector<double> work;
