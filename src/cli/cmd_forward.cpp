@@ -20,7 +20,12 @@ void add_forward_command(CLI::App& app) {
       ->capture_default_str();
   forward->add_option("--backend", settings->backend, "auto | cpu | cuda")->capture_default_str();
   add_host_options(*forward, settings->hosts);
-  forward->add_option("--tokens", settings->tokens, "Token ids, comma-separated")->delimiter(',')->required();
+  CLI::Option* tokens =
+      forward->add_option("--tokens", settings->tokens, "Token ids, comma-separated")->delimiter(',');
+  forward->add_option("--tokens-file", settings->tokens_file,
+                      "Token ids in a file, separated by white space or commas (prompts of any length)")
+      ->excludes(tokens);
+  forward->add_option("--tokenizer", settings->tokenizer, "tokenizer.json: print the generated tokens as text");
   forward->add_option("--context-len", settings->context_len,
                       "Tokens [0, C) are the context, the rest the query (0: every position is a query)")
       ->capture_default_str();
@@ -38,7 +43,7 @@ void add_forward_command(CLI::App& app) {
   add_duo_options(*forward, settings->duo);
   forward->add_option("--generate", settings->generate, "Greedy tokens after the query -> /generated")
       ->capture_default_str();
-  forward->add_option("--output,-o", settings->output, "HDF5 file: /logits [T-C, vocab], /generated [G]")
+  forward->add_option("--output,-o", settings->output, "HDF5 file: /logits [T-C, vocab], /generated [G]; the settings as its attributes")
       ->capture_default_str();
   forward->callback([settings] { run_forward(*settings); });
 }

@@ -100,7 +100,11 @@ void add_run_command(CLI::App& app) {
   CLI::App* run = app.add_subcommand("run", "Benchmark sweep: methods x context lengths x block/anchor sizes");
   run->fallthrough();  // `starbench run --config FILE` hands --config to the main app
   add_sweep_options(run, *settings);
-  run->callback([settings] { run_sweep(*settings); });
+  run->callback([settings, run] {
+    // A task file runs every sample it holds unless --samples says how many.
+    if (!settings->task_file.empty() && run->count("--samples") == 0) settings->samples = 0;
+    run_sweep(*settings);
+  });
 }
 
 void add_sweep_options(CLI::App* run, SweepSettings& settings_ref) {
@@ -146,7 +150,17 @@ void add_sweep_options(CLI::App* run, SweepSettings& settings_ref) {
                   "Accuracy runs on RULER-style tasks (niah_single_1..3, niah_multikey_1..3, niah_multivalue, "
                   "niah_multiquery, vt, cwe, fwe, qa_1, qa_2) instead of timing runs")
       ->delimiter(',');
-  run->add_option("--samples", settings->samples, "Samples per task and length")->capture_default_str();
+  run->add_option("--samples", settings->samples,
+                  "Samples per task and length (with --task-file: the file's first N; default every sample)")
+      ->capture_default_str();
+  run->add_option("--task-file", settings->task_file,
+                  "Accuracy runs on your own samples: JSON lines in Star Attention's format (input_context, "
+                  "input_query, output) or RULER's prepared format (input, outputs); see docs/TASKS.md")
+      ->excludes("--task");
+  add_parsed_option<TaskMetric>(*run, "--task-metric", settings->task_metric, TaskMetric::parse,
+                                "How --task-file answers are scored: all (RULER's string_match_all), part "
+                                "(string_match_part), babilong:qa1..qa5 (BABILong's answer match)",
+                                "all");
   run->add_option("--tokenizer", settings->tokenizer, "tokenizer.json (default: the one in --model DIR)");
   run->add_option("--task-generate", settings->task_generate, "Answer tokens (0: RULER's per-task budget)")
       ->check(non_negative_tokens())

@@ -1,6 +1,9 @@
 #include "experiment/forward.h"
 
+#include <fstream>
 #include <memory>
+#include <optional>
+#include <sstream>
 
 #include <fmt/core.h>
 
@@ -10,16 +13,104 @@
 #include "experiment/forward_pass.h"
 #include "experiment/host_setup.h"
 #include "io/array_file.h"
+#include "tokenizer/tokenizer.h"
+#include "util/sha256.h"
+#include "util/version.h"
 #include "util/control.h"
 #include "util/error.h"
 
 namespace sb {
 
-void run_forward(const ForwardSettings& settings) {
+namespace {
+
+// Token ids of a --tokens-file: integers separated by white space or commas.
+std::vector<int64_t> read_token_file(const std::string& path) {
+  std::ifstream in(path);
+  SB_REQUIRE(in.good(), "--tokens-file {}: cannot be read", path);
+  std::vector<int64_t> tokens;
+  std::string line;
+  for (int64_t line_number = 1; std::getline(in, line); ++line_number) {
+    for (char& c : line) {
+      if (c == ',') c = ' ';
+    }
+    std::istringstream words(line);
+    std::string word;
+    while (words >> word) {
+      size_t used = 0;
+      int64_t id = -1;
+      try {
+        id = std::stoll(word, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      SB_REQUIRE(used == word.size(), "--tokens-file {}:{}: '{}' is not a token id", path, line_number, word);
+      tokens.push_back(id);
+    }
+  }
+  SB_REQUIRE(!in.bad(), "--tokens-file {}: read error", path);
+  return tokens;
+}
+
+std::string tokens_digest(const std::vector<int64_t>& tokens) {
+  Sha256 hash;
+  for (int64_t token : tokens) hash.update(fmt::format("{},", token));
+  return hash.finish_hex();
+}
+
+// What produced the file: enough to rerun it and to tell two files apart.
+FileAttributes forward_attributes(const ForwardSettings& settings, const MethodSettings& method,
+                                  const ModelConfig& config, const Backend& backend, int ranks,
+                                  const std::vector<int64_t>& tokens) {
+  FileAttributes attributes;
+  attributes.text = {{"command", "forward"},
+                     {"model", config.name},
+                     {"model_dir", settings.model.model_dir},
+                     {"backend", backend.name()},
+                     {"device", backend.device_name()},
+                     {"method", setting_name(method.method)},
+                     {"label", method_label(method)},
+                     {"block_rule", method.block_rule.label()},
+                     {"anchor_source", setting_name(method.anchor_source)},
+                     {"anchor_positions", setting_name(method.anchor_positions)},
+                     {"anchor_mode", setting_name(method.anchor_mode)},
+                     {"ring_layout", setting_name(method.ring_layout)},
+                     {"duo_pattern", settings.duo.pattern},
+                     {"tokens_sha256", tokens_digest(tokens)},
+                     {"version", STARBENCH_VERSION},
+                     {"git_commit", STARBENCH_GIT_COMMIT}};
+  attributes.integers = {{"tokens", int64_t(tokens.size())},
+                         {"context_len", settings.context_len},
+                         {"generate", settings.generate},
+                         {"block_tokens", method.block_rule.tokens},
+                         {"block_divisor", method.block_rule.divisor},
+                         {"anchor_size", method.anchor_size},
+                         {"world_size", ranks}};
+  if (settings.model.model_dir.empty()) {
+    attributes.text.push_back({"model_preset", settings.model.preset});
+    attributes.integers.push_back({"weight_seed", int64_t(settings.model.weight_seed)});
+  }
+  return attributes;
+}
+
+}  // namespace
+
+void run_forward(const ForwardSettings& given) {
+  ForwardSettings settings = given;
+  Control::agree_on([&] {
+    SB_REQUIRE(settings.tokens.empty() != settings.tokens_file.empty(),
+               "give the tokens with --tokens or --tokens-file (one of them)");
+  });
+  if (!settings.tokens_file.empty()) {
+    std::vector<int64_t> read;
+    Control::agree_on_root([&] { read = read_token_file(settings.tokens_file); });
+    settings.tokens = Control::broadcast_ints(read, 0);
+  }
+  std::optional<Tokenizer> tokenizer;
+  if (!settings.tokenizer.empty()) Control::agree_on_root([&] { tokenizer.emplace(Tokenizer::load(settings.tokenizer)); });
   const int64_t total = int64_t(settings.tokens.size());
   const Method method_kind = settings.method.method;
   Control::agree_on([&] {
-    SB_REQUIRE(total > 0, "--tokens is empty");
+    SB_REQUIRE(total > 0, "{} holds no token", settings.tokens_file.empty() ? "--tokens" : settings.tokens_file);
     SB_REQUIRE(settings.context_len >= 0 && settings.context_len < total,
                "--context-len {} must be in [0, {}): the query (tokens after the context) must not be empty",
                settings.context_len, total);
@@ -63,8 +154,14 @@ void run_forward(const ForwardSettings& settings) {
   Control::agree_on_root([&] {
     std::vector<NamedArray> arrays = {{"/logits", {int64_t(query.size()), config.vocab_size}, outputs.logits, {}}};
     if (settings.generate > 0) arrays.push_back({"/generated", {settings.generate}, {}, outputs.generated});
-    write_array_file(settings.output, arrays);
+    const int ranks = one_rank ? 1 : Control::size();
+    write_array_file(settings.output, arrays,
+                     forward_attributes(settings, method_settings, config, *backend, ranks, settings.tokens));
   });
+  if (tokenizer && settings.generate > 0) {
+    std::vector<int32_t> generated(outputs.generated.begin(), outputs.generated.end());
+    fmt::print("generated: {:?}\n", tokenizer->decode(generated));
+  }
 }
 
 }  // namespace sb

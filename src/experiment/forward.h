@@ -18,6 +18,8 @@ struct ForwardSettings {
   std::string backend = "auto";
   HostOptions hosts;  // --gpus-per-host, --host-split
   std::vector<int64_t> tokens;
+  std::string tokens_file;  // instead of tokens: ids separated by white space or commas (any length)
+  std::string tokenizer;    // tokenizer.json: the generated tokens are printed as text
   int64_t context_len = 0;  // tokens [0, C) are the context, the rest the query
   MethodSettings method;    // its duo pattern comes from `duo`
   DuoOptions duo;
@@ -25,7 +27,8 @@ struct ForwardSettings {
   std::string output = "forward.h5";
 };
 
-// Collective: /logits [T-C, vocab] and, with generate > 0, /generated [G] to settings.output (rank 0).
+// Collective: /logits [T-C, vocab] and, with generate > 0, /generated [G] to settings.output (rank 0),
+// with the settings that produced them as the file's attributes.
 void run_forward(const ForwardSettings& settings);
 
 }  // namespace sb

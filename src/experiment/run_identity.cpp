@@ -12,6 +12,7 @@
 #include "experiment/sweep_settings.h"
 #include "model/config.h"
 #include "model/weight_digest.h"
+#include "tasks/task_file.h"
 #include "tasks/tasks.h"
 #include "util/control.h"
 #include "util/error.h"
@@ -70,7 +71,7 @@ IdentityInputs identity_inputs(const SweepSettings& settings, const ModelConfig&
       inputs.model_weights = model.description;
       if (settings.model.model_dir.empty()) inputs.weight_seed = int64_t(settings.model.weight_seed);
       inputs.backend_inputs = backend.input_digests();
-      if (!settings.tasks.empty()) {
+      if (!settings.tasks.empty() || !settings.task_file.empty()) {
         inputs.tasks = true;
         inputs.tokenizer_digest = file_sha256(task_tokenizer_path(settings));
         if (sweep_has_task(settings, task_uses_word_list)) {
@@ -81,6 +82,7 @@ IdentityInputs identity_inputs(const SweepSettings& settings, const ModelConfig&
         auto is_qa2 = [](const std::string& task) { return task == "qa_2"; };
         if (sweep_has_task(settings, is_qa1)) inputs.squad_digest = optional_file_digest(settings.squad_path);
         if (sweep_has_task(settings, is_qa2)) inputs.hotpot_digest = optional_file_digest(settings.hotpot_path);
+        if (!settings.task_file.empty()) inputs.task_file_digest = file_sha256(settings.task_file);
         inputs.task_samples = settings.samples;
         inputs.chat_template = settings.chat_template;
       }
@@ -106,6 +108,7 @@ std::vector<std::pair<std::string, std::string>> identity_components(const RunSp
   if (spec.method.duo) components.emplace_back("duo_heads_digest", duo_heads_digest(*spec.method.duo));
   if (!spec.task.empty()) {
     components.emplace_back("tokenizer_digest", inputs.tokenizer_digest);
+    if (is_task_file_task(spec.task)) components.emplace_back("task_file_digest", inputs.task_file_digest);
     if (task_uses_word_list(spec.task)) components.emplace_back("words_digest", inputs.words_digest);
     if (spec.task == "qa_1") components.emplace_back("squad_digest", inputs.squad_digest);
     if (spec.task == "qa_2") components.emplace_back("hotpot_digest", inputs.hotpot_digest);

@@ -37,6 +37,7 @@ struct IdentityInputs {
   std::string tokenizer_digest;
   std::string words_path, words_digest;  // when a task of the sweep reads the word list
   std::string squad_digest, hotpot_digest;  // qa_1, qa_2
+  std::string task_file_digest;             // --task-file (its runs' task is "file:<stem>")
   int64_t task_samples = 0;  // samples per task and length: a sample's depth depends on it
   bool chat_template = false;
 };

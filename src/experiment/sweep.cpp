@@ -210,7 +210,7 @@ std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size) 
 }
 
 int run_sweep(const SweepSettings& settings) {
-  if (!settings.tasks.empty()) return run_task_sweep(settings);
+  if (!settings.tasks.empty() || !settings.task_file.empty()) return run_task_sweep(settings);
   // The methods run between hosts: star's blocks and ring's shards are per host.
   std::vector<RunSpec> runs = Control::agree_on(
       [&] { return expand_grid(settings, make_host_layout(Control::size(), settings.hosts).hosts); });

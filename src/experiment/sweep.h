@@ -36,7 +36,9 @@ std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size);
 // Collective. Returns the number of runs executed (not counting skipped ones).
 int run_sweep(const SweepSettings& settings);
 // Collective: the task grid (tasks x lengths x samples x methods); called by
-// run_sweep when settings.tasks is not empty.
+// run_sweep when settings.tasks or settings.task_file is not empty.
 int run_task_sweep(const SweepSettings& settings);
+// Answer tokens of a task file's samples when --task-generate is not given.
+constexpr int64_t kTaskFileAnswerTokens = 32;
 
 }  // namespace sb

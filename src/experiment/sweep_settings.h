@@ -10,6 +10,7 @@
 #include "attention/method_settings.h"
 #include "comm/host_layout.h"
 #include "experiment/model_loader.h"
+#include "metrics/task_metric.h"
 
 namespace sb {
 
@@ -41,7 +42,10 @@ struct SweepSettings {
   std::string tokenizer;        // tokenizer.json; default <model dir>/tokenizer.json
   std::string words_path = "/usr/share/dict/words";
   std::string squad_path, hotpot_path;
-  int64_t task_generate = 0;    // 0: RULER's per-task answer budget
+  int64_t task_generate = 0;    // 0: RULER's per-task answer budget (a task file: kTaskFileAnswerTokens)
+  // A user's samples (JSONL, tasks/task_file.h) instead of generated tasks; samples 0 = every sample of it.
+  std::string task_file;
+  TaskMetric task_metric;       // how a task file's answers are scored
   bool chat_template = false;   // wrap prompts in the Llama-3.1 instruct template
 };
 

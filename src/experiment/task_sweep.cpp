@@ -1,6 +1,7 @@
-// Accuracy runs: RULER-style samples sized with the real tokenizer, every
-// method on the same samples, scored as RULER does, with per-task accuracy and
-// its ratio to global stored next to the per-sample records.
+// Accuracy runs: RULER-style samples sized with the real tokenizer, or a user's
+// own samples (--task-file), every method on the same samples, scored as RULER
+// (or BABILong) does, with per-task accuracy and its ratio to global stored
+// next to the per-sample records.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -14,7 +15,8 @@
 #include "experiment/record.h"
 #include "experiment/sweep.h"
 #include "experiment/sweep_session.h"
-#include "metrics/ruler_score.h"
+#include "metrics/task_metric.h"
+#include "tasks/task_file.h"
 #include "tasks/task_prompt.h"
 #include "tasks/tasks.h"
 #include "tokenizer/tokenizer.h"
@@ -58,10 +60,26 @@ struct SummaryRow {
   int samples;
 };
 
-// Per-task accuracy (RULER: mean score x 100) of every method at one length, and
+// The samples every method runs together: one generated task at one length, or
+// a user's file (its prompts keep their own lengths).
+struct SampleGroup {
+  std::string task;           // a generated task, or "file:<stem>"
+  int64_t target_tokens = 0;  // 0 for a task file
+  int64_t answer_budget = 0;  // tokens generated per answer
+  int count = 0;              // samples (every rank knows it)
+  std::optional<TaskMetric> metric;  // a task file's; generated samples name their own
+  // The key part that tells the group's runs apart: the target length (and a
+  // task file's metric, which decides the scores).
+  std::string key_suffix() const {
+    return fmt::format(";target={}", target_tokens) + (metric ? ";metric=" + metric->name() : std::string());
+  }
+};
+
+// Per-task accuracy (RULER: mean score x 100) of every method on one group, and
 // its ratio to global's; the summary records not already in the file.
+// `seq_len`: the target length, or a task file's longest prompt.
 void summarise(const SweepSession& session, const SweepSettings& settings, const std::vector<MethodSettings>& variants,
-               const std::string& task, int64_t target_tokens, std::map<std::string, std::vector<double>>& scores,
+               const SampleGroup& group, int64_t seq_len, std::map<std::string, std::vector<double>>& scores,
                std::vector<SummaryRow>& rows, std::vector<RunRecord>& summaries) {
   const auto global_scores = scores.find(method_label(MethodSettings{}));
   const double global_accuracy = global_scores == scores.end() ? NAN : mean_percent(global_scores->second);
@@ -72,23 +90,23 @@ void summarise(const SweepSession& session, const SweepSettings& settings, const
     const double accuracy = mean_percent(method_scores);
     const double ratio = global_accuracy > 0 ? accuracy / global_accuracy : NAN;
     const int ranks = runs_on_one_rank(variant.method) ? context.hosts.gpus_per_host : context.job_world_size;
-    rows.push_back({task, label, target_tokens, accuracy, ratio, int(method_scores.size())});
+    rows.push_back({group.task, label, seq_len, accuracy, ratio, int(method_scores.size())});
     RunRecord summary;
-    summary.text = {{"kind", "task_summary"}, {"task", task},
+    summary.text = {{"kind", "task_summary"}, {"task", group.task},
                     {"method", setting_name(variant.method)}, {"label", label},
                     {"model", session.config().name}, {"backend", context.backend}};
     summary.text["params_key"] =
         fmt::format("summary;model={};backend={};task={};target={};method={};samples={};seed={};ranks={}",
-                    session.config().name, context.backend, task, target_tokens, label, settings.samples,
+                    session.config().name, context.backend, group.task, group.target_tokens, label, settings.samples,
                     settings.seed, ranks) +
-        duo_params_key(variant.duo.get()) +
+        (group.metric ? ";metric=" + group.metric->name() : std::string()) + duo_params_key(variant.duo.get()) +
         // Hosts of several GPUs are other runs (one-GPU hosts keep their keys).
         (context.hosts.gpus_per_host > 1 ? fmt::format(";gpus_per_host={};host_split={}", context.hosts.gpus_per_host,
                                                        host_split_name(context.hosts.split))
                                          : std::string());
     // Summaries record a fixed block in tokens, a rule as 0 (the label names it).
     const bool fixed = variant.method == Method::Star && variant.block_rule.label() == "fixed";
-    summary.integers = {{"seq_len", target_tokens},
+    summary.integers = {{"seq_len", seq_len},
                         {"samples", int64_t(method_scores.size())},
                         {"block_size", fixed ? variant.block_rule.tokens : 0},
                         {"anchor_size", variant.method == Method::Star ? variant.anchor_size : 0},
@@ -97,6 +115,7 @@ void summarise(const SweepSession& session, const SweepSettings& settings, const
                         {"host_count", ranks / context.hosts.gpus_per_host}};
     summary.text["host_split"] = host_split_name(context.hosts.split);
     summary.numbers = {{"accuracy", accuracy}, {"accuracy_ratio_vs_global", ratio}};
+    if (group.metric) summary.text["metric"] = group.metric->name();
     if (session.stored_run(summary.text["params_key"]).empty()) summaries.push_back(std::move(summary));
   }
 }
@@ -105,28 +124,34 @@ void summarise(const SweepSession& session, const SweepSettings& settings, const
 // (task x length x sample x method): its target length as the context, no
 // query yet, the task's answer budget; replaced by the run's own once its
 // prompt is tokenized. A length a method cannot plan counts as global's.
-std::vector<double> planned_task_work(const SweepSettings& settings, const std::vector<MethodSettings>& variants,
+// Each run's expected work, in sweep order, for the progress ETA (rank 0). A
+// task file's prompts are not tokenized yet: their length is estimated at 4
+// bytes per token.
+std::vector<double> planned_task_work(const SweepSettings& settings, const std::vector<SampleGroup>& groups,
+                                      const TaskFile* file, const std::vector<MethodSettings>& variants,
                                       const ModelConfig& config, int world_size) {
   std::vector<double> work;
-  for (const std::string& task : settings.tasks) {
-    const int64_t answer_budget = settings.task_generate > 0 ? settings.task_generate : ruler_answer_tokens(task);
-    for (int64_t target_tokens : settings.seq_lens) {
-      for (int sample = 0; sample < settings.samples; ++sample) {
-        for (const MethodSettings& variant : variants) {
-          RunSpec spec;
-          spec.method = variant;
-          spec.context_len = std::max<int64_t>(1, target_tokens);
-          spec.generate = answer_budget;
-          spec.repeats = settings.repeats;
-          spec.warmup = settings.warmup;
-          try {
-            spec.plan = plan_method(variant, spec.context_len, world_size);
-          } catch (const Error&) {
-            spec.method = MethodSettings{};
-            spec.plan = plan_method(spec.method, spec.context_len, 1);
-          }
-          work.push_back(expected_run_work(config, spec));
+  for (const SampleGroup& group : groups) {
+    for (int sample = 0; sample < group.count; ++sample) {
+      int64_t length = group.target_tokens;
+      if (group.metric && file) {
+        const TaskSample& user = file->samples.at(size_t(sample));
+        length = int64_t(user.context.size() + user.query.size()) / 4;
+      }
+      for (const MethodSettings& variant : variants) {
+        RunSpec spec;
+        spec.method = variant;
+        spec.context_len = std::max<int64_t>(1, length);
+        spec.generate = group.answer_budget;
+        spec.repeats = settings.repeats;
+        spec.warmup = settings.warmup;
+        try {
+          spec.plan = plan_method(variant, spec.context_len, world_size);
+        } catch (const Error&) {
+          spec.method = MethodSettings{};
+          spec.plan = plan_method(spec.method, spec.context_len, 1);
         }
+        work.push_back(expected_run_work(config, spec));
       }
     }
   }
@@ -136,24 +161,48 @@ std::vector<double> planned_task_work(const SweepSettings& settings, const std::
 }  // namespace
 
 int run_task_sweep(const SweepSettings& settings) {
+  const bool task_file = !settings.task_file.empty();
   std::vector<MethodSettings> variants = Control::agree_on([&] {
     const std::vector<std::string> known = task_names();
     for (const std::string& task : settings.tasks) {
       SB_REQUIRE(std::find(known.begin(), known.end(), task) != known.end(), "unknown task '{}' (known: {})", task,
                  joined(known));
     }
-    SB_REQUIRE(settings.samples >= 1, "--samples must be >= 1 (got {})", settings.samples);
-    SB_REQUIRE(!settings.seq_lens.empty(), "--seq-len lists no length");
+    if (task_file) {
+      SB_REQUIRE(settings.samples >= 0, "--samples must be >= 0 with --task-file (0: every sample; got {})",
+                 settings.samples);
+    } else {
+      SB_REQUIRE(settings.samples >= 1, "--samples must be >= 1 (got {})", settings.samples);
+      SB_REQUIRE(!settings.seq_lens.empty(), "--seq-len lists no length");
+    }
     return method_variants(settings);
   });
 
   std::optional<Tokenizer> tokenizer;
+  std::optional<TaskFile> file;  // rank 0: read and checked whole before anything runs
   Control::agree_on_root([&] {
     const std::string tokenizer_path = task_tokenizer_path(settings);
-    SB_REQUIRE(!tokenizer_path.empty(),
-               "--task needs a tokenizer: pass --tokenizer FILE (tokenizer.json) or --model DIR containing one");
+    SB_REQUIRE(!tokenizer_path.empty(), "{} needs a tokenizer: pass --tokenizer FILE (tokenizer.json) or --model DIR "
+               "containing one", task_file ? "--task-file" : "--task");
     tokenizer.emplace(Tokenizer::load(tokenizer_path));
+    if (task_file) {
+      file.emplace(read_task_file(settings.task_file, settings.task_metric.name()));
+      if (settings.samples > 0 && size_t(settings.samples) < file->samples.size()) file->samples.resize(size_t(settings.samples));
+    }
   });
+  // The groups of samples every method runs: the file's, or each task at each length.
+  std::vector<SampleGroup> groups;
+  if (task_file) {
+    const int64_t count = Control::broadcast_ints({file ? int64_t(file->samples.size()) : 0}, 0).at(0);
+    const std::string name = fmt::format("file:{}", std::filesystem::path(settings.task_file).stem().string());
+    groups.push_back({name, 0, settings.task_generate > 0 ? settings.task_generate : kTaskFileAnswerTokens,
+                      int(count), settings.task_metric});
+  }
+  for (const std::string& task : settings.tasks) {
+    const int64_t answer_budget = settings.task_generate > 0 ? settings.task_generate : ruler_answer_tokens(task);
+    for (int64_t target_tokens : settings.seq_lens) groups.push_back({task, target_tokens, answer_budget,
+                                                                        settings.samples, std::nullopt});
+  }
   SweepSession session(settings, settings.methods, [&](const ModelConfig& config) {
     SB_REQUIRE(tokenizer->vocab_size() <= config.vocab_size,
                "the tokenizer has {} ids but model {} only {}: use a Llama-3 checkpoint or the tiny-llama3-vocab "
@@ -174,81 +223,91 @@ int run_task_sweep(const SweepSettings& settings) {
   // The generator sizes the task text; BOS or the chat template's scaffolding
   // come on top, so they are taken off each target.
   const int64_t scaffold_tokens = root ? prompt_scaffold_tokens(*tokenizer, settings.chat_template) : 0;
-  const size_t total_runs = settings.tasks.size() * settings.seq_lens.size() * size_t(settings.samples) * variants.size();
+  size_t total_runs = 0;
+  for (const SampleGroup& group : groups) total_runs += size_t(group.count) * variants.size();
   size_t runs_done = 0;  // executed or found in the file
   if (root) {
-    session.plan_progress(planned_task_work(settings, variants, config, session.layout().hosts),
-                          /*announce_every_start=*/false);
+    session.plan_progress(
+        planned_task_work(settings, groups, file ? &*file : nullptr, variants, config, session.layout().hosts),
+        /*announce_every_start=*/false);
   }
-  for (const std::string& task : settings.tasks) {
-    const int64_t answer_budget = settings.task_generate > 0 ? settings.task_generate : ruler_answer_tokens(task);
-    for (int64_t target_tokens : settings.seq_lens) {
-      std::vector<TaskSample> samples;
+  for (const SampleGroup& group : groups) {
+    const std::string& task = group.task;
+    std::vector<TaskSample> generated;
+    if (!group.metric) {
       Control::agree_on_root([&] {
-        SB_REQUIRE(target_tokens > 2 * scaffold_tokens, "--seq-len {} is too short for a {} prompt", target_tokens,
-                   task);
-        samples = generate_task_samples(task, target_tokens - scaffold_tokens, settings.samples, settings.seed,
-                                        *tokenizer, options);
+        SB_REQUIRE(group.target_tokens > 2 * scaffold_tokens, "--seq-len {} is too short for a {} prompt",
+                   group.target_tokens, task);
+        generated = generate_task_samples(task, group.target_tokens - scaffold_tokens, settings.samples,
+                                          settings.seed, *tokenizer, options);
       });
-      std::map<std::string, std::vector<double>> scores;  // method label -> per-sample scores
-      for (int index = 0; index < settings.samples; ++index) {
-        PromptTokens prompt;
-        Control::agree_on_root(
-            [&] { prompt = tokenize_task_prompt(*tokenizer, samples.at(size_t(index)), settings.chat_template); });
-        prompt.context = to_int32(Control::broadcast_ints(to_int64(prompt.context), 0));
-        prompt.query = to_int32(Control::broadcast_ints(to_int64(prompt.query), 0));
-        const std::string input = fmt::format("{} {} sample {}", task, target_tokens, index);
-        session.forget_references();  // each sample is its own input
-
-        for (const MethodSettings& variant : variants) {
-          const std::string label = method_label(variant);
-          SweepRun run;
-          run.spec.method = variant;
-          run.spec.context_len = int64_t(prompt.context.size());
-          run.spec.query_len = int64_t(prompt.query.size());
-          run.spec.generate = answer_budget;
-          run.spec.repeats = settings.repeats;
-          run.spec.warmup = settings.warmup;
-          run.spec.seed = settings.seed;
-          run.spec.task = task;
-          run.spec.sample = index;
-          run.spec.plan =
-              Control::agree_on([&] { return plan_method(variant, run.spec.context_len, session.layout().hosts); });
-          run.key_suffix = fmt::format(";target={}", target_tokens);
-          run.input = run.what = input;
-          run.index = runs_done;
-          SweepResult result = session.run(run, prompt.context, prompt.query);
-          ++runs_done;
-          if (result.stored) {
-            if (root) scores[label].push_back(result.record.numbers.at("score"));
-            continue;
-          }
-          ++executed;
-          if (!root) continue;
-          const TaskSample& sample = samples.at(size_t(index));
-          const std::string text = tokenizer->decode(answer_tokens(result.outcome.generated, config));
-          const double score = ruler_sample_score(sample.metric, text, sample.answers);
-          scores[label].push_back(score);
-          RunRecord& record = result.record;
-          record.text["generated_text"] = text;
-          record.text["answers"] = joined(sample.answers);
-          record.text["metric"] = sample.metric;
-          record.numbers["score"] = score;
-          record.numbers["depth"] = sample.depth;
-          record.integers["prompt_tokens"] = run.spec.context_len + run.spec.query_len;
-          record.integers["target_tokens"] = target_tokens;
-          session.append_paced(std::move(record));
-          fmt::print(stderr, "[{}/{}] [{}] {:<18} prompt {} tokens, score {:.2f}: {:?}  (ETA {})\n", runs_done,
-                     total_runs, input, label, run.spec.context_len + run.spec.query_len, score,
-                     text.substr(0, std::min<size_t>(text.size(), 60)), session.eta());
-        }
-      }
-      if (!root) continue;
-      std::vector<RunRecord> summaries;
-      summarise(session, settings, variants, task, target_tokens, scores, summary_rows, summaries);
-      for (RunRecord& summary : summaries) session.append_paced(std::move(summary));
-      session.flush();  // a task and length done: its records and summaries are in the file
     }
+    const std::vector<TaskSample>& samples = group.metric ? file->samples : generated;  // rank 0
+    std::map<std::string, std::vector<double>> scores;  // method label -> per-sample scores
+    int64_t longest_prompt = 0;
+    for (int index = 0; index < group.count; ++index) {
+      PromptTokens prompt;
+      Control::agree_on_root(
+          [&] { prompt = tokenize_task_prompt(*tokenizer, samples.at(size_t(index)), settings.chat_template); });
+      prompt.context = to_int32(Control::broadcast_ints(to_int64(prompt.context), 0));
+      prompt.query = to_int32(Control::broadcast_ints(to_int64(prompt.query), 0));
+      const int64_t sample_index =
+          Control::broadcast_ints({root ? samples.at(size_t(index)).index : 0}, 0).at(0);  // a file's own index
+      longest_prompt = std::max<int64_t>(longest_prompt, int64_t(prompt.context.size() + prompt.query.size()));
+      const std::string input = group.metric ? fmt::format("{} sample {}", task, sample_index)
+                                             : fmt::format("{} {} sample {}", task, group.target_tokens, index);
+      session.forget_references();  // each sample is its own input
+
+      for (const MethodSettings& variant : variants) {
+        const std::string label = method_label(variant);
+        SweepRun run;
+        run.spec.method = variant;
+        run.spec.context_len = int64_t(prompt.context.size());
+        run.spec.query_len = int64_t(prompt.query.size());
+        run.spec.generate = group.answer_budget;
+        run.spec.repeats = settings.repeats;
+        run.spec.warmup = settings.warmup;
+        run.spec.seed = settings.seed;
+        run.spec.task = task;
+        run.spec.sample = sample_index;
+        run.spec.plan =
+            Control::agree_on([&] { return plan_method(variant, run.spec.context_len, session.layout().hosts); });
+        run.key_suffix = group.key_suffix();
+        run.input = run.what = input;
+        run.index = runs_done;
+        SweepResult result = session.run(run, prompt.context, prompt.query);
+        ++runs_done;
+        if (result.stored) {
+          if (root) scores[label].push_back(result.record.numbers.at("score"));
+          continue;
+        }
+        ++executed;
+        if (!root) continue;
+        const TaskSample& sample = samples.at(size_t(index));
+        const std::string text = tokenizer->decode(answer_tokens(result.outcome.generated, config));
+        const TaskMetric metric = group.metric ? *group.metric : TaskMetric::parse(sample.metric);
+        const double score = score_sample(metric, text, sample.answers, sample.query);
+        scores[label].push_back(score);
+        RunRecord& record = result.record;
+        record.text["generated_text"] = text;
+        record.text["answers"] = joined(sample.answers);
+        record.text["metric"] = metric.name();
+        record.numbers["score"] = score;
+        record.numbers["depth"] = sample.depth;
+        record.integers["prompt_tokens"] = run.spec.context_len + run.spec.query_len;
+        record.integers["target_tokens"] = group.target_tokens;
+        session.append_paced(std::move(record));
+        fmt::print(stderr, "[{}/{}] [{}] {:<18} prompt {} tokens, score {:.2f}: {:?}  (ETA {})\n", runs_done,
+                   total_runs, input, label, run.spec.context_len + run.spec.query_len, score,
+                   text.substr(0, std::min<size_t>(text.size(), 60)), session.eta());
+      }
+    }
+    if (!root) continue;
+    std::vector<RunRecord> summaries;
+    summarise(session, settings, variants, group, group.metric ? longest_prompt : group.target_tokens, scores,
+              summary_rows, summaries);
+    for (RunRecord& summary : summaries) session.append_paced(std::move(summary));
+    session.flush();  // a task and length done: its records and summaries are in the file
   }
   session.report_resume();
   if (root) {

@@ -22,7 +22,8 @@ T h5_call(T result, const char* call, const std::string& path) {
 
 }  // namespace
 
-void write_array_file(const std::string& path, const std::vector<NamedArray>& arrays) {
+void write_array_file(const std::string& path, const std::vector<NamedArray>& arrays,
+                      const FileAttributes& attributes) {
   const std::string temporary = path + ".tmp." + std::to_string(getpid());
   silence_hdf5_errors();
   hid_t file = H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -40,6 +41,25 @@ void write_array_file(const std::string& path, const std::vector<NamedArray>& ar
       H5_OK(H5Dwrite(dataset, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, array.i64.data()), temporary);
     }
     H5Dclose(dataset);
+    H5Sclose(space);
+  }
+  for (const auto& [name, value] : attributes.text) {
+    hid_t type = H5_OK(H5Tcopy(H5T_C_S1), temporary);
+    H5_OK(H5Tset_size(type, value.empty() ? 1 : value.size()), temporary);
+    H5_OK(H5Tset_strpad(type, H5T_STR_NULLPAD), temporary);
+    hid_t space = H5_OK(H5Screate(H5S_SCALAR), temporary);
+    hid_t attribute = H5_OK(H5Acreate2(file, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), temporary);
+    H5_OK(H5Awrite(attribute, type, value.empty() ? "" : value.data()), temporary);
+    H5Aclose(attribute);
+    H5Sclose(space);
+    H5Tclose(type);
+  }
+  for (const auto& [name, value] : attributes.integers) {
+    hid_t space = H5_OK(H5Screate(H5S_SCALAR), temporary);
+    hid_t attribute =
+        H5_OK(H5Acreate2(file, name.c_str(), H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT), temporary);
+    H5_OK(H5Awrite(attribute, H5T_NATIVE_INT64, &value), temporary);
+    H5Aclose(attribute);
     H5Sclose(space);
   }
   H5_OK(H5Fclose(file), temporary);

@@ -4,6 +4,7 @@
 // half-written file.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sb {
@@ -15,6 +16,13 @@ struct NamedArray {
   std::vector<int64_t> i64;
 };
 
-void write_array_file(const std::string& path, const std::vector<NamedArray>& arrays);
+// Attributes of the file's root group: what produced the arrays (text, or 64-bit integers).
+struct FileAttributes {
+  std::vector<std::pair<std::string, std::string>> text;
+  std::vector<std::pair<std::string, int64_t>> integers;
+};
+
+void write_array_file(const std::string& path, const std::vector<NamedArray>& arrays,
+                      const FileAttributes& attributes = {});
 
 }  // namespace sb

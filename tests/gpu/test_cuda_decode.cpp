@@ -7,7 +7,8 @@
 
 #include <cmath>
 
-#include "attention/method.h"
+#include "attention/method_factory.h"
+#include "comm/comm_factory.h"
 #include "backend/cuda/cuda_backend.h"
 #include "experiment/forward_pass.h"
 #include "gpu_test_util.h"
@@ -202,7 +203,7 @@ ForwardOutputs run_tiny(DecodePath path, const MethodSettings& settings, int64_t
 TEST(CudaDecode, GraphReplayGivesTheSameTokens) {
   MethodSettings global;
   MethodSettings duo;
-  duo.name = "duo";
+  duo.method = Method::Duo;
   duo.duo = testing::duo_test_pattern(std::vector<std::vector<int>>(size_t(preset_config("tiny").num_layers),
                                                                     std::vector<int>{1, 0}),
                                       4, 8);
@@ -211,8 +212,8 @@ TEST(CudaDecode, GraphReplayGivesTheSameTokens) {
       const ForwardOutputs legacy = run_tiny(DecodePath::Legacy, settings, context);
       const ForwardOutputs eager = run_tiny(DecodePath::Eager, settings, context);
       const ForwardOutputs graph = run_tiny(DecodePath::Graph, settings, context);
-      EXPECT_EQ(graph.generated, eager.generated) << settings.name << " context " << context;
-      EXPECT_EQ(graph.generated, legacy.generated) << settings.name << " context " << context;
+      EXPECT_EQ(graph.generated, eager.generated) << setting_name(settings.method) << " context " << context;
+      EXPECT_EQ(graph.generated, legacy.generated) << setting_name(settings.method) << " context " << context;
     }
   }
 }
