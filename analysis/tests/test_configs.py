@@ -9,14 +9,16 @@ import tomllib
 import pytest
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-CONFIGS = sorted(glob.glob(os.path.join(REPO, "configs", "*.toml")))
-PRESETS = {"tiny", "llama3-8b", "llama3.1-8b", "llama3.1-70b", "llama3-8b-gradient-1048k"}
+CONFIGS = sorted(glob.glob(os.path.join(REPO, "configs", "*.toml")) +
+                 glob.glob(os.path.join(REPO, "configs", "table7", "*.toml")))  # the paper's host layouts
+PRESETS = {"tiny", "llama3-8b", "llama3.1-8b", "llama3.1-70b", "llama3.1-405b", "llama3-8b-gradient-1048k"}
 
 
 def run_flags() -> set[str]:
     """Long flag names of `starbench run`, read from its sources (no binary needed)."""
     flags = set()
-    for name in ("cmd_run.cpp", "duo_flags.cpp"):  # duo_flags.cpp: the --duo-* flags run and forward share
+    # duo_flags.cpp, host_flags.cpp: the --duo-* and host flags run and forward share
+    for name in ("cmd_run.cpp", "duo_flags.cpp", "host_flags.cpp"):
         source = open(os.path.join(REPO, "src", "cli", name), encoding="utf-8").read()
         # run->add_option("--seq-len", ...), add_setting_list_option(*run, "--method", ...) (cli/setting_options.h)
         flags |= set(re.findall(r'add_(?:\w+_)?(?:option|flag)(?:<\w+>)?\(\s*(?:\*\w+,\s*)?"!?--([a-z0-9-]+)', source))
@@ -107,3 +109,13 @@ def test_binary_accepts_the_flags():
     keys = set().union(*(load(p).keys() for p in CONFIGS))
     missing = [k for k in sorted(keys) if f"--{k}" not in help_text]
     assert not missing, f"`starbench run --help` does not list {missing}"
+
+
+@pytest.mark.parametrize("path", [p for p in CONFIGS if os.sep + "table7" + os.sep in p], ids=os.path.basename)
+def test_table7_layouts_name_their_hosts(path):
+    # configs/table7/<model>_<hosts>x<gpus>.toml: the file's GPUs per host, and a command whose ranks make its hosts.
+    hosts, gpus = map(int, re.search(r"_(\d+)x(\d+)\.toml$", path).groups())
+    config = load(path)
+    assert config["gpus-per-host"] == gpus and config["host-split"] in {"tensor", "layers"}
+    ranks = re.search(r"--ranks (\d+)", open(path, encoding="utf-8").read())
+    assert ranks and int(ranks.group(1)) == hosts * gpus, path

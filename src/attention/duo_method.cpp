@@ -3,6 +3,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "attention/duo_shard.h"
 #include "attention/query_attention.h"
 #include "util/error.h"
 
@@ -165,7 +166,7 @@ DuoState::DuoState(std::shared_ptr<const DuoPattern> pattern_in, const ModelConf
 DuoMethod::DuoMethod(Transformer& model, Comm& comm, int64_t context_len, int64_t max_tail_tokens,
                      std::shared_ptr<const DuoPattern> pattern)
     : GlobalMethod(model, comm, context_len, max_tail_tokens, /*keep_tail_kv=*/false),
-      duo_(std::move(pattern), model.config(), model.backend(), /*holds_streaming=*/true) {
+      duo_(shard_duo_pattern(std::move(pattern), model.shard()), model.config(), model.backend(), /*holds_streaming=*/true) {
   tail_kv_ = KvCache(model.backend(), max_tail_tokens, duo_.heads.retrieval_kv, model.config().head_dim);
 }
 
@@ -194,7 +195,7 @@ StarDuoMethod::StarDuoMethod(Transformer& model, Comm& comm, StarLayout layout, 
                              std::shared_ptr<const DuoPattern> pattern, AnchorMode anchor_mode)
     : StarMethod(model, comm, layout, max_tail_tokens, AnchorSource::First, AnchorPositions::Original, anchor_mode,
                  /*keep_tail_kv=*/false),
-      duo_(std::move(pattern), model.config(), model.backend(), comm.rank() == comm.size() - 1) {
+      duo_(shard_duo_pattern(std::move(pattern), model.shard()), model.config(), model.backend(), comm.rank() == comm.size() - 1) {
   if (comm.rank() == query_rank()) {
     tail_kv_ = KvCache(model.backend(), max_tail_tokens, duo_.heads.retrieval_kv, model.config().head_dim);
   }

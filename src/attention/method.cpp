@@ -42,8 +42,9 @@ Tensor AttentionMethod::encode_query(const std::vector<int32_t>& tokens) {
   if (!replay_made_) {
     replay_made_ = true;
     replay_ = model_.backend().make_step_replay();
-    // Graphs for one-rank methods; with several ranks a step holds collectives: run it as is.
-    if (replay_ && comm_.size() > 1) replay_ = std::make_unique<StepReplay>();
+    // Graphs for one-rank methods on a one-GPU host; with several ranks, or a
+    // host's GPUs sharing the model, a step holds collectives: run it as is.
+    if (replay_ && (comm_.size() > 1 || !model_.shard().whole())) replay_ = std::make_unique<StepReplay>();
   }
   if (tokens.size() == 1 && replay_) {
     const int32_t token = tokens[0];

@@ -16,6 +16,7 @@ void add_calibrate_command(CLI::App& app) {
                         "Models whose weight shapes are timed (the first one's heads shape the attention grid; "
                         "default llama3.1-8b,llama3.1-70b, with --quick tiny)")
       ->delimiter(',');
+  add_host_options(*calibrate, settings->hosts);
   calibrate->add_option("--output,-o", settings->output,
                         "Profile file (default $XDG_CACHE_HOME/starbench/hardware/<gpu>.json, ~/.cache without it; "
                         "configs/hardware/ only when named here)");

@@ -19,6 +19,7 @@ void add_forward_command(CLI::App& app) {
   forward->add_option("--weight-seed", settings->model.weight_seed, "Seed of the synthetic weights")
       ->capture_default_str();
   forward->add_option("--backend", settings->backend, "auto | cpu | cuda")->capture_default_str();
+  add_host_options(*forward, settings->hosts);
   CLI::Option* tokens =
       forward->add_option("--tokens", settings->tokens, "Token ids, comma-separated")->delimiter(',');
   forward->add_option("--tokens-file", settings->tokens_file,

@@ -37,9 +37,11 @@ void inspect(const InspectArgs& args) {
   if (!args.run.empty()) return print_run(store, args.run);
   std::vector<std::string> ids = store.run_ids();
   fmt::print("{} run(s) in {}\n", ids.size(), args.path);
-  // The label names the ring layout and star's settings; sim: 1 for a simulated run; the device it ran on.
-  fmt::print("{:<12} {:<26} {:<12} {:>8} {:>5} {:>7} {:>7} {:>11} {:>10} {:>3}  {:<12}  {}\n", "run", "label", "kind",
-             "seq_len", "ranks", "block", "anchor", "context_ms", "query_ms", "sim", "identity", "device");
+  // The label names the ring layout and star's settings; ranks: hosts x GPUs per host for hosts of several GPUs
+  // ("2x4") with the split; sim: 1 for a simulated run; the device it ran on.
+  fmt::print("{:<12} {:<26} {:<12} {:>8} {:>5} {:>7} {:>7} {:>7} {:>11} {:>10} {:>3}  {:<12}  {}\n", "run", "label",
+             "kind", "seq_len", "ranks", "split", "block", "anchor", "context_ms", "query_ms", "sim", "identity",
+             "device");
   int damaged = 0;
   for (const std::string& id : ids) {
     // A checksum that does not match or a dataset that does not read; with
@@ -66,10 +68,12 @@ void inspect(const InspectArgs& args) {
     if (!record.text.count("label") && record.text.count("ring_layout")) {
       label = fmt::format("{}({})", label, record.text["ring_layout"]);
     }
-    fmt::print("{:<12} {:<26} {:<12} {:>8} {:>5} {:>7} {:>7} {:>11.2f} {:>10.2f} {:>3}  {:<12}  {}\n", id, label,
-               record.text["kind"], integer("seq_len"), integer("world_size"), integer("block_size"),
-               integer("anchor_size"), number("context_ms"), number("query_ms"), integer("simulated") == 1 ? 1 : 0,
-               identity, record.text["device"]);
+    const bool split = integer("gpus_per_host") > 1;
+    fmt::print("{:<12} {:<26} {:<12} {:>8} {:>5} {:>7} {:>7} {:>7} {:>11.2f} {:>10.2f} {:>3}  {:<12}  {}\n", id, label,
+               record.text["kind"], integer("seq_len"), ranks_label(record),
+               split ? record.text["host_split"] : std::string("-"), integer("block_size"), integer("anchor_size"),
+               number("context_ms"), number("query_ms"), integer("simulated") == 1 ? 1 : 0, identity,
+               record.text["device"]);
   }
   if (args.verify) {
     fmt::print("{} run(s) verified: {} intact, {} damaged\n", ids.size(), ids.size() - size_t(damaged), damaged);

@@ -111,12 +111,13 @@ void add_sweep_options(CLI::App* run, SweepSettings& settings_ref) {
   SweepSettings* settings = &settings_ref;
   run->add_option("--model", settings->model.model_dir, "HF Llama-3 checkpoint directory (config.json + safetensors)");
   run->add_option("--model-preset", settings->model.preset,
-                  "Synthetic weights with a preset's shapes: tiny, llama3-8b, llama3.1-8b, llama3.1-70b, "
+                  "Synthetic weights with a preset's shapes: tiny, llama3-8b, llama3.1-8b, llama3.1-70b, llama3.1-405b, "
                   "llama3-8b-gradient-1048k")
       ->capture_default_str();
   run->add_option("--weight-seed", settings->model.weight_seed, "Seed of the synthetic weights")->capture_default_str();
   run->add_option("--backend", settings->backend, "auto | cpu | cuda (auto: cuda when a GPU is present)")
       ->capture_default_str();
+  add_host_options(*run, settings->hosts);
   add_setting_list_option(*run, "--method", settings->methods, "Attention methods: " + setting_choices<Method>());
   run->add_option("--seq-len", settings->seq_lens, "Context lengths in tokens")->delimiter(',')->capture_default_str();
   run->add_option("--query-len", settings->query_len, "Query tokens after the context")->capture_default_str();

@@ -8,6 +8,9 @@
 
 namespace sb {
 struct DuoOptions;
+struct HostOptions;
+// --gpus-per-host, --host-split (run, forward, simulate, calibrate).
+void add_host_options(CLI::App& command, HostOptions& options);
 // --duo-pattern, --duo-sink, --duo-recent, --duo-threshold, --duo-sparsity (run and forward).
 void add_duo_options(CLI::App& command, DuoOptions& options);
 // A parse-time check: an integer number of tokens >= 0 (duo_flags.cpp).

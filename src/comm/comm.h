@@ -36,6 +36,10 @@ class Comm {
   virtual void broadcast_wait() = 0;
   // recv on root holds size() blocks of send.nbytes() in rank order; ignored elsewhere.
   virtual void gather(const Tensor& send, Tensor& recv, int root) = 0;
+  // In place: every rank ends with the element-wise sum over the ranks (the
+  // tensor split's all-reduce after o_proj and down_proj). Blocking for the
+  // host on MPI; on NCCL enqueued on the compute stream.
+  virtual void all_reduce_sum(Tensor& buffer) = 0;
 
   uint64_t bytes_sent() const { return bytes_sent_; }
   void reset_bytes_sent() { bytes_sent_ = 0; }

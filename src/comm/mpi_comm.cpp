@@ -14,8 +14,8 @@ namespace {
 
 class MpiComm : public Comm {
  public:
-  MpiComm() {
-    MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &comm_));
+  // Takes ownership of `comm` (a duplicate or split of MPI_COMM_WORLD).
+  explicit MpiComm(MPI_Comm comm) : comm_(comm) {
     MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
     MPI_CHECK(MPI_Comm_size(comm_, &size_));
   }
@@ -75,6 +75,18 @@ class MpiComm : public Comm {
     if (rank_ != root) bytes_sent_ += send.nbytes();
   }
 
+  void all_reduce_sum(Tensor& buffer) override {
+    SB_REQUIRE(buffer.dtype() == DType::F32, "MPI all-reduce of {}: F32 only (the cpu backend's activations)",
+               buffer.describe());
+    SB_REQUIRE(buffer.numel() <= int64_t(INT_MAX), "all-reduce of {} exceeds one MPI message", buffer.describe());
+    if (size_ == 1 || buffer.numel() == 0) return;
+    MPI_Request request;
+    MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, buffer.data(), int(buffer.numel()), MPI_FLOAT, MPI_SUM, comm_, &request));
+    wait_or_abort(request, "all-reduce");
+    // A ring all-reduce sends 2 (n - 1) / n of the buffer from every rank.
+    bytes_sent_ += buffer.nbytes() * 2 * size_t(size_ - 1) / size_t(size_);
+  }
+
  private:
   static constexpr int kRingTag = 7001;
   MPI_Comm comm_ = MPI_COMM_NULL;
@@ -85,6 +97,18 @@ class MpiComm : public Comm {
 
 }  // namespace
 
-std::unique_ptr<Comm> make_mpi_comm() { return std::make_unique<MpiComm>(); }
+std::unique_ptr<Comm> make_mpi_comm() {
+  MPI_Comm comm = MPI_COMM_NULL;
+  MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &comm));
+  return std::make_unique<MpiComm>(comm);
+}
+
+std::unique_ptr<Comm> make_mpi_group_comm(const std::vector<int>& members, int position) {
+  // Collective over the world: the group's first member names it (the groups
+  // partition the world), the position in `members` orders it.
+  MPI_Comm comm = MPI_COMM_NULL;
+  MPI_CHECK(MPI_Comm_split(MPI_COMM_WORLD, members.front(), position, &comm));
+  return std::make_unique<MpiComm>(comm);
+}
 
 }  // namespace sb

@@ -1,5 +1,6 @@
 #include "comm/nccl_comm.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -41,30 +42,51 @@ void release_communicator(ncclComm_t comm, double timeout_s) {
 
 class NcclComm : public Comm {
  public:
-  explicit NcclComm(CudaBackend& backend) : backend_(backend), compute_(backend.stream()) {
-    rank_ = Control::rank();
-    size_ = Control::size();
+  // Over the world ranks `members` (this rank is members[rank]); the whole
+  // world when members is empty.
+  NcclComm(CudaBackend& backend, const std::vector<int>& members)
+      : backend_(backend), compute_(backend.stream()) {
     // NVLink multicast (NVLS) can take a shared host's GPUs out of service: keep it off
     // unless the user explicitly decided otherwise.
     setenv("NCCL_NVLS_ENABLE", "0", /*overwrite=*/0);
-    // The unique id goes out from rank 0 by MPI_Bcast over MPI_COMM_WORLD
-    // (Control's broadcast: with a deadline, so a dead rank cannot hang us).
     ncclUniqueId id{};
     static_assert(sizeof id % sizeof(int64_t) == 0);
-    std::vector<int64_t> words(sizeof id / sizeof(int64_t));
-    if (rank_ == 0) {
-      NCCL_CHECK(ncclGetUniqueId(&id));
-      std::memcpy(words.data(), &id, sizeof id);
+    if (members.empty()) {
+      rank_ = Control::rank();
+      size_ = Control::size();
+      // The unique id goes out from rank 0 by MPI_Bcast over MPI_COMM_WORLD
+      // (Control's broadcast: with a deadline, so a dead rank cannot hang us).
+      std::vector<int64_t> words(sizeof id / sizeof(int64_t));
+      if (rank_ == 0) {
+        NCCL_CHECK(ncclGetUniqueId(&id));
+        std::memcpy(words.data(), &id, sizeof id);
+      }
+      words = Control::broadcast_ints(words, 0);
+      std::memcpy(&id, words.data(), sizeof id);
+    } else {
+      size_ = int(members.size());
+      rank_ = int(std::find(members.begin(), members.end(), Control::rank()) - members.begin());
+      // Every group's first member makes its id; one all-gather over the world
+      // (with Control's deadline) hands each rank its group's.
+      std::string mine;
+      if (rank_ == 0) {
+        NCCL_CHECK(ncclGetUniqueId(&id));
+        mine.assign(reinterpret_cast<const char*>(&id), sizeof id);
+      }
+      const std::vector<std::string> ids = Control::gather_all_strings(mine);
+      const std::string& ours = ids.at(size_t(members.front()));
+      SB_REQUIRE(ours.size() == sizeof id, "NCCL group of ranks led by {}: no communicator id from it",
+                 members.front());
+      std::memcpy(&id, ours.data(), sizeof id);
     }
-    words = Control::broadcast_ints(words, 0);
-    std::memcpy(&id, words.data(), sizeof id);
     CUDA_CHECK(cudaSetDevice(backend_.device()));
     // Non-blocking, so that every wait on a peer has a deadline (nccl_deadline.h).
     ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
     config.blocking = 0;
     const ncclResult_t started = ncclCommInitRankConfig(&comm_, size_, id, rank_, &config);
     deadline_ = std::make_unique<NcclDeadline>(comm_, backend_.device(), Control::collective_timeout_s());
-    deadline_->call(started, fmt::format("communicator setup over {} ranks (this is rank {})", size_, rank_));
+    deadline_->call(started, fmt::format("communicator setup over {} ranks (this is rank {} of them, world rank {})",
+                                         size_, rank_, Control::rank()));
     CUDA_CHECK(cudaStreamCreateWithFlags(&comm_stream_, cudaStreamNonBlocking));
     CUDA_CHECK(cudaEventCreateWithFlags(&ready_, cudaEventDisableTiming));
     CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
@@ -164,6 +186,23 @@ class NcclComm : public Comm {
     deadline_->watch(compute_, what);
   }
 
+  void all_reduce_sum(Tensor& buffer) override {
+    SB_REQUIRE(buffer.dtype() == DType::BF16 || buffer.dtype() == DType::F32,
+               "nccl all-reduce of {}: BF16 or F32 only", buffer.describe());
+    if (size_ == 1 || buffer.numel() == 0) return;
+    ring_wait();
+    // On the compute stream: the next op reads the sum, so nothing is gained
+    // by a stream of its own.
+    const std::string what = fmt::format("all-reduce of {} over {} ranks (this is rank {})", buffer.describe(),
+                                         size_, rank_);
+    deadline_->call(ncclAllReduce(buffer.data(), buffer.data(), size_t(buffer.numel()),
+                                  buffer.dtype() == DType::BF16 ? ncclBfloat16 : ncclFloat32, ncclSum, comm_,
+                                  compute_),
+                    what);
+    deadline_->watch(compute_, what);
+    bytes_sent_ += buffer.nbytes() * 2 * uint64_t(size_ - 1) / uint64_t(size_);
+  }
+
  private:
   CudaBackend& backend_;
   cudaStream_t compute_;
@@ -180,7 +219,13 @@ class NcclComm : public Comm {
 std::unique_ptr<Comm> make_nccl_comm(Backend& backend) {
   auto* cuda = dynamic_cast<CudaBackend*>(&backend);
   SB_REQUIRE(cuda != nullptr, "NCCL comm needs the cuda backend, got the {} backend", backend.name());
-  return std::make_unique<NcclComm>(*cuda);
+  return std::make_unique<NcclComm>(*cuda, std::vector<int>{});
+}
+
+std::unique_ptr<Comm> make_nccl_group_comm(Backend& backend, const std::vector<int>& members) {
+  auto* cuda = dynamic_cast<CudaBackend*>(&backend);
+  SB_REQUIRE(cuda != nullptr, "NCCL comm needs the cuda backend, got the {} backend", backend.name());
+  return std::make_unique<NcclComm>(*cuda, members);
 }
 
 }  // namespace sb

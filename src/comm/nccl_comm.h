@@ -6,6 +6,7 @@
 // host never blocks and attention on the current block overlaps the transfer
 // of the next.
 #include <memory>
+#include <vector>
 
 #include "comm/comm.h"
 
@@ -16,5 +17,9 @@ class Backend;
 // The NCCL unique id travels by MPI_Bcast over MPI_COMM_WORLD; one rank per GPU.
 // Throws sb::Error if backend is not the cuda backend.
 std::unique_ptr<Comm> make_nccl_comm(Backend& backend);
+// Over the world ranks `members` (a host's GPUs, or one index of every host).
+// Collective over the world: every rank calls it with its own group (the ids
+// of the groups travel in one all-gather).
+std::unique_ptr<Comm> make_nccl_group_comm(Backend& backend, const std::vector<int>& members);
 
 }  // namespace sb

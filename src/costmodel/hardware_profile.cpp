@@ -295,6 +295,10 @@ HardwareProfile parse_hardware_profile(const std::string& json_text, const std::
     profile.has_comm = true;
     profile.p2p = read.linear(comm, "p2p", "comm");
     profile.broadcast = read.linear(comm, "broadcast", "comm");
+    if (comm.contains("all_reduce")) {
+      profile.has_all_reduce = true;
+      profile.all_reduce = read.linear(comm, "all_reduce", "comm");
+    }
     profile.overlap_slowdown = read.positive(comm, "overlap_slowdown", "comm");
     SB_REQUIRE(profile.overlap_slowdown >= 1.0 && profile.overlap_slowdown < 4.0,
                "{}: field 'comm.overlap_slowdown' must be in [1, 4), got {}", origin, profile.overlap_slowdown);
@@ -339,6 +343,10 @@ std::string hardware_profile_json(const HardwareProfile& profile) {
                    {"broadcast",
                     {{"latency_s", profile.broadcast.latency_s}, {"bytes_per_s", profile.broadcast.bytes_per_s}}},
                    {"overlap_slowdown", profile.overlap_slowdown}};
+    if (profile.has_all_reduce) {
+      doc["comm"]["all_reduce"] = {{"latency_s", profile.all_reduce.latency_s},
+                                   {"bytes_per_s", profile.all_reduce.bytes_per_s}};
+    }
   } else {
     doc["comm"] = nullptr;
   }
@@ -368,6 +376,7 @@ HardwareProfile derive_profile(const HardwareProfile& measured, const std::strin
   for (auto& [name, cost] : derived.elementwise) cost.bytes_per_s *= ratios.memory;
   derived.p2p.bytes_per_s *= ratios.interconnect;
   derived.broadcast.bytes_per_s *= ratios.interconnect;
+  derived.all_reduce.bytes_per_s *= ratios.interconnect;
   return derived;
 }
 

@@ -60,6 +60,10 @@ struct HardwareProfile {
   std::map<std::string, LinearCost> elementwise;  // by elementwise_name()
   bool has_comm = false;
   LinearCost p2p, broadcast;     // NCCL, two GPUs of one node
+  // NCCL all-reduce (sum) of a buffer between two GPUs of one node: the tensor
+  // split's; absent from profiles measured before hosts had several GPUs.
+  bool has_all_reduce = false;
+  LinearCost all_reduce;
   double overlap_slowdown = 1.0;  // compute time x this while a transfer runs
 
   // Costs (seconds).

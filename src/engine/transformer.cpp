@@ -3,18 +3,34 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
+#include "comm/comm.h"
 #include "util/error.h"
 
 namespace sb {
 
 float attention_scale(int64_t head_dim) { return float(1.0 / std::sqrt(double(head_dim))); }
 
-Transformer::Transformer(const ModelConfig& config, Backend& backend, const ModelWeightSpecs& weights,
-                         int64_t mlp_chunk_tokens)
-    : config_(config), backend_(backend), mlp_chunk_tokens_(std::max<int64_t>(1, mlp_chunk_tokens)) {
+Transformer::Transformer(const ModelConfig& config, Backend& backend, const ModelWeightSpecs& full_weights,
+                         int64_t mlp_chunk_tokens, HostShard host_shard)
+    : full_config_(config),
+      config_(shard_config(config, host_shard.shard)),
+      host_shard_(host_shard),
+      backend_(backend),
+      mlp_chunk_tokens_(std::max<int64_t>(1, mlp_chunk_tokens)) {
+  validate_config(full_config_);
   validate_config(config_);
-  SB_REQUIRE(int64_t(weights.layers.size()) == config_.num_layers, "weights have {} layers, config {}",
-             weights.layers.size(), config_.num_layers);
+  SB_REQUIRE(host_shard_.shard.whole() ||
+                 (host_shard_.host != nullptr && host_shard_.host->size() == host_shard_.shard.count &&
+                  host_shard_.host->rank() == host_shard_.shard.index),
+             "model shard {} of {} needs its host's communicator (got {})", host_shard_.shard.index,
+             host_shard_.shard.count,
+             host_shard_.host ? fmt::format("rank {} of {}", host_shard_.host->rank(), host_shard_.host->size())
+                              : std::string("none"));
+  SB_REQUIRE(int64_t(full_weights.layers.size()) == full_config_.num_layers, "weights have {} layers, config {}",
+             full_weights.layers.size(), full_config_.num_layers);
+  const ModelWeightSpecs weights = shard_weight_specs(full_weights, full_config_, host_shard_.shard);
   embed_ = backend_.upload(weights.embed);
   final_norm_ = backend_.upload(weights.final_norm);
   // Tied checkpoints name no lm_head tensor; the spec then is the embedding's.
@@ -60,7 +76,14 @@ Tensor Transformer::forward(const Tensor& token_ids, const Tensor& position_ids,
   const bool fused = num_tokens <= kFusedTokens;
 
   Tensor x = backend_.empty(act, {num_tokens, hidden});
-  backend_.embedding(embed_, token_ids, x);
+  if (host_shard_.shard.layer_split() && host_shard_.shard.index > 0) {
+    hand_off(x, /*receive=*/true);  // the residual stream after the previous GPU's layers
+  } else {
+    backend_.embedding(embed_, token_ids, x);
+  }
+  // Tensor split: GPU 0 of the host adds its partial products to x, the others
+  // write theirs over x, and the all-reduce sums them: x + the unsplit product.
+  const bool adds_to_residual = !host_shard_.shard.tensor_split() || host_shard_.shard.index == 0;
 
   Tensor normed = fused ? Tensor() : backend_.empty(act, {num_tokens, hidden});
   Tensor q = backend_.empty(act, {num_tokens, q_heads * head_dim});
@@ -87,11 +110,13 @@ Tensor Transformer::forward(const Tensor& token_ids, const Tensor& position_ids,
     backend_.rope(q_heads_view, position_ids);
     backend_.rope(k_heads_view, position_ids);
     attention.attend(layer, q_heads_view, k_heads_view, v_heads_view, attn_out);
-    backend_.matmul(attn_out.reshape({num_tokens, q_heads * head_dim}), w.o_proj, x, /*accumulate=*/true);
+    backend_.matmul(attn_out.reshape({num_tokens, q_heads * head_dim}), w.o_proj, x, adds_to_residual);
+    reduce_residual(x);
 
     if (fused) {  // one chunk: the MLP up to the down projection in one op
       backend_.rmsnorm_swiglu(x, w.mlp_norm, eps, w.gate_proj, w.up_proj, gate);
-      backend_.matmul(gate, w.down_proj, x, /*accumulate=*/true);
+      backend_.matmul(gate, w.down_proj, x, adds_to_residual);
+      reduce_residual(x);
       continue;
     }
     backend_.rmsnorm(x, w.mlp_norm, eps, normed);
@@ -104,10 +129,34 @@ Tensor Transformer::forward(const Tensor& token_ids, const Tensor& position_ids,
       backend_.matmul(normed.rows(begin, end), w.gate_proj, gate_rows);
       backend_.matmul(normed.rows(begin, end), w.up_proj, up_rows);
       backend_.swiglu(gate_rows, up_rows, gate_rows);
-      backend_.matmul(gate_rows, w.down_proj, x_rows, /*accumulate=*/true);
+      backend_.matmul(gate_rows, w.down_proj, x_rows, adds_to_residual);
     }
+    reduce_residual(x);
+  }
+  if (host_shard_.shard.layer_split()) {
+    // On to the next GPU's layers; the last GPU's result is every GPU's.
+    if (host_shard_.shard.index + 1 < host_shard_.shard.count) hand_off(x, /*receive=*/false);
+    host_shard_.host->broadcast(x, host_shard_.shard.count - 1);
   }
   return x;
+}
+
+void Transformer::reduce_residual(Tensor& x) {
+  if (host_shard_.shard.tensor_split()) host_shard_.host->all_reduce_sum(x);
+}
+
+void Transformer::hand_off(Tensor& x, bool receive) {
+  // One point-to-point transfer between neighbours in the host, as a ring step
+  // whose other direction is empty (it matches on every Comm).
+  Comm& host = *host_shard_.host;
+  const int index = host_shard_.shard.index;
+  Tensor nothing = x.rows(0, 0);
+  if (receive) {
+    host.ring_start(nothing, index - 1, x, index - 1);
+  } else {
+    host.ring_start(x, index + 1, nothing, index + 1);
+  }
+  host.ring_wait();
 }
 
 Tensor Transformer::final_norm(const Tensor& hidden) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "engine/model_shard.h"
 #include "model/config.h"
 #include "model/weights.h"
 
@@ -32,10 +33,17 @@ class Transformer {
   static constexpr int64_t kMlpChunkTokens = 8192;
 
   // Uploads every weight through the backend (the specs may view mmapped files).
+  // With a split host (engine/model_shard.h) only the shard's slices or layers.
   Transformer(const ModelConfig& config, Backend& backend, const ModelWeightSpecs& weights,
-              int64_t mlp_chunk_tokens = kMlpChunkTokens);
+              int64_t mlp_chunk_tokens = kMlpChunkTokens, HostShard host_shard = {});
 
+  // The model this GPU runs: the shard's heads and MLP columns (tensor split)
+  // or layers (layer split), what the attention methods allocate KV from;
+  // else the whole model. A layer split's attend() gets the shard's layer
+  // indices (0 = its first layer).
   const ModelConfig& config() const { return config_; }
+  const ModelConfig& full_config() const { return full_config_; }
+  const ModelShard& shard() const { return host_shard_.shard; }
   Backend& backend() const { return backend_; }
   int64_t mlp_chunk_tokens() const { return mlp_chunk_tokens_; }
 
@@ -68,7 +76,14 @@ class Transformer {
   struct Layer {
     Tensor attn_norm, q_proj, k_proj, v_proj, o_proj, mlp_norm, gate_proj, up_proj, down_proj;
   };
-  ModelConfig config_;
+  // The row-parallel projection's partial sums into x over the host: x +=
+  // sum over the host's GPUs of partial_i (each GPU wrote x + partial_0 or partial_i).
+  void reduce_residual(Tensor& x);
+  // Layer split: receives x from the previous GPU of the host, or sends it to the next.
+  void hand_off(Tensor& x, bool receive);
+
+  ModelConfig full_config_, config_;
+  HostShard host_shard_;
   Backend& backend_;
   int64_t mlp_chunk_tokens_;
   Tensor embed_, final_norm_, lm_head_;

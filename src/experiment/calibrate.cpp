@@ -13,6 +13,7 @@
 
 #include "comm/comm_factory.h"
 #include "costmodel/op_bytes.h"
+#include "engine/model_shard.h"
 #include "engine/transformer.h"
 #include "experiment/model_loader.h"
 #include "experiment/placement.h"
@@ -109,8 +110,16 @@ void time_gemms(Backend& backend, Stopwatch& watch, const CalibrationSettings& s
   const int64_t long_rows = settings.quick ? 256 : 65536;   // q/k/v/o see a rank's whole share
   const int64_t mlp_rows = settings.quick ? 256 : Transformer::kMlpChunkTokens;  // the MLP runs in chunks
   const int64_t head_rows = settings.quick ? 64 : 1024;     // the LM head sees the query and generated tokens
+  std::vector<ModelConfig> models;
   for (const std::string& preset : settings.presets) {
-    const ModelConfig c = preset_config(preset);
+    models.push_back(preset_config(preset));
+    const int gpus = settings.hosts.gpus_per_host;
+    // A layer split runs whole layers: its shapes are the model's.
+    if (gpus > 1 && settings.hosts.split == HostSplit::Tensor) {
+      models.push_back(shard_config(models.back(), make_tensor_shard(models.back(), 0, gpus)));
+    }
+  }
+  for (const ModelConfig& c : models) {
     add(c.num_heads * c.head_dim, c.hidden_size, long_rows);
     add(c.num_kv_heads * c.head_dim, c.hidden_size, long_rows);
     add(c.hidden_size, c.num_heads * c.head_dim, long_rows);
@@ -246,7 +255,7 @@ void time_comm(Backend& backend, Stopwatch& watch, const CalibrationSettings& se
   const int peer = 1 - comm->rank();
   const std::vector<double> sizes = settings.quick ? std::vector<double>{4096, 1 << 20}
                                                    : std::vector<double>{4096, 262144, 16777216, 268435456};
-  std::vector<std::pair<double, double>> p2p, broadcast;
+  std::vector<std::pair<double, double>> p2p, broadcast, all_reduce;
   for (double bytes : sizes) {
     const int64_t elements = int64_t(bytes) / int64_t(dtype_size(backend.act_dtype()));
     Tensor send = random_tensor(backend, {elements}, 9000);
@@ -260,9 +269,14 @@ void time_comm(Backend& backend, Stopwatch& watch, const CalibrationSettings& se
     p2p.emplace_back(bytes, Control::max(exchange));
     const double bcast = watch.per_call_ms([&] { comm->broadcast(recv, 0); }, true);
     broadcast.emplace_back(bytes, Control::max(bcast));
+    // The tensor split's all-reduce of the residual stream (sums grow; the time does not depend on values).
+    const double reduce = watch.per_call_ms([&] { comm->all_reduce_sum(recv); }, true);
+    all_reduce.emplace_back(bytes, Control::max(reduce));
   }
   profile.p2p = fit_linear(p2p);
   profile.broadcast = fit_linear(broadcast);
+  profile.all_reduce = fit_linear(all_reduce);
+  profile.has_all_reduce = true;
 
   // Overlap: attention alone, a transfer alone (about half as long), both.
   const ModelConfig c = preset_config(settings.presets.at(0));
@@ -287,6 +301,8 @@ void time_comm(Backend& backend, Stopwatch& watch, const CalibrationSettings& se
       true));
   profile.overlap_slowdown = std::clamp(both_ms / attention_ms, 1.0, 3.99);
   profile.has_comm = true;
+  progress(fmt::format("comm: all-reduce {:.1f} us + {:.0f} GB/s", profile.all_reduce.latency_s * 1e6,
+                       profile.all_reduce.bytes_per_s / 1e9));
   progress(fmt::format("comm: p2p {:.1f} us + {:.0f} GB/s, broadcast {:.1f} us + {:.0f} GB/s; attention {:.2f} ms "
                        "alone, {:.2f} ms beside a {:.0f} MB transfer (slowdown {:.2f})",
                        profile.p2p.latency_s * 1e6, profile.p2p.bytes_per_s / 1e9, profile.broadcast.latency_s * 1e6,
@@ -383,7 +399,11 @@ HardwareProfile run_calibration(const CalibrationSettings& given) {
     SB_REQUIRE(Control::size() <= 2, "calibrate runs on 1 rank (compute) or 2 ranks (compute and communication), got {}",
                Control::size());
     SB_REQUIRE(!settings.presets.empty(), "--model-preset lists no model");
-    for (const std::string& preset : settings.presets) preset_config(preset);  // an unknown name ends here
+    for (const std::string& preset : settings.presets) {
+      const ModelConfig config = preset_config(preset);  // an unknown name ends here
+      // and a model that does not split over the GPUs
+      make_model_shard(config, settings.hosts.split, 0, settings.hosts.gpus_per_host);
+    }
   });
 
   std::unique_ptr<Backend> backend = create_backend(settings.backend);

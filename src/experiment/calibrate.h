@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "comm/host_layout.h"
 #include "costmodel/hardware_profile.h"
 
 namespace sb {
@@ -15,6 +16,9 @@ struct CalibrationSettings {
   // Models whose weight shapes are timed (GEMM); the first one's head layout
   // is used for the attention grid. Empty: calibration_presets' default.
   std::vector<std::string> presets;
+  // Hosts of G GPUs: under the tensor split the GEMMs of each preset's shard
+  // are timed too, so that a simulation of such hosts reads measured shapes.
+  HostOptions hosts;
   std::string output;  // default: default_profile_path (a user cache directory, never the repository)
   bool quick = false;  // a small grid (tests, CPU)
   // Instead of measuring: a profile for another GPU derived from a measured one

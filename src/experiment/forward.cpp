@@ -11,6 +11,7 @@
 #include "comm/comm_factory.h"
 #include "comm/comm.h"
 #include "experiment/forward_pass.h"
+#include "experiment/host_setup.h"
 #include "io/array_file.h"
 #include "tokenizer/tokenizer.h"
 #include "util/sha256.h"
@@ -128,13 +129,15 @@ void run_forward(const ForwardSettings& given) {
   });
   MethodSettings method_settings = settings.method;
   method_settings.duo = resolve_duo_pattern(settings.duo, config, {method_kind});
+  const HostLayout layout = resolve_host_layout(settings.hosts, config);
 
   std::unique_ptr<Backend> backend = create_backend(settings.backend);
-  std::unique_ptr<Transformer> model = load_model(settings.model, config, *backend);
-  std::unique_ptr<Comm> world = make_comm(*backend);
-  const bool one_rank = runs_on_one_rank(method_kind);  // global or duo: rank 0 alone
+  HostModel host = load_host_model(settings.model, config, *backend, layout);
+  Transformer* model = host.model.get();
+  Comm* world = host.comms.between.get();  // the methods run between hosts
+  const bool one_rank = runs_on_one_rank(method_kind);  // global or duo: host 0 alone
   std::unique_ptr<Comm> comm = one_rank ? make_local_comm(*backend) : nullptr;
-  const bool participates = !one_rank || Control::rank() == 0;
+  const bool participates = !one_rank || layout.host_of(Control::rank()) == 0;
 
   std::vector<int32_t> context(settings.tokens.begin(), settings.tokens.begin() + settings.context_len);
   std::vector<int32_t> query(settings.tokens.begin() + settings.context_len, settings.tokens.end());

@@ -8,6 +8,7 @@
 
 #include "attention/duo_pattern.h"
 #include "attention/method_settings.h"
+#include "comm/host_layout.h"
 #include "experiment/model_loader.h"
 
 namespace sb {
@@ -15,6 +16,7 @@ namespace sb {
 struct ForwardSettings {
   ModelChoice model;
   std::string backend = "auto";
+  HostOptions hosts;  // --gpus-per-host, --host-split
   std::vector<int64_t> tokens;
   std::string tokens_file;  // instead of tokens: ids separated by white space or commas (any length)
   std::string tokenizer;    // tokenizer.json: the generated tokens are printed as text

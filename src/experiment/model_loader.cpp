@@ -33,13 +33,16 @@ ModelConfig resolve_model_config(const ModelChoice& choice) {
   });
 }
 
-std::unique_ptr<Transformer> load_model(const ModelChoice& choice, const ModelConfig& config, Backend& backend) {
+std::unique_ptr<Transformer> load_model(const ModelChoice& choice, const ModelConfig& config, Backend& backend,
+                                        HostShard host_shard) {
   return Control::agree_on([&] {
     if (!choice.model_dir.empty()) {
       std::shared_ptr<Checkpoint> checkpoint = Checkpoint::open(choice.model_dir);
-      return std::make_unique<Transformer>(checkpoint->config(), backend, checkpoint_weight_specs(checkpoint));
+      return std::make_unique<Transformer>(checkpoint->config(), backend, checkpoint_weight_specs(checkpoint), 8192,
+                                           host_shard);
     }
-    return std::make_unique<Transformer>(config, backend, synthetic_weight_specs(config, choice.weight_seed));
+    return std::make_unique<Transformer>(config, backend, synthetic_weight_specs(config, choice.weight_seed), 8192,
+                                         host_shard);
   });
 }
 

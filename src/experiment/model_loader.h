@@ -23,8 +23,10 @@ struct ModelChoice {
 // Collective: every rank resolves the config; any rank's failure (missing
 // directory, truncated shard, bad config) ends all ranks with its message.
 ModelConfig resolve_model_config(const ModelChoice& choice);
-// Collective, like resolve_model_config; uploads the weights to the backend.
-std::unique_ptr<Transformer> load_model(const ModelChoice& choice, const ModelConfig& config, Backend& backend);
+// Collective, like resolve_model_config; uploads the weights to the backend
+// (a tensor split's shard only: experiment/host_setup.h).
+std::unique_ptr<Transformer> load_model(const ModelChoice& choice, const ModelConfig& config, Backend& backend,
+                                        HostShard host_shard = {});
 // Collective, before the model is loaded: the DuoAttention pattern of
 // --duo-pattern checked against the model (null when none is given); refuses
 // duo without a pattern, and a pattern no method of `methods` uses (duo and

@@ -67,9 +67,31 @@ static std::string method_key_suffix(const RunSpec& spec) {
   return {};
 }
 
+int ranks_of_run(const RunSpec& spec, const RunContext& context) {
+  return runs_on_one_rank(spec.method.method) ? context.hosts.gpus_per_host : context.job_world_size;
+}
+
+// Hosts of several GPUs are another run (one-GPU hosts keep the keys they had).
+static std::string host_key_suffix(const RunSpec& spec, const RunContext& context) {
+  const HostLayout& layout = context.hosts;
+  if (layout.gpus_per_host == 1) return {};
+  return fmt::format(";hosts={};gpus_per_host={};host_split={}", ranks_of_run(spec, context) / layout.gpus_per_host,
+                     layout.gpus_per_host, host_split_name(layout.split));
+}
+
+std::string ranks_label(const RunRecord& record) {
+  auto integer = [&](const char* key, int64_t otherwise) {
+    auto found = record.integers.find(key);
+    return found == record.integers.end() ? otherwise : found->second;
+  };
+  const int64_t gpus = integer("gpus_per_host", 1);
+  if (gpus <= 1) return std::to_string(integer("world_size", 1));
+  return fmt::format("{}x{}", integer("host_count", 1), gpus);
+}
+
 std::string params_key(const RunSpec& spec, const RunContext& context) {
   const Method method = spec.method.method;
-  const int ranks = runs_on_one_rank(method) ? 1 : context.job_world_size;
+  const int ranks = ranks_of_run(spec, context);
   const bool star = method == Method::Star;
   // Task sample keys have always named the anchor as the sweep was given it
   // (-1: the block), timing keys the resolved size; kept so that files written
@@ -81,6 +103,7 @@ std::string params_key(const RunSpec& spec, const RunContext& context) {
       context.model_name, context.backend, setting_name(method), spec.context_len, spec.query_len, spec.generate,
       ranks, star ? spec.plan.star.block_size : 0, star ? keyed_anchor : 0, spec.repeats, spec.warmup, spec.seed,
       spec.task, spec.sample, method_key_suffix(spec) + duo_params_key(spec.method.duo.get())) +
+         host_key_suffix(spec, context) +
          provenance_key_suffix(context) +
          // A simulated run's hardware is its platform and profile (provenance), not the machine simulating it.
          (context.simulated ? std::string() : hardware_key(context.placement, ranks));
@@ -132,6 +155,11 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
                      {"warmup", spec.warmup},
                      {"sample", spec.sample}};
   if (context.simulated) record.integers["simulated"] = 1;
+  // Hosts of the Star Attention paper's kind (groups of GPUs); "hosts" (text)
+  // is where the ranks ran (placement).
+  record.integers["gpus_per_host"] = context.hosts.gpus_per_host;
+  record.integers["host_count"] = outcome.world_size / std::max(1, context.hosts.gpus_per_host);
+  record.text["host_split"] = host_split_name(context.hosts.split);
   const double context_ms = median_of_slowest(outcome.context_ms);
   const double query_ms = median_of_slowest(outcome.query_ms);
   const double decode_ms = median_of_slowest(outcome.decode_ms);

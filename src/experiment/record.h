@@ -2,6 +2,7 @@
 // Turns a run's outcome into the HDF5 record (docs/HDF5_SCHEMA.md) and back.
 #include <string>
 
+#include "comm/host_layout.h"
 #include "experiment/fidelity.h"
 #include "experiment/placement.h"
 #include "experiment/run_spec.h"
@@ -19,7 +20,13 @@ struct RunContext {
   std::vector<std::pair<std::string, std::string>> provenance = {};
   bool simulated = false;
   Placement placement;  // hosts, devices, driver, Slurm job (gather_placement)
+  HostLayout hosts = {};  // hosts x GPUs per host of the job (job_world_size ranks)
 };
+
+// Ranks a run of this method uses in this job (global and duo: one host's).
+int ranks_of_run(const RunSpec& spec, const RunContext& context);
+// A stored run's ranks for tables: "4", or hosts x GPUs per host ("2x2").
+std::string ranks_label(const RunRecord& record);
 
 // Identifies a run's parameters for resume: equal keys mean the same run. Ends
 // with the hardware it ran on (hardware_key: device model, nodes x ranks).

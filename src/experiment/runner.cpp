@@ -3,8 +3,10 @@
 #include <algorithm>
 
 #include "attention/duo_method.h"
+#include "attention/duo_shard.h"
 #include "attention/method_factory.h"
 #include "attention/star_method.h"
+#include "engine/model_shard.h"
 #include "util/control.h"
 #include "util/error.h"
 
@@ -61,14 +63,20 @@ int64_t next_token_after(Transformer& model, const Tensor& hidden) {
 
 }  // namespace
 
-size_t Runner::planned_bytes_per_rank(const ModelConfig& config, const RunSpec& spec, DType dtype,
-                                      int64_t mlp_chunk_tokens) {
+namespace {
+
+// One GPU's plan: `shard` of each host's model.
+size_t planned_bytes_of_shard(const ModelConfig& full_config, const RunSpec& spec, DType dtype,
+                              int64_t mlp_chunk_tokens, const ModelShard& shard) {
+  const ModelConfig config = shard_config(full_config, shard);
+  RunSpec local_spec = spec;
+  local_spec.method.duo = shard_duo_pattern(spec.method.duo, shard);
   const RankShare share = largest_share(spec.plan);
   const int64_t tail = spec.query_len + spec.generate;
   const int64_t kv_row = config.num_kv_heads * config.head_dim;
   const int64_t forward_tokens = std::max(share.forward_tokens, tail);
   size_t bytes = Transformer::weight_bytes(config, dtype);
-  bytes += kv_bytes_planned(config, spec, share, tail, dtype);
+  bytes += kv_bytes_planned(config, local_spec, share, tail, dtype);
   bytes += Transformer::activation_bytes(config, forward_tokens, mlp_chunk_tokens, dtype);
   if (spec.method.duo) {
     // Heads packed by kind: q and out of one kind, its K/V, the streaming keys' copy.
@@ -81,31 +89,100 @@ size_t Runner::planned_bytes_per_rank(const ModelConfig& config, const RunSpec& 
   return bytes;
 }
 
-void check_memory_plan(const ModelConfig& config, const RunSpec& spec, Backend& backend, int64_t mlp_chunk_tokens) {
+// The smallest number of GPUs per host above `from` whose split leaves weights
+// that fit `capacity` on one GPU (0: none up to `most`).
+int gpus_per_host_fitting_weights(const ModelConfig& config, HostSplit split, DType dtype, size_t capacity, int from,
+                                  int most) {
+  for (int gpus = from + 1; gpus <= most; ++gpus) {
+    try {
+      // GPU 0 holds the most (the layer split gives it any extra layer).
+      if (Transformer::weight_bytes(shard_config(config, make_model_shard(config, split, 0, gpus)), dtype) <
+          capacity) {
+        return gpus;
+      }
+    } catch (const Error&) {
+      // the model does not split over this many GPUs: try the next count
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+size_t Runner::planned_bytes_per_rank(const ModelConfig& config, const RunSpec& spec, DType dtype,
+                                      int64_t mlp_chunk_tokens, int gpus_per_host, HostSplit split) {
+  // Shards differ in which heads or layers they hold (and, under a duo
+  // pattern, in how many heads keep their whole KV): the plan is the largest.
+  size_t most = 0;
+  for (int index = 0; index < gpus_per_host; ++index) {
+    most = std::max(most, planned_bytes_of_shard(config, spec, dtype, mlp_chunk_tokens,
+                                                 make_model_shard(config, split, index, gpus_per_host)));
+  }
+  return most;
+}
+
+std::string memory_plan_problem(const ModelConfig& config, const RunSpec& spec, size_t capacity, DType dtype,
+                                const std::string& device, int64_t mlp_chunk_tokens, int gpus_per_host,
+                                int max_gpus_per_host, HostSplit split) {
+  const size_t planned =
+      Runner::planned_bytes_per_rank(config, spec, dtype, mlp_chunk_tokens, gpus_per_host, split);
+  const size_t weights =
+      Transformer::weight_bytes(shard_config(config, make_model_shard(config, split, 0, gpus_per_host)), dtype);
+  if (capacity == 0 || planned <= capacity) return "";
+  const bool one_host = runs_on_one_rank(spec.method.method);
+  auto gib = [](size_t bytes) { return double(bytes) / double(1ull << 30); };
+  const std::string what = fmt::format(
+      "{} with a {}-token context on {} of {} needs about {:.1f} GiB per GPU, {:.1f} GiB of it weights, but {} has "
+      "{:.1f} GiB available",
+      setting_name(spec.method.method), spec.context_len,
+      HostLayout{spec.plan.ranks, gpus_per_host, split}.describe(), config.name, gib(planned), gib(weights), device,
+      gib(capacity));
+  if (weights >= capacity) {
+    // More ranks (hosts) cannot help: every host holds the whole model.
+    const int most = max_gpus_per_host > 0 ? max_gpus_per_host : int(config.num_heads);
+    const int fitting = gpus_per_host_fitting_weights(config, split, dtype, capacity, gpus_per_host, most);
+    return fitting > 0 ? fmt::format("{}: the weights alone do not fit one GPU, so split each host's model over more "
+                                     "GPUs: --gpus-per-host {} or more (the ranks a multiple of it)",
+                                     what, fitting)
+                       : fmt::format("{}: the weights alone do not fit one GPU and no layout of this machine fits "
+                                     "them (hosts of up to {} GPUs)",
+                                     what, most);
+  }
+  const std::string more_gpus =
+      max_gpus_per_host == 0 || gpus_per_host < max_gpus_per_host ? "more --gpus-per-host, " : "";
+  return one_host ? fmt::format("{} ({} runs on one host): use {}a smaller --seq-len", what,
+                                setting_name(spec.method.method), more_gpus)
+                  : fmt::format("{}: use more ranks (hosts), {}a smaller --seq-len or (star) a smaller --block-size",
+                                what, more_gpus);
+}
+
+void check_memory_plan(const ModelConfig& config, const RunSpec& spec, Backend& backend, int64_t mlp_chunk_tokens,
+                       int gpus_per_host, int max_gpus_per_host, HostSplit split) {
   Control::agree_on([&] {
-    const size_t capacity = backend.memory_capacity_bytes();
-    const size_t planned = Runner::planned_bytes_per_rank(config, spec, backend.act_dtype(), mlp_chunk_tokens);
-    SB_REQUIRE(capacity == 0 || planned <= capacity,
-               "{} with a {}-token context on {} rank(s) of {} needs about {:.1f} GiB per rank but {} has {:.1f} GiB "
-               "available: use more ranks, a smaller --seq-len or (star) a smaller --block-size",
-               setting_name(spec.method.method), spec.context_len, spec.plan.ranks, config.name,
-               double(planned) / double(1ull << 30), backend.device_name(), double(capacity) / double(1ull << 30));
+    const std::string problem =
+        memory_plan_problem(config, spec, backend.memory_capacity_bytes(), backend.act_dtype(), backend.device_name(),
+                            mlp_chunk_tokens, gpus_per_host, max_gpus_per_host, split);
+    if (!problem.empty()) throw Error(problem);
   });
 }
 
 RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context, const std::vector<int32_t>& query,
                        const RepeatObserver& after_repeat) {
   Backend& backend = model_.backend();
-  const int rank = world_comm_.rank();
+  // Hosts of G GPUs (G = the model's shards): world rank r is GPU r % G of
+  // host r / G. global and duo run on host 0, whose ranks come first.
+  const int rank = Control::rank();
+  const int gpus_per_host = model_.shard().count;
   const bool one_rank = runs_on_one_rank(spec.method.method);
-  const bool participates = !one_rank || rank == 0;
+  const bool participates = !one_rank || rank / gpus_per_host == 0;
   std::unique_ptr<Comm> local_comm;
   Comm* comm = &world_comm_;
   if (one_rank) {
     local_comm = make_local_comm(backend);
     comm = local_comm.get();
   }
-  const int participants = one_rank ? 1 : world_comm_.size();
+  const int method_ranks = one_rank ? 1 : world_comm_.size();  // hosts the method runs on
+  const int participants = method_ranks * gpus_per_host;         // ranks
 
   RunOutcome outcome;
   outcome.spec = spec;
@@ -120,14 +197,15 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
                "run input sizes do not match the spec");
     SB_REQUIRE(spec.repeats >= 1 && spec.warmup >= 0, "--repeats must be >= 1 and --warmup >= 0");
     SB_REQUIRE(spec.plan.method == spec.method.method && spec.plan.context_len == spec.context_len &&
-                   spec.plan.ranks == participants,
-               "{} run of {} tokens on {} rank(s): its plan was made for {} tokens on {} rank(s)",
-               setting_name(spec.method.method), spec.context_len, participants, spec.plan.context_len,
+                   spec.plan.ranks == method_ranks,
+               "{} run of {} tokens on {} host(s): its plan was made for {} tokens on {} host(s)",
+               setting_name(spec.method.method), spec.context_len, method_ranks, spec.plan.context_len,
                spec.plan.ranks);
     SB_REQUIRE(spec.method.method != Method::Duo || spec.method.duo,
                "duo needs a head pattern (--duo-pattern DIR, FILE.tsv or random:SEED)");
   });
-  check_memory_plan(model_.config(), spec, backend, model_.mlp_chunk_tokens());
+  check_memory_plan(model_.full_config(), spec, backend, model_.mlp_chunk_tokens(), gpus_per_host, 0,
+                    model_.shard().by_layers ? HostSplit::Layers : HostSplit::Tensor);
 
   const int64_t tail_tokens = spec.query_len + spec.generate;
   auto gather = [&](double value) {

@@ -80,7 +80,7 @@ void print_table(const std::vector<TableRow>& rows, int skipped, const std::stri
     std::string top1 = row.record.numbers.count("top1_vs_global") ? fmt::format("{:.2f}", n("top1_vs_global")) : "-";
     fmt::print("{:<26} {:>8} {:>5} {:>7} {:>7} {:>11.2f} {:>10.2f} {:>10.2f} {:>12.0f} {:>9} {:>9} {:>9} {:>6} {:>9.1f}\n",
                label != row.record.text.end() ? label->second : method_label(row.spec.method), row.spec.context_len,
-               i("world_size"), i("block_size"), i("anchor_size"), n("context_ms"), n("query_ms"),
+               ranks_label(row.record), i("block_size"), i("anchor_size"), n("context_ms"), n("query_ms"),
                n("decode_ms_per_token"), n("context_tokens_per_s"), speedup(row, RingLayoutKind::Zigzag),
                speedup(row, RingLayoutKind::Contiguous), kl, top1, n("peak_mem_bytes") / double(1 << 20));
   }
@@ -211,7 +211,9 @@ std::vector<RunSpec> expand_grid(const SweepSettings& settings, int world_size) 
 
 int run_sweep(const SweepSettings& settings) {
   if (!settings.tasks.empty() || !settings.task_file.empty()) return run_task_sweep(settings);
-  std::vector<RunSpec> runs = Control::agree_on([&] { return expand_grid(settings, Control::size()); });
+  // The methods run between hosts: star's blocks and ring's shards are per host.
+  std::vector<RunSpec> runs = Control::agree_on(
+      [&] { return expand_grid(settings, make_host_layout(Control::size(), settings.hosts).hosts); });
   SweepSession session(settings, settings.methods);
   for (RunSpec& spec : runs) session.give_duo(spec.method);
   session.start(runs);
@@ -224,10 +226,11 @@ int run_sweep(const SweepSettings& settings) {
     const ModelConfig& config = session.config();
     // `simulate` runs this sweep on the simulator's backend, which computes no values.
     const bool simulated = !session.backend().computes_values();
-    fmt::print(stderr, "starbench {}: {} ({} layers, hidden {}), backend {} on {}, {} rank(s), {} run(s) -> {}\n",
+    const HostLayout& layout = session.layout();
+    fmt::print(stderr, "starbench {}: {} ({} layers, hidden {}), backend {} on {}, {} rank(s){}, {} run(s) -> {}\n",
                simulated ? "simulate" : "run", config.name, config.num_layers, config.hidden_size,
-               session.backend().name(), session.backend().device_name(), Control::size(), runs.size(),
-               settings.output);
+               session.backend().name(), session.backend().device_name(), Control::size(),
+               layout.gpus_per_host > 1 ? " as " + layout.describe() : std::string(), runs.size(), settings.output);
     // Each run's expected work weights the ETA; a run the file holds costs nothing (a hint here: one with
     // the same params_key but another identity runs anew, and the session re-estimates a run as it starts).
     std::vector<double> work;
@@ -264,7 +267,7 @@ int run_sweep(const SweepSettings& settings) {
     record.run_id = session.append(record);
     const std::optional<Fidelity>& fidelity = result.fidelity;
     fmt::print(stderr, "[{}/{}] {:<6} seq_len={:<8} ranks={} context {:.2f} ms, query {:.2f} ms{}  (ETA {})\n",
-               index + 1, runs.size(), label, spec.context_len, result.outcome.world_size,
+               index + 1, runs.size(), label, spec.context_len, ranks_label(record),
                record.numbers.at("context_ms"), record.numbers.at("query_ms"),
                fidelity ? fmt::format(", KL {:.2e}, top1 {:.2f}", fidelity->kl_divergence, fidelity->top1_agreement)
                         : std::string(),

@@ -6,6 +6,7 @@
 #include <fmt/core.h>
 
 #include "comm/comm_factory.h"
+#include "experiment/host_setup.h"
 #include "experiment/model_loader.h"
 #include "util/control.h"
 #include "util/duration.h"
@@ -40,6 +41,7 @@ SweepSession::SweepSession(const SweepSettings& settings, const std::vector<Meth
   // Rank 0 alone writes HDF5; an unwritable path ends every rank here, before the model is loaded.
   Control::agree_on_root([&] { store_.emplace(ResultsStore::open(settings_.output)); });
   config_ = resolve_model_config(settings_.model);
+  layout_ = resolve_host_layout(settings_.hosts, config_);
   duo_ = resolve_duo_pattern(settings_.duo, config_, methods);
   if (check_model) Control::agree_on_root([&] { check_model(config_); });
   backend_ = create_backend(settings_.backend);
@@ -51,12 +53,17 @@ void SweepSession::give_duo(MethodSettings& method) const {
 
 void SweepSession::start(const std::vector<RunSpec>& planned_runs) {
   // Refuse a grid that cannot fit before the weights are allocated.
-  for (const RunSpec& spec : planned_runs) check_memory_plan(config_, spec, *backend_, Transformer::kMlpChunkTokens);
-  model_ = load_model(settings_.model, config_, *backend_);
-  comm_ = make_comm(*backend_);
-  runner_ = std::make_unique<Runner>(*model_, *comm_);
+  for (const RunSpec& spec : planned_runs) {
+    check_memory_plan(config_, spec, *backend_, Transformer::kMlpChunkTokens, layout_.gpus_per_host,
+                      max_gpus_per_host(*backend_), layout_.split);
+  }
+  HostModel host = load_host_model(settings_.model, config_, *backend_, layout_);
+  model_ = std::move(host.model);
+  comms_ = std::move(host.comms);
+  runner_ = std::make_unique<Runner>(*model_, *comms_.between);
   context_.emplace(RunContext{config_.name, backend_->name(), backend_->device_name(), world_size_,
                               backend_->provenance(), !backend_->computes_values(), gather_placement(*backend_)});
+  context_->hosts = layout_;
   inputs_ = identity_inputs(settings_, config_, *context_, *backend_);
   if (root_) {
     for (const auto& [key, ids] : store_->runs_by_params_key()) stored_runs_[key] = ids.back();
@@ -101,7 +108,7 @@ void SweepSession::ensure_reference(const SweepRun& run, const std::vector<int32
                                     const std::vector<int32_t>& query) {
   SweepRun global = run;
   global.spec.method = MethodSettings{};
-  global.spec.plan = plan_method(global.spec.method, run.spec.context_len, world_size_);
+  global.spec.plan = plan_method(global.spec.method, run.spec.context_len, layout_.hosts);
   int64_t rerun = 0;
   if (root_ && backend_->computes_values() && !references_.count(run.input)) {
     // A global run stored by an earlier job (say, on one GPU) is the reference

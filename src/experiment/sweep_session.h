@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "comm/comm.h"
+#include "comm/host_layout.h"
 #include "experiment/fidelity.h"
 #include "experiment/progress.h"
 #include "experiment/record.h"
@@ -45,19 +46,23 @@ struct SweepResult {
 
 class SweepSession {
  public:
-  // Collective: opens the results store on rank 0, resolves the model's config
-  // and duo pattern (refused unless a method of `methods` uses it), runs
-  // `check_model` on rank 0 (sb::Error ends every rank), creates the backend.
+  // Collective: opens the results store on rank 0, resolves the model's config,
+  // the host layout and the duo pattern (refused unless a method of `methods`
+  // uses it), runs `check_model` on rank 0 (sb::Error ends every rank), creates
+  // the backend.
   SweepSession(const SweepSettings& settings, const std::vector<Method>& methods,
                const std::function<void(const ModelConfig&)>& check_model = {});
   // Gives the duo pattern to the methods that use it (duo, star: star + duo).
   void give_duo(MethodSettings& method) const;
   // Collective: refuses runs whose memory plan does not fit (before the
-  // weights are allocated), loads the model, makes comm and runner, gathers the
-  // placement and reads the stored runs' keys on rank 0.
+  // weights are allocated), loads this GPU's shard of the model, makes the
+  // communicators and runner, gathers the placement and reads the stored runs'
+  // keys on rank 0.
   void start(const std::vector<RunSpec>& planned_runs);
 
   const ModelConfig& config() const { return config_; }
+  // The job's hosts (--gpus-per-host over its ranks): the methods' plans are for layout().hosts.
+  const HostLayout& layout() const { return layout_; }
   Backend& backend() { return *backend_; }
   const RunContext& context() const { return *context_; }
   const std::string& output() const { return settings_.output; }
@@ -104,9 +109,10 @@ class SweepSession {
   std::optional<ResultsStore> store_;
   ModelConfig config_;
   std::shared_ptr<const DuoPattern> duo_;
+  HostLayout layout_;
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<Transformer> model_;
-  std::unique_ptr<Comm> comm_;
+  HostComms comms_;  // between hosts (the methods'), inside this rank's host
   std::unique_ptr<Runner> runner_;
   std::optional<RunContext> context_;
   std::map<std::string, std::string> stored_runs_;  // params_key -> run id (the last)

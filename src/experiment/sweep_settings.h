@@ -8,6 +8,7 @@
 
 #include "attention/duo_pattern.h"
 #include "attention/method_settings.h"
+#include "comm/host_layout.h"
 #include "experiment/model_loader.h"
 #include "metrics/task_metric.h"
 
@@ -16,6 +17,7 @@ namespace sb {
 struct SweepSettings {
   ModelChoice model;
   std::string backend = "auto";
+  HostOptions hosts;  // --gpus-per-host, --host-split: the methods run between hosts
   std::vector<Method> methods = {Method::Global, Method::Ring, Method::Star};
   std::vector<int64_t> seq_lens = {256, 512, 1024};
   int64_t query_len = 16;

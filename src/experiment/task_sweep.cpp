@@ -89,7 +89,7 @@ void summarise(const SweepSession& session, const SweepSettings& settings, const
     const std::vector<double>& method_scores = scores[label];
     const double accuracy = mean_percent(method_scores);
     const double ratio = global_accuracy > 0 ? accuracy / global_accuracy : NAN;
-    const int ranks = runs_on_one_rank(variant.method) ? 1 : context.job_world_size;
+    const int ranks = runs_on_one_rank(variant.method) ? context.hosts.gpus_per_host : context.job_world_size;
     rows.push_back({group.task, label, seq_len, accuracy, ratio, int(method_scores.size())});
     RunRecord summary;
     summary.text = {{"kind", "task_summary"}, {"task", group.task},
@@ -99,14 +99,21 @@ void summarise(const SweepSession& session, const SweepSettings& settings, const
         fmt::format("summary;model={};backend={};task={};target={};method={};samples={};seed={};ranks={}",
                     session.config().name, context.backend, group.task, group.target_tokens, label, settings.samples,
                     settings.seed, ranks) +
-        (group.metric ? ";metric=" + group.metric->name() : std::string()) + duo_params_key(variant.duo.get());
+        (group.metric ? ";metric=" + group.metric->name() : std::string()) + duo_params_key(variant.duo.get()) +
+        // Hosts of several GPUs are other runs (one-GPU hosts keep their keys).
+        (context.hosts.gpus_per_host > 1 ? fmt::format(";gpus_per_host={};host_split={}", context.hosts.gpus_per_host,
+                                                       host_split_name(context.hosts.split))
+                                         : std::string());
     // Summaries record a fixed block in tokens, a rule as 0 (the label names it).
     const bool fixed = variant.method == Method::Star && variant.block_rule.label() == "fixed";
     summary.integers = {{"seq_len", seq_len},
                         {"samples", int64_t(method_scores.size())},
                         {"block_size", fixed ? variant.block_rule.tokens : 0},
                         {"anchor_size", variant.method == Method::Star ? variant.anchor_size : 0},
-                        {"world_size", ranks}};
+                        {"world_size", ranks},
+                        {"gpus_per_host", context.hosts.gpus_per_host},
+                        {"host_count", ranks / context.hosts.gpus_per_host}};
+    summary.text["host_split"] = host_split_name(context.hosts.split);
     summary.numbers = {{"accuracy", accuracy}, {"accuracy_ratio_vs_global", ratio}};
     if (group.metric) summary.text["metric"] = group.metric->name();
     if (session.stored_run(summary.text["params_key"]).empty()) summaries.push_back(std::move(summary));
@@ -154,7 +161,6 @@ std::vector<double> planned_task_work(const SweepSettings& settings, const std::
 }  // namespace
 
 int run_task_sweep(const SweepSettings& settings) {
-  const int world_size = Control::size();
   const bool task_file = !settings.task_file.empty();
   std::vector<MethodSettings> variants = Control::agree_on([&] {
     const std::vector<std::string> known = task_names();
@@ -220,7 +226,11 @@ int run_task_sweep(const SweepSettings& settings) {
   size_t total_runs = 0;
   for (const SampleGroup& group : groups) total_runs += size_t(group.count) * variants.size();
   size_t runs_done = 0;  // executed or found in the file
-  if (root) session.plan_progress(planned_task_work(settings, groups, file ? &*file : nullptr, variants, config, world_size), /*announce_every_start=*/false);
+  if (root) {
+    session.plan_progress(
+        planned_task_work(settings, groups, file ? &*file : nullptr, variants, config, session.layout().hosts),
+        /*announce_every_start=*/false);
+  }
   for (const SampleGroup& group : groups) {
     const std::string& task = group.task;
     std::vector<TaskSample> generated;
@@ -260,7 +270,8 @@ int run_task_sweep(const SweepSettings& settings) {
         run.spec.seed = settings.seed;
         run.spec.task = task;
         run.spec.sample = sample_index;
-        run.spec.plan = Control::agree_on([&] { return plan_method(variant, run.spec.context_len, world_size); });
+        run.spec.plan =
+            Control::agree_on([&] { return plan_method(variant, run.spec.context_len, session.layout().hosts); });
         run.key_suffix = group.key_suffix();
         run.input = run.what = input;
         run.index = runs_done;

@@ -206,6 +206,17 @@ ModelConfig preset_config(const std::string& name) {
     c.rope_scaling = llama31_scaling();
     c.max_position_embeddings = 131072;
     c.eos_token_ids = {128001, 128008, 128009};
+  } else if (name == "llama3.1-405b") {  // meta-llama/Llama-3.1-405B config.json
+    c = llama3_8b_shape();
+    c.hidden_size = 16384;
+    c.intermediate_size = 53248;
+    c.num_layers = 126;
+    c.num_heads = 128;
+    c.num_kv_heads = 8;
+    c.head_dim = 128;
+    c.rope_scaling = llama31_scaling();
+    c.max_position_embeddings = 131072;
+    c.eos_token_ids = {128001, 128008, 128009};
   } else if (name == "llama3-8b-gradient-1048k") {
     // gradientai/Llama-3-8B-Instruct-Gradient-1048k config.json: Llama-3-8B shapes,
     // "rope_theta": 3580165449.0, "max_position_embeddings": 1048576, no rope_scaling
@@ -253,7 +264,8 @@ ModelConfig preset_config(const std::string& name) {
 }
 
 std::vector<std::string> preset_names() {
-  return {"llama3-8b", "llama3.1-8b", "llama3.1-70b", "llama3-8b-gradient-1048k", "tiny", "tiny-llama3-vocab"};
+  return {"llama3-8b",        "llama3.1-8b", "llama3.1-70b",     "llama3.1-405b",
+          "llama3-8b-gradient-1048k", "tiny",        "tiny-llama3-vocab"};
 }
 
 void validate_config(const ModelConfig& c) {

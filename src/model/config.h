@@ -44,7 +44,7 @@ struct ModelConfig {
 ModelConfig load_config_json(const std::string& path);
 ModelConfig parse_config_json(const std::string& json_text, const std::string& origin);
 
-// "llama3-8b", "llama3.1-8b", "llama3.1-70b", "llama3-8b-gradient-1048k", "tiny".
+// "llama3-8b", "llama3.1-8b", "llama3.1-70b", "llama3.1-405b", "llama3-8b-gradient-1048k", "tiny".
 ModelConfig preset_config(const std::string& name);
 std::vector<std::string> preset_names();
 

@@ -1,5 +1,7 @@
 #include "model/weight_spec.h"
 
+#include "util/error.h"
+
 namespace sb {
 
 uint64_t synthetic_seed(uint64_t model_seed, const std::string& tensor_name) {
@@ -14,6 +16,45 @@ uint64_t synthetic_seed(uint64_t model_seed, const std::string& tensor_name) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
+}
+
+namespace {
+
+void check_slice(const WeightSpec& spec, int axis, int64_t begin, int64_t end) {
+  SB_REQUIRE(spec.shape.size() == 2, "weight {}: only 2-D weights are sliced, it has shape of rank {}", spec.name,
+             spec.shape.size());
+  SB_REQUIRE(0 <= begin && begin < end && end <= spec.shape[size_t(axis)],
+             "weight {}: slice [{}, {}) of {} outside its {} {}", spec.name, begin, end, axis == 0 ? "rows" : "columns",
+             axis == 0 ? "rows" : "columns", spec.shape[size_t(axis)]);
+}
+
+// Moves a spec's first element by `elements` of its source.
+void advance(WeightSpec& spec, int64_t elements) {
+  if (spec.is_synthetic()) {
+    spec.first_index += uint64_t(elements);
+  } else {
+    spec.mapped_data = static_cast<const char*>(spec.mapped_data) + size_t(elements) * dtype_size(spec.mapped_dtype);
+  }
+}
+
+}  // namespace
+
+WeightSpec slice_rows(const WeightSpec& spec, int64_t begin, int64_t end) {
+  check_slice(spec, 0, begin, end);
+  WeightSpec slice = spec;
+  slice.source_row_stride = spec.row_stride();
+  advance(slice, begin * spec.row_stride());
+  slice.shape[0] = end - begin;
+  return slice;
+}
+
+WeightSpec slice_columns(const WeightSpec& spec, int64_t begin, int64_t end) {
+  check_slice(spec, 1, begin, end);
+  WeightSpec slice = spec;
+  slice.source_row_stride = spec.row_stride();
+  advance(slice, begin);
+  slice.shape[1] = end - begin;
+  return slice;
 }
 
 }  // namespace sb

@@ -76,6 +76,7 @@ class SimBackend : public Backend {
   // slowed while one of them runs, and only then.
   using TransferProbe = std::function<std::vector<simgrid::s4u::ActivityPtr>()>;
   void set_transfer_probe(TransferProbe probe) { transfers_in_flight_ = std::move(probe); }
+  bool has_transfer_probe() const { return bool(transfers_in_flight_); }
   const HardwareProfile& profile() const { return profile_; }
 
   struct MemoryCounter {

@@ -28,11 +28,24 @@ bool in_flight(const sg4::CommPtr& transfer) {
 
 }  // namespace
 
-SimComm::SimComm(World& world, int rank, SimBackend& backend) : world_(world), rank_(rank), backend_(backend) {
-  backend_.set_transfer_probe([this] { return transfers_in_flight(); });
+SimComm::SimComm(World& world, std::vector<int> members, int rank, SimBackend& backend)
+    : world_(world), members_(std::move(members)), rank_(rank), backend_(backend) {
+  SB_REQUIRE(0 <= rank_ && rank_ < int(members_.size()), "sim comm: rank {} outside its group of {}", rank_,
+             members_.size());
+  // Groups partition the world, so their first two members name them.
+  group_key_ = uint64_t(members_.front()) * uint64_t(world_.ranks() + 1) +
+               uint64_t(members_.size() > 1 ? members_[1] + 1 : 0);
+  // The backend's compute slows while a transfer between hosts is in flight;
+  // the comm between hosts is the first one a rank builds (make_host_comms).
+  if (!backend_.has_transfer_probe()) {
+    backend_.set_transfer_probe([this] { return transfers_in_flight(); });
+    owns_probe_ = true;
+  }
 }
 
-SimComm::~SimComm() { backend_.set_transfer_probe(nullptr); }
+SimComm::~SimComm() {
+  if (owns_probe_) backend_.set_transfer_probe(nullptr);
+}
 
 std::vector<sg4::ActivityPtr> SimComm::transfers_in_flight() {
   std::vector<sg4::ActivityPtr> running;
@@ -51,9 +64,12 @@ void SimComm::ring_start(const Tensor& send, int dst, Tensor& recv, int src) {
              dst, src, size());
   backend_.flush();  // the transfer starts after the compute issued before it
   if (send.nbytes() > 0) {
-    ring_pending_.push_back(cached(ring_mailboxes_, rank_, dst)->put_async(this, payload(double(send.nbytes()))));
+    ring_pending_.push_back(cached(ring_mailboxes_, world_rank(rank_), world_rank(dst))
+                                ->put_async(this, payload(double(send.nbytes()))));
   }
-  if (recv.nbytes() > 0) ring_pending_.push_back(cached(ring_mailboxes_, src, rank_)->get_async<char>(&received_));
+  if (recv.nbytes() > 0) {
+    ring_pending_.push_back(cached(ring_mailboxes_, world_rank(src), world_rank(rank_))->get_async<char>(&received_));
+  }
   bytes_sent_ += send.nbytes();
 }
 
@@ -65,14 +81,14 @@ void SimComm::ring_wait() {
 
 void SimComm::start_hop(int receiver, BroadcastHop& hop) {
   const int from = (receiver - 1 + size()) % size();  // the ring from the root: root, root+1, ...
-  hop.transfer = sg4::Comm::sendto_async(world_.hosts[size_t(from)], world_.hosts[size_t(receiver)],
-                                         uint64_t(payload(hop.bytes)) + 1);
+  hop.transfer = sg4::Comm::sendto_async(host(from), host(receiver), uint64_t(payload(hop.bytes)) + 1);
   world_.hop_ready->notify_all();
 }
 
 void SimComm::broadcast_start(Tensor& buffer, int root) {
   SB_REQUIRE(0 <= root && root < size(), "sim broadcast: root {} outside [0, {})", root, size());
-  const uint64_t sequence = broadcast_sequence_++;
+  // Keyed by group and sequence: a world rank is in two groups (between and inside hosts).
+  const uint64_t sequence = (group_key_ << 32) | broadcast_sequence_++;
   if (size() == 1 || buffer.nbytes() == 0) return;
   backend_.flush();
   const double bytes = double(buffer.nbytes());
@@ -133,16 +149,43 @@ void SimComm::gather(const Tensor& send, Tensor& recv, int root) {
   if (send.nbytes() == 0 || size() == 1) return;
   backend_.flush();
   if (rank_ != root) {
-    mailbox("gather", rank_, root)->put(this, uint64_t(payload(double(send.nbytes()))));
+    mailbox("gather", world_rank(rank_), world_rank(root))->put(this, uint64_t(payload(double(send.nbytes()))));
     bytes_sent_ += send.nbytes();
   } else {
     std::vector<sg4::CommPtr> receives;
     for (int peer = 0; peer < size(); ++peer) {
-      if (peer != root) receives.push_back(mailbox("gather", peer, root)->get_async<char>(&received_));
+      if (peer != root) {
+        receives.push_back(mailbox("gather", world_rank(peer), world_rank(root))->get_async<char>(&received_));
+      }
     }
     for (sg4::CommPtr& receive : receives) receive->wait();
   }
   if (world_.profile.has_comm) sg4::this_actor::sleep_for(world_.profile.p2p.latency_s);
+}
+
+void SimComm::all_reduce_sum(Tensor& buffer) {
+  if (size() == 1 || buffer.nbytes() == 0) return;
+  backend_.flush();
+  const int n = size();
+  const double bytes = double(buffer.nbytes()) * 2.0 * double(n - 1) / double(n);
+  // With a measured all-reduce (two GPUs: bytes moved = the buffer), the link
+  // carries what makes its time the measured one: bytes x (p2p rate / all-reduce rate).
+  const WorldProfileScale scale = all_reduce_scale();
+  sg4::CommPtr send = mailbox("allreduce", world_rank(rank_), world_rank((rank_ + 1) % n))
+                          ->put_async(this, uint64_t(payload(bytes) * scale.payload) + 1);
+  sg4::CommPtr receive = mailbox("allreduce", world_rank((rank_ - 1 + n) % n), world_rank(rank_))
+                             ->get_async<char>(&received_);
+  send->wait();
+  receive->wait();
+  bytes_sent_ += uint64_t(bytes);
+  if (world_.profile.has_comm) sg4::this_actor::sleep_for(scale.latency_s);
+}
+
+SimComm::WorldProfileScale SimComm::all_reduce_scale() const {
+  const HardwareProfile& profile = world_.profile;
+  if (!profile.has_comm) return {1.0, 0.0};
+  if (!profile.has_all_reduce) return {1.0, profile.p2p.latency_s};  // profiles from before: a p2p exchange
+  return {profile.p2p.bytes_per_s / profile.all_reduce.bytes_per_s, profile.all_reduce.latency_s};
 }
 
 }  // namespace sb::sim

@@ -19,11 +19,12 @@ namespace sb::sim {
 
 class SimComm : public Comm {
  public:
-  SimComm(World& world, int rank, SimBackend& backend);
+  // Over the world ranks `members` (this actor is members[rank]).
+  SimComm(World& world, std::vector<int> members, int rank, SimBackend& backend);
   ~SimComm() override;
 
   int rank() const override { return rank_; }
-  int size() const override { return world_.ranks(); }
+  int size() const override { return int(members_.size()); }
 
   void ring_start(const Tensor& send, int dst, Tensor& recv, int src) override;
   void ring_wait() override;
@@ -31,15 +32,30 @@ class SimComm : public Comm {
   void broadcast_start(Tensor& buffer, int root) override;
   void broadcast_wait() override;
   void gather(const Tensor& send, Tensor& recv, int root) override;
+  // A ring all-reduce: every rank sends 2 (n - 1) / n of the buffer to its
+  // successor while receiving as much from its predecessor.
+  void all_reduce_sum(Tensor& buffer) override;
 
  private:
   double payload(double bytes) const { return bytes / world_.transfer_efficiency; }
+  // How the profile's all-reduce differs from its point-to-point transfer: the
+  // payload factor and the per-call latency.
+  struct WorldProfileScale {
+    double payload = 1.0, latency_s = 0.0;
+  };
+  WorldProfileScale all_reduce_scale() const;
   std::vector<simgrid::s4u::ActivityPtr> transfers_in_flight();
   // Starts the transfer into `receiver` from its predecessor in the ring from the root.
   void start_hop(int receiver, BroadcastHop& hop);
 
+  int world_rank(int rank) const { return members_[size_t(rank)]; }
+  simgrid::s4u::Host* host(int rank) const { return world_.hosts[size_t(world_rank(rank))]; }
+
   World& world_;
+  std::vector<int> members_;
   int rank_;
+  uint64_t group_key_ = 0;
+  bool owns_probe_ = false;  // tells this group's broadcasts from another's in World::hops
   SimBackend& backend_;
   std::vector<simgrid::s4u::CommPtr> ring_pending_;
   std::vector<std::pair<uint64_t, int>> broadcasts_pending_;  // (sequence, receiver) this rank waits for

@@ -1,5 +1,6 @@
 #include "sim/simulation.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -222,10 +223,11 @@ int run_simulation(const SimulationSettings& settings, const std::string& progra
     sg4::Actor::self()->get_data<ActorState>()->backend = backend.get();
     return backend;
   });
-  register_comm("sim", [&](Backend& backend) -> std::unique_ptr<Comm> {
+  register_comm("sim", [&](Backend& backend, const std::vector<int>& members) -> std::unique_ptr<Comm> {
     auto* sim_backend = dynamic_cast<SimBackend*>(&backend);
     SB_REQUIRE(sim_backend != nullptr, "the simulator's comm needs its backend, got {}", backend.name());
-    return std::make_unique<SimComm>(world, current_plane()->rank(), *sim_backend);
+    const int rank = int(std::find(members.begin(), members.end(), current_plane()->rank()) - members.begin());
+    return std::make_unique<SimComm>(world, members, rank, *sim_backend);
   });
   Control::set_plane_lookup(current_plane);
 

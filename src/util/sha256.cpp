@@ -98,6 +98,7 @@ void Sha256::compress(const uint8_t* block) {
 }
 
 Sha256& Sha256::update(const void* data, size_t size) {
+  if (size == 0) return *this;  // an empty view may carry a null pointer, which memcpy must not get
   const auto* bytes = static_cast<const uint8_t*>(data);
   message_bytes_ += size;
   if (pending_size_ > 0) {

@@ -2,7 +2,9 @@
 # Small sweeps on 2 ranks with fixed seeds give the same stored runs and the
 # same printed table (timing left out) as the goldens in tests/cli/golden/,
 # which were recorded with the binary of commit 1dcfa5b, before the sweep
-# drivers and method settings were restructured (issue 18): timing sweeps
+# drivers and method settings were restructured (issue 18), with the host
+# attributes every run gained with hosts of several GPUs (issue 19:
+# gpus_per_host, host_count, host_split, inserted; nothing else changed): timing sweeps
 # (global, ring zigzag + contiguous, star with C/4 and fixed blocks, anchor
 # sizes and modes, the anchor ablations, duo and star + duo with a random
 # pattern), task sweeps on the committed tiny retrieval model and `forward`.

@@ -129,27 +129,28 @@ Tensor CpuBackend::upload(const WeightSpec& spec) {
   float* dst = t.ptr<float>();
   if (spec.is_synthetic()) {
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) dst[i] = synthetic_value(spec.seed, uint64_t(i)) * spec.scale + spec.offset;
+    for (int64_t i = 0; i < n; ++i) dst[i] = synthetic_value(spec.seed, source_index(spec, i)) * spec.scale + spec.offset;
     return t;
   }
-  // Converted straight from the mapped file: no intermediate copy.
+  // Converted straight from the mapped file: no intermediate copy (a slice's
+  // rows are read where they lie, source_index).
   switch (spec.mapped_dtype) {
     case DType::F32: {
       const auto* src = static_cast<const float*>(spec.mapped_data);
 #pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+      for (int64_t i = 0; i < n; ++i) dst[i] = src[source_index(spec, i)];
       break;
     }
     case DType::BF16: {
       const auto* src = static_cast<const uint16_t*>(spec.mapped_data);
 #pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(src[i]);
+      for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(src[source_index(spec, i)]);
       break;
     }
     case DType::F16: {
       const auto* src = static_cast<const uint16_t*>(spec.mapped_data);
 #pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; ++i) dst[i] = f16_to_f32(src[i]);
+      for (int64_t i = 0; i < n; ++i) dst[i] = f16_to_f32(src[source_index(spec, i)]);
       break;
     }
     default:

@@ -19,6 +19,7 @@
 #include "kernels/gemv.cuh"
 #include "kernels/head_copy.cuh"
 #include "kernels/synthetic.cuh"
+#include "kernels/synthetic_slice.cuh"
 
 namespace sb {
 namespace {
@@ -197,9 +198,14 @@ Tensor CudaBackend::upload(const WeightSpec& spec) {
   require_eager("upload");
   SB_REQUIRE(!spec.shape.empty() && spec.numel() > 0, "weight {}: empty shape", spec.name);
   Tensor out = empty(DType::BF16, spec.shape);
-  if (spec.is_synthetic()) {
-    kernels::launch_synthetic_bf16(bf16(out), out.numel(), spec.seed, 0, spec.scale, spec.offset, stream_);
+  if (spec.is_synthetic() && spec.is_contiguous()) {
+    kernels::launch_synthetic_bf16(bf16(out), out.numel(), spec.seed, spec.first_index, spec.scale, spec.offset,
+                                   stream_);
     CUDA_CHECK_LAUNCH("synthetic_bf16");
+  } else if (spec.is_synthetic()) {
+    kernels::launch_synthetic_slice_bf16(bf16(out), spec.shape[0], spec.shape[1], spec.seed, spec.first_index,
+                                         spec.source_row_stride, spec.scale, spec.offset, stream_);
+    CUDA_CHECK_LAUNCH("synthetic_slice_bf16");
   } else {
     upload_mapped(spec, out);
   }
@@ -225,7 +231,19 @@ void CudaBackend::upload_mapped(const WeightSpec& spec, Tensor& out) {
     int64_t count = std::min(per_chunk, out.numel() - first);
     char* pinned = static_cast<char*>(pinned_staging_) + slot * kStagingChunkBytes;
     CUDA_CHECK(cudaEventSynchronize(staging_events_[slot]));  // that slot's previous copy is done
-    std::memcpy(pinned, src + size_t(first) * element, size_t(count) * element);
+    if (spec.is_contiguous()) {
+      std::memcpy(pinned, src + size_t(first) * element, size_t(count) * element);
+    } else {
+      // A column slice (row-parallel shard): its rows are gathered from the
+      // mapping one run of columns at a time, never the whole tensor.
+      const int64_t columns = spec.shape.back();
+      for (int64_t i = first; i < first + count;) {
+        const int64_t run = std::min(columns - i % columns, first + count - i);
+        std::memcpy(pinned + size_t(i - first) * element, src + size_t(source_index(spec, i)) * element,
+                    size_t(run) * element);
+        i += run;
+      }
+    }
     __nv_bfloat16* dst = bf16(out) + first;
     if (source == DType::BF16) {
       CUDA_CHECK(cudaMemcpyAsync(dst, pinned, size_t(count) * element, cudaMemcpyHostToDevice, stream_));

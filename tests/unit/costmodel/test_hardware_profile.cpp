@@ -145,3 +145,23 @@ TEST(HardwareProfile, ElementwiseOpsExtraIgnoredMissingRefused) {
 
 }  // namespace
 }  // namespace sb
+
+namespace sb {
+namespace {
+
+// The tensor split's all-reduce: optional (older profiles lack it), kept by a
+// round trip, scaled by the interconnect ratio when derived.
+TEST(HardwareProfile, AllReduceIsOptionalAndRoundTrips) {
+  HardwareProfile p = sample_profile();
+  EXPECT_FALSE(parse_hardware_profile(hardware_profile_json(p), "without").has_all_reduce);
+  p.has_all_reduce = true;
+  p.all_reduce = {30e-6, 200e9};
+  const HardwareProfile back = parse_hardware_profile(hardware_profile_json(p), "with");
+  ASSERT_TRUE(back.has_all_reduce);
+  EXPECT_DOUBLE_EQ(back.all_reduce.latency_s, 30e-6);
+  EXPECT_DOUBLE_EQ(back.all_reduce.bytes_per_s, 200e9);
+  EXPECT_NEAR(derive_profile(p, "Slower GPU", 40e9, {1.0, 1.0, 0.5}, "derived").all_reduce.bytes_per_s, 100e9, 1);
+}
+
+}  // namespace
+}  // namespace sb

@@ -127,6 +127,8 @@ TEST(Config, PresetsAreValidWithRealShapes) {
   EXPECT_EQ(preset_config("llama3-8b").parameter_count(), 8030261248);
   EXPECT_EQ(preset_config("llama3.1-8b").parameter_count(), 8030261248);
   EXPECT_EQ(preset_config("llama3.1-70b").parameter_count(), 70553706496);
+  // meta-llama/Llama-3.1-405B: 811706777600 bytes of bf16 weights (model.safetensors.index.json total_size).
+  EXPECT_EQ(preset_config("llama3.1-405b").parameter_count(), 405853388800);
   EXPECT_EQ(preset_config("llama3-8b-gradient-1048k").parameter_count(), 8030261248);
 
   ModelConfig g = preset_config("llama3-8b-gradient-1048k");
@@ -136,6 +138,13 @@ TEST(Config, PresetsAreValidWithRealShapes) {
   ModelConfig l3 = preset_config("llama3-8b");
   EXPECT_EQ(l3.max_position_embeddings, 8192);
   EXPECT_EQ(l3.rope_scaling.type, "none");
+  ModelConfig l405 = preset_config("llama3.1-405b");
+  EXPECT_EQ(l405.num_layers, 126);
+  EXPECT_EQ(l405.num_heads, 128);
+  EXPECT_EQ(l405.num_kv_heads, 8);
+  EXPECT_EQ(l405.rope_scaling.type, "llama3");
+  EXPECT_EQ(l405.rope_scaling.factor, 8.0);
+  EXPECT_EQ(l405.max_position_embeddings, 131072);
   ModelConfig tiny = preset_config("tiny");
   EXPECT_EQ(tiny.vocab_size, 512);
   EXPECT_EQ(tiny.hidden_size, 128);
