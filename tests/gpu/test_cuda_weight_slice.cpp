@@ -10,18 +10,13 @@
 #include "backend/backend.h"
 #include "backend/backend_factory.h"
 #include "model/weight_spec.h"
+#include "tests/support/matrix_block.h"
 #include "util/dtype.h"
 
 namespace sb {
 namespace {
 
-std::vector<float> block_of(const std::vector<float>& full, int64_t columns, int64_t r0, int64_t r1, int64_t c0,
-                            int64_t c1) {
-  std::vector<float> block;
-  for (int64_t r = r0; r < r1; ++r)
-    for (int64_t c = c0; c < c1; ++c) block.push_back(full[size_t(r * columns + c)]);
-  return block;
-}
+using testing::block_of;
 
 // Slices on cuda equal the blocks of the whole weight on cuda, and the whole weight equals cpu's to bf16.
 void expect_slices_match(const WeightSpec& spec) {
