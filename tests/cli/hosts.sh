@@ -17,17 +17,15 @@ grep -q "skipped" "$WORK/one_gpu.txt" && fail "one-GPU hosts were taken for the 
 # Rerunning the 2x2 sweep skips every run.
 mpirun 4 "${sweep[@]}" --gpus-per-host 2 -o "$WORK/hosts.h5" >"$WORK/again.txt" 2>&1
 grep -q "0 run(s) written" "$WORK/again.txt" || { cat "$WORK/again.txt"; fail "resume reran a 2x2 run"; }
-"$PYTHON" - "$WORK/hosts.h5" <<'PY'
-import sys, h5py, numpy as np
-text = lambda v: v.decode() if isinstance(v, bytes) else v
+"$PYTHON" - "$WORK/hosts.h5" "$(dirname "$0")" <<'PY'
+import sys, numpy as np
+sys.path.insert(0, sys.argv[2])
+from stored_runs import stored_runs
 runs = {}
-with h5py.File(sys.argv[1], "r") as f:
-    for name in f["runs"]:
-        g = f["runs"][name]
-        a = {k: (text(v) if isinstance(v, (bytes, str)) else v) for k, v in g.attrs.items()}
-        label = a["method"] + a.get("ring_layout", "")
-        runs[(label, int(a["gpus_per_host"]))] = (a, g["comm/context_bytes"][()], g["comm/query_bytes"][()],
-                                                  g["generated"][()])
+for a, g in stored_runs(sys.argv[1]):
+    label = a["method"] + a.get("ring_layout", "")
+    runs[(label, int(a["gpus_per_host"]))] = (a, g["comm/context_bytes"][()], g["comm/query_bytes"][()],
+                                              g["generated"][()])
 assert len(runs) == 8, sorted(runs)  # (global, 2 rings, star) x (1, 2 GPUs per host)
 for (label, gpus), (a, context_bytes, query_bytes, generated) in runs.items():
     assert a["host_split"] == "tensor", a
@@ -82,16 +80,14 @@ grep -q "multiple of 2" "$WORK/bad.txt" || { cat "$WORK/bad.txt"; fail "no clear
 mpirun 4 "${sweep[@]}" --gpus-per-host 2 --host-split layers -o "$WORK/hosts.h5" >"$WORK/layers.txt" 2>&1 ||
   { cat "$WORK/layers.txt"; fail "the layer split did not run"; }
 grep -q "skipped" "$WORK/layers.txt" && fail "layer-split runs were taken for tensor-split ones"
-"$PYTHON" - "$WORK/hosts.h5" <<'PY'
-import sys, h5py, numpy as np
-text = lambda v: v.decode() if isinstance(v, bytes) else v
+"$PYTHON" - "$WORK/hosts.h5" "$(dirname "$0")" <<'PY'
+import sys, numpy as np
+sys.path.insert(0, sys.argv[2])
+from stored_runs import stored_runs
 runs = {}
-with h5py.File(sys.argv[1], "r") as f:
-    for name in f["runs"]:
-        g = f["runs"][name]
-        a = {k: (text(v) if isinstance(v, (bytes, str)) else v) for k, v in g.attrs.items()}
-        runs[(a["method"] + a.get("ring_layout", ""), int(a["gpus_per_host"]), a["host_split"])] = (
-            a, g["comm/context_bytes"][()], g["generated"][()])
+for a, g in stored_runs(sys.argv[1]):
+    runs[(a["method"] + a.get("ring_layout", ""), int(a["gpus_per_host"]), a["host_split"])] = (
+        a, g["comm/context_bytes"][()], g["generated"][()])
 layers = {k: v for k, v in runs.items() if k[2] == "layers"}
 assert len(layers) == 4, sorted(runs)
 for (label, gpus, _), (a, context_bytes, generated) in layers.items():
