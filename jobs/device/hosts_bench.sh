@@ -24,18 +24,8 @@ PYTHON=${PYTHON:-python3}
 mkdir -p "$OUT"
 export NCCL_NVLS_ENABLE=0 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 PYTHONUNBUFFERED=1
 has() { [[ ",$STAGES," == *",$1,"* ]]; }
-begin=$(date +%s)
-left() { echo $(( DEADLINE_S - ($(date +%s) - begin) )); }
-run_for() {  # run_for SECONDS LOG cmd...: at most SECONDS, never past the deadline
-  local limit=$1 log=$2
-  shift 2
-  local remaining
-  remaining=$(left)
-  (( remaining < limit )) && limit=$remaining
-  if (( limit < 20 )); then echo "skipped (deadline): $*" | tee -a "$OUT/hosts_skipped.log"; return 1; fi
-  echo "[$(date -u +%H:%M:%S)] ($limit s) $*" >>"$OUT/hosts_commands.log"
-  timeout -k 10 "$limit" "$@" >>"$log" 2>&1 || { echo "FAILED or timed out ($?): $*"; tail -5 "$log"; return 1; }
-}
+RUN_FOR_NAME=hosts
+source jobs/device/deadline.sh  # begin, left, run_for (the script runs from the repository root)
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/gpus.csv"
 git rev-parse --short HEAD 2>/dev/null | tee "$OUT/commit.txt"
 sb="$BUILD/starbench"
