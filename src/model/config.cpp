@@ -183,6 +183,21 @@ RopeScaling llama31_scaling() {
   return s;
 }
 
+// A Llama-3.1 model of these widths: Llama-3's vocabulary, 8 KV heads of 128,
+// the 3.1 RoPE scaling, 128K positions and its end-of-turn ids (the 8B, 70B and
+// 405B config.json files differ in these four numbers only).
+ModelConfig llama31_shape(int64_t hidden, int64_t intermediate, int64_t layers, int64_t heads) {
+  ModelConfig c = llama3_8b_shape();
+  c.hidden_size = hidden;
+  c.intermediate_size = intermediate;
+  c.num_layers = layers;
+  c.num_heads = heads;
+  c.rope_scaling = llama31_scaling();
+  c.max_position_embeddings = 131072;
+  c.eos_token_ids = {128001, 128008, 128009};
+  return c;
+}
+
 }  // namespace
 
 ModelConfig preset_config(const std::string& name) {
@@ -191,32 +206,11 @@ ModelConfig preset_config(const std::string& name) {
     c = llama3_8b_shape();
     c.max_position_embeddings = 8192;
   } else if (name == "llama3.1-8b") {  // meta-llama/Llama-3.1-8B config.json
-    c = llama3_8b_shape();
-    c.rope_scaling = llama31_scaling();
-    c.max_position_embeddings = 131072;
-    c.eos_token_ids = {128001, 128008, 128009};
+    c = llama31_shape(4096, 14336, 32, 32);
   } else if (name == "llama3.1-70b") {  // meta-llama/Llama-3.1-70B config.json
-    c = llama3_8b_shape();
-    c.hidden_size = 8192;
-    c.intermediate_size = 28672;
-    c.num_layers = 80;
-    c.num_heads = 64;
-    c.num_kv_heads = 8;
-    c.head_dim = 128;
-    c.rope_scaling = llama31_scaling();
-    c.max_position_embeddings = 131072;
-    c.eos_token_ids = {128001, 128008, 128009};
+    c = llama31_shape(8192, 28672, 80, 64);
   } else if (name == "llama3.1-405b") {  // meta-llama/Llama-3.1-405B config.json
-    c = llama3_8b_shape();
-    c.hidden_size = 16384;
-    c.intermediate_size = 53248;
-    c.num_layers = 126;
-    c.num_heads = 128;
-    c.num_kv_heads = 8;
-    c.head_dim = 128;
-    c.rope_scaling = llama31_scaling();
-    c.max_position_embeddings = 131072;
-    c.eos_token_ids = {128001, 128008, 128009};
+    c = llama31_shape(16384, 53248, 126, 128);
   } else if (name == "llama3-8b-gradient-1048k") {
     // gradientai/Llama-3-8B-Instruct-Gradient-1048k config.json: Llama-3-8B shapes,
     // "rope_theta": 3580165449.0, "max_position_embeddings": 1048576, no rope_scaling
