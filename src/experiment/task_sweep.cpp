@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <filesystem>
 #include <map>
 #include <optional>
 
@@ -194,8 +193,7 @@ int run_task_sweep(const SweepSettings& settings) {
   std::vector<SampleGroup> groups;
   if (task_file) {
     const int64_t count = Control::broadcast_ints({file ? int64_t(file->samples.size()) : 0}, 0).at(0);
-    const std::string name = fmt::format("file:{}", std::filesystem::path(settings.task_file).stem().string());
-    groups.push_back({name, 0, settings.task_generate > 0 ? settings.task_generate : kTaskFileAnswerTokens,
+    groups.push_back({task_file_task_name(settings.task_file), 0, settings.task_generate > 0 ? settings.task_generate : kTaskFileAnswerTokens,
                       int(count), settings.task_metric});
   }
   for (const std::string& task : settings.tasks) {

@@ -42,6 +42,10 @@ const char* task_file_format_name(TaskFileFormat format) {
 
 bool is_task_file_task(const std::string& task) { return task.rfind("file:", 0) == 0; }
 
+std::string task_file_task_name(const std::string& path) {
+  return "file:" + std::filesystem::path(path).stem().string();
+}
+
 size_t ruler_query_start(const std::string& input) {
   size_t end = input.find_last_not_of(" \t\r\n");
   if (end == std::string::npos) return 0;
@@ -54,7 +58,7 @@ TaskFile read_task_file(const std::string& path, const std::string& metric) {
   SB_REQUIRE(in.good(), "--task-file {}: cannot be read", path);
   TaskFile file;
   file.path = path;
-  file.name = "file:" + std::filesystem::path(path).stem().string();
+  file.name = task_file_task_name(path);
   std::set<int64_t> indices;
   std::string text;
   int64_t line_number = 0;

@@ -38,5 +38,7 @@ size_t ruler_query_start(const std::string& input);
 const char* task_file_format_name(TaskFileFormat format);
 // A task of a user's file ("file:<stem>"), not a generated one.
 bool is_task_file_task(const std::string& task);
+// The task a file's samples carry: "file:" + the file's stem.
+std::string task_file_task_name(const std::string& path);
 
 }  // namespace sb
