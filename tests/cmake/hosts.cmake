@@ -11,6 +11,8 @@ if(HOSTS_TEST_SOURCES AND TARGET starbench_core)
     add_test(NAME mpi_hosts_${ranks}ranks
              COMMAND ${MPIEXEC_EXECUTABLE} ${STARBENCH_MPIEXEC_FLAGS} -n ${ranks} $<TARGET_FILE:test_hosts>)
     set_tests_properties(mpi_hosts_${ranks}ranks PROPERTIES TIMEOUT 900 PROCESSORS 2
-                         ENVIRONMENT "OMP_NUM_THREADS=1;STARBENCH_COLLECTIVE_TIMEOUT_S=300")
+                         ENVIRONMENT "OMP_NUM_THREADS=1;STARBENCH_COLLECTIVE_TIMEOUT_S=300${STARBENCH_SANITIZER_ENV}")
   endforeach()
+  # CI's sanitizer stage builds unit_and_mpi_tests and runs every mpi_* test, these too.
+  add_dependencies(unit_and_mpi_tests test_hosts)
 endif()
