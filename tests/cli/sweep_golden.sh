@@ -4,7 +4,10 @@
 # which were recorded with the binary of commit 1dcfa5b, before the sweep
 # drivers and method settings were restructured (issue 18), with the host
 # attributes every run gained with hosts of several GPUs (issue 19:
-# gpus_per_host, host_count, host_split, inserted; nothing else changed): timing sweeps
+# gpus_per_host, host_count, host_split, inserted; nothing else changed) and with star's
+# block rule in its key (issue 20, item 16: ";block_rule=<rule>" in every star params_key;
+# the timing case's fixed 16 at length 64, which that binary merged into C/4's runs of the
+# same block, added as its own six runs, whose values equal those C/4 runs'): timing sweeps
 # (global, ring zigzag + contiguous, star with C/4 and fixed blocks, anchor
 # sizes and modes, the anchor ablations, duo and star + duo with a random
 # pattern), task sweeps on the committed tiny retrieval model and `forward`.
