@@ -23,6 +23,7 @@ namespace sb {
 namespace {
 
 constexpr const char* kIdentityFormat = "starbench-identity/1";
+constexpr const char* kSummaryIdentityFormat = "starbench-summary-identity/1";
 
 // A task input read by the generator, which says in its own words why it
 // cannot be read: here it is only recorded as unreadable.
@@ -122,6 +123,13 @@ std::string identity_of(const std::string& params_key, const RunSpec& spec, cons
   Sha256 hash;
   hash.update(kIdentityFormat).update("\nparams_key=").update(params_key).update("\n");
   for (const auto& [name, value] : identity_components(spec, inputs)) hash.update(name + "=" + value + "\n");
+  return hash.finish_hex();
+}
+
+std::string summary_identity(const std::string& params_key, const std::vector<std::string>& sample_identities) {
+  Sha256 hash;
+  hash.update(kSummaryIdentityFormat).update("\nparams_key=").update(params_key).update("\n");
+  for (const std::string& sample : sample_identities) hash.update("sample=" + sample + "\n");
   return hash.finish_hex();
 }
 

@@ -59,6 +59,11 @@ std::vector<std::pair<std::string, std::string>> identity_components(const RunSp
 // The run's identity: SHA-256 (hex) over "starbench-identity/1", params_key and
 // identity_components, one "name=value" line each.
 std::string identity_of(const std::string& params_key, const RunSpec& spec, const IdentityInputs& inputs);
+// A task summary's identity: SHA-256 (hex) over "starbench-summary-identity/1",
+// its params_key and the identities of the samples it summarises, in order, one
+// line each: a summary is reused only for the very samples it was computed from
+// (samples measured anew, with another word list say, give a new summary).
+std::string summary_identity(const std::string& params_key, const std::vector<std::string>& sample_identities);
 // Writes `identity` and its components into a record as readable attributes
 // (library_versions comes with the placement, add_placement).
 void add_identity(RunRecord& record, const std::string& params_key, const RunSpec& spec,

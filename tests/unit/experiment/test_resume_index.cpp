@@ -1,6 +1,7 @@
 // Resume's view of a results file: a stored run is taken for a new one only by
 // its identity; older runs (no identity, or star runs keyed before keys named
-// the block rule) are counted, never reused.
+// the block rule) are counted, never reused; task summaries are identified by
+// their samples.
 #include <gtest/gtest.h>
 
 #include "experiment/record.h"
@@ -46,6 +47,19 @@ TEST(ResumeIndex, StarRunsKeyedWithoutTheBlockRuleAreCountedNotReused) {
   const std::optional<RunRecord> found = again.reusable(identity_of(key, spec, {}), key);
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(found->run_id, current);
+}
+
+// A summary's identity follows its samples: other samples (another word list,
+// weights, ...) under the same key give another summary identity.
+TEST(ResumeIndex, SummaryIdentityFollowsItsSamples) {
+  const std::string key = "summary;model=tiny;task=vt;target=512;method=star(b=C/4,a=-1);device=cpu;node_layout=1x2";
+  const std::string a(64, 'a'), b(64, 'b'), c(64, 'c');
+  EXPECT_EQ(summary_identity(key, {a, b}), summary_identity(key, {a, b}));
+  EXPECT_NE(summary_identity(key, {a, b}), summary_identity(key, {a, c}));
+  EXPECT_NE(summary_identity(key, {a, b}), summary_identity(key, {b, a}));
+  EXPECT_NE(summary_identity(key, {a, b}), summary_identity(key, {a}));
+  EXPECT_NE(summary_identity(key, {a, b}), summary_identity(key + ";metric=all", {a, b}));
+  EXPECT_EQ(summary_identity(key, {a}).size(), 64u);
 }
 
 }  // namespace
