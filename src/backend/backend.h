@@ -221,6 +221,27 @@ class Backend {
   // out = swiglu(n * gate_w^T, n * up_w^T), n = rmsnorm(x): the MLP up to the down projection.
   virtual void rmsnorm_swiglu(const Tensor& x, const Tensor& norm_weight, float eps, const Tensor& gate_w,
                               const Tensor& up_w, Tensor& out);
+  // --- APB's passing blocks (attention/apb_method.h) ---------------------
+  // The compressor (a retaining head per layer: fc1, SiLU, fc2, max-pool) and
+  // the per-KV-head selection of the passing block. The defaults (apb_ops.cpp)
+  // go through host memory: the reference semantics, right on every backend
+  // that computes values; backends override them where it pays.
+  //
+  // x = silu(x) = x * sigmoid(x), in place; x in act_dtype().
+  virtual void silu(Tensor& x);
+  // out[t, c] = max of x[t', c] over t' in [t - radius, t + radius] and in
+  // [0, T): torch's max_pool1d along the rows with kernel 2 radius + 1, stride 1
+  // and padding radius (padding never wins). x and out [T, C], act_dtype().
+  virtual void max_pool_rows(const Tensor& x, int64_t radius, Tensor& out);
+  // For each column c of scores [T, C] (act_dtype()): the rows of its k largest
+  // values among rows [row_begin, T), listed in ascending row order, into
+  // indices I32 [C, k]. Ties go to the lower row, so every backend that sees the
+  // same scores selects the same rows. Needs 0 <= k <= T - row_begin.
+  virtual void top_k_rows(const Tensor& scores, int64_t row_begin, int64_t k, Tensor& indices);
+  // dst[i, h, :] = src[indices[h, i], h, :] for every head h of src [T, H, d]
+  // and i < k; indices I32 [H, k]; dst [k, H, d], the dtype of src.
+  virtual void gather_head_rows(const Tensor& src, const Tensor& indices, Tensor& dst);
+
   // nullptr: this backend wants decoding steps issued op by op (the cuda
   // backend with STARBENCH_DECODE=legacy); the default runs each step as is.
   virtual std::unique_ptr<StepReplay> make_step_replay() { return std::make_unique<StepReplay>(); }

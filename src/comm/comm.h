@@ -36,6 +36,18 @@ class Comm {
   virtual void broadcast_wait() = 0;
   // recv on root holds size() blocks of send.nbytes() in rank order; ignored elsewhere.
   virtual void gather(const Tensor& send, Tensor& recv, int root) = 0;
+  // recv holds size() blocks of send.nbytes() in rank order, on every rank
+  // (APB's passing blocks). Returns at once where the comm can overlap it;
+  // all_gather_wait() completes every pending one (device-side on NCCL, like
+  // broadcast_wait). Every rank posts the same all-gathers in the same order;
+  // buffers stay untouched until the wait. The default gathers on rank 0 and
+  // broadcasts from there, blocking; comms override it with their own.
+  virtual void all_gather_start(const Tensor& send, Tensor& recv);
+  virtual void all_gather_wait() {}
+  void all_gather(const Tensor& send, Tensor& recv) {
+    all_gather_start(send, recv);
+    all_gather_wait();
+  }
   // In place: every rank ends with the element-wise sum over the ranks (the
   // tensor split's all-reduce after o_proj and down_proj). Blocking for the
   // host on MPI; on NCCL enqueued on the compute stream.
