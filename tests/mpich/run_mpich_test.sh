@@ -32,7 +32,7 @@ fi
 say "$("$launcher" --version | sed -n 's/^ *Version: *//p' | head -n 1 | sed 's/^/MPICH /')"
 
 configure=(cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSTARBENCH_CUDA=OFF -DSTARBENCH_SIMGRID=OFF
-           -DSTARBENCH_TESTS=OFF -DMPI_CXX_COMPILER="$compiler" -DMPIEXEC_EXECUTABLE="$launcher")
+           -DSTARBENCH_TESTS=OFF -DSTARBENCH_UNITY=ON -DMPI_CXX_COMPILER="$compiler" -DMPIEXEC_EXECUTABLE="$launcher")
 [[ -n ${CMAKE_CXX_COMPILER_LAUNCHER:-} ]] && configure+=(-DCMAKE_CXX_COMPILER_LAUNCHER="$CMAKE_CXX_COMPILER_LAUNCHER")
 "${configure[@]}" >"$build.configure.log" 2>&1 || { tail -n 30 "$build.configure.log" >&2; fail "cmake configure failed"; }
 grep -q "^MPI_CXX_COMPILER:.*mpicxx.mpich" "$build/CMakeCache.txt" || fail "CMake did not take mpicxx.mpich"

@@ -18,7 +18,7 @@
 namespace sb {
 namespace {
 
-__nv_bfloat16* bf16(const Tensor& t) { return static_cast<__nv_bfloat16*>(t.data()); }
+__nv_bfloat16* bf16_data(const Tensor& t) { return static_cast<__nv_bfloat16*>(t.data()); }
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 // Starts the GEMV launch of a fused projection of RMSNorm(x), before its
@@ -26,10 +26,10 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 // included), x as [tokens, k], the norm.
 void start_normed_gemv(kernels::GemvParams& p, const Tensor& x, const Tensor& norm_weight, float eps) {
   reset_zeroed(p);
-  p.x = bf16(x);
+  p.x = bf16_data(x);
   p.k = x.shape().back();
   p.tokens = int(x.numel() / p.k);
-  p.norm_weight = bf16(norm_weight);
+  p.norm_weight = bf16_data(norm_weight);
   p.eps = eps;
 }
 
@@ -124,7 +124,7 @@ void CudaBackend::rmsnorm_matmul(const Tensor& x, const Tensor& norm_weight, flo
     SB_REQUIRE(outs[i]->dtype() == DType::BF16 && outs[i]->numel() == tokens * n,
                "cuda rmsnorm_matmul: out {} is not [{}, {}]", outs[i]->describe(), tokens, n);
     count_matmul(tokens, n, k);
-    p.m[i] = {bf16(*weights[i]), bf16(*outs[i]), n};
+    p.m[i] = {bf16_data(*weights[i]), bf16_data(*outs[i]), n};
   }
   if (!step_gate("gemv_norm", OpSignature("gemv_norm").add_struct(p).value())) return;
   kernels::launch_gemv(p, stream_);
@@ -146,8 +146,8 @@ void CudaBackend::rmsnorm_swiglu(const Tensor& x, const Tensor& norm_weight, flo
   kernels::GemvParams p;
   start_normed_gemv(p, x, norm_weight, eps);
   p.count = 2;
-  p.m[0] = {bf16(gate_w), bf16(out), n};
-  p.m[1] = {bf16(up_w), nullptr, n};
+  p.m[0] = {bf16_data(gate_w), bf16_data(out), n};
+  p.m[1] = {bf16_data(up_w), nullptr, n};
   p.swiglu = true;
   if (!step_gate("gemv_swiglu", OpSignature("gemv_swiglu").add_struct(p).value())) return;
   kernels::launch_gemv(p, stream_);
@@ -198,8 +198,8 @@ void CudaBackend::attention_decode(const Tensor& q, const std::vector<KeyBlock>&
   reset_zeroed(p);
   const int64_t kv_heads = blocks[0].k.dim(1);
   const int64_t used = q_heads.empty() ? q.dim(1) : int64_t(q_heads.size());
-  p.q = bf16(q);
-  p.out = bf16(out);
+  p.q = bf16_data(q);
+  p.out = bf16_data(out);
   p.lse = static_cast<float*>(lse.data());
   p.q_len = int(q.dim(0));
   p.num_heads = int(q.dim(1));
@@ -226,8 +226,8 @@ void CudaBackend::attention_decode(const Tensor& q, const std::vector<KeyBlock>&
   for (size_t b = 0; b < blocks.size(); ++b) {
     const KeyBlock& block = blocks[b];
     kernels::DecodeKeyBlock& kb = p.blocks[b];
-    kb.k = bf16(block.k);
-    kb.v = bf16(block.v);
+    kb.k = bf16_data(block.k);
+    kb.v = bf16_data(block.v);
     kb.rows = block.k.dim(0);
     kb.causal = block.mask.kind == AttentionMask::Kind::Causal;
     if (block.mask.query_positions.defined()) {

@@ -17,6 +17,7 @@
 #include "io/results_store.h"
 #include "store_test_util.h"
 #include "util/error.h"
+#include "tests/support/file_bytes.h"
 
 namespace sb {
 namespace {
@@ -90,12 +91,7 @@ void kill_and_reap(pid_t pid) {
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child ended before it was killed";
 }
 
-std::string file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
+using test::file_bytes;
 
 class KilledAtStage : public ::testing::TestWithParam<std::string> {};
 

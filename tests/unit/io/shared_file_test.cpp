@@ -18,6 +18,7 @@
 #include "io/results_store.h"
 #include "store_test_util.h"
 #include "util/error.h"
+#include "tests/support/file_bytes.h"
 
 namespace sb {
 namespace {
@@ -39,12 +40,7 @@ RunRecord keyed_run(const std::string& key, size_t values) {
 
 using test::error_of;
 
-std::string file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
+using test::file_bytes;
 
 // Every writer reports each append it made; all of them must be in the file.
 TEST(SharedResultsFile, ConcurrentWritersLoseNoRun) {

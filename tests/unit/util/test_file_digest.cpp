@@ -30,7 +30,7 @@ class Scratch {
   std::filesystem::path path_;
 };
 
-std::string pattern(size_t size) {
+std::string strided_bytes(size_t size) {
   std::string bytes(size, '\0');
   for (size_t i = 0; i < size; ++i) bytes[i] = char((i * 131) % 251);
   return bytes;
@@ -38,7 +38,7 @@ std::string pattern(size_t size) {
 
 TEST(FileDigest, WholeFileIsItsSha256) {
   Scratch scratch;
-  const std::string bytes = pattern(10'000'000);  // more than one read buffer
+  const std::string bytes = strided_bytes(10'000'000);  // more than one read buffer
   EXPECT_EQ(file_sha256(scratch.write("a", bytes)), sha256_hex(bytes));
   EXPECT_EQ(file_sha256(scratch.write("empty", "")), sha256_hex(""));
 }
@@ -55,7 +55,7 @@ TEST(FileDigest, MissingFileNamesItAndTheReason) {
 
 TEST(FileDigest, SmallFilesAreHashedWhole) {
   Scratch scratch;
-  const std::string bytes = pattern(5000);
+  const std::string bytes = strided_bytes(5000);
   const SampledDigest digest = sampled_file_sha256(scratch.write("small", bytes), 8192, 4, 16);
   EXPECT_FALSE(digest.sampled);
   EXPECT_EQ(digest.sha256, sha256_hex(bytes));
@@ -65,7 +65,7 @@ TEST(FileDigest, SmallFilesAreHashedWhole) {
 // 4 chunks of 16 bytes over 10000 bytes: offsets 0, 3328, 6656, 9984 (floor(i * 9984 / 3)).
 TEST(FileDigest, LargeFilesAreSampledAtEvenlySpacedChunks) {
   Scratch scratch;
-  const std::string bytes = pattern(10000);
+  const std::string bytes = strided_bytes(10000);
   const std::string path = scratch.write("large", bytes);
   const SampledDigest digest = sampled_file_sha256(path, 1024, 4, 16);
   EXPECT_TRUE(digest.sampled);

@@ -19,7 +19,7 @@ TEST(Sha256, FipsExamples) {
             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
-std::string pattern(size_t size) {
+std::string counting_bytes(size_t size) {
   std::string bytes(size, '\0');
   for (size_t i = 0; i < size; ++i) bytes[i] = char(i % 251);
   return bytes;
@@ -37,11 +37,11 @@ TEST(Sha256, PaddingBoundariesMatchHashlib) {
       {119, "da18797ed7c3a777f0847f429724a2d8cd5138e6ed2895c3fa1a6d39d18f7ec6"},
       {1000, "4e4c294b331f7a2099a379bec34b9f9fc03dc46ab465d998f4d683da53487e6d"},
   };
-  for (const auto& [size, digest] : expected) EXPECT_EQ(sha256_hex(pattern(size)), digest) << size << " bytes";
+  for (const auto& [size, digest] : expected) EXPECT_EQ(sha256_hex(counting_bytes(size)), digest) << size << " bytes";
 }
 
 TEST(Sha256, SplitUpdatesEqualOneUpdate) {
-  const std::string message = pattern(1000);
+  const std::string message = counting_bytes(1000);
   for (size_t step : {1, 3, 63, 64, 65, 200}) {
     Sha256 hash;
     for (size_t at = 0; at < message.size(); at += step) hash.update(message.substr(at, step));
