@@ -199,7 +199,8 @@ def draw_accuracy(tasks: pd.DataFrame, fidelity: pd.DataFrame, points: pd.DataFr
                 continue
             lengths = list(group.seq_len)
             if name == "task accuracy":
-                for (task, _, _), rows in group.groupby(["task", "block_size", "anchor_size"]):
+                for (task, *_), rows in group.groupby(["task", "method", "ring_layout", "anchor_mode", "block_size",
+                                                       "anchor_size"]):
                     label = f"{task}: {series_label(rows)}"
                     draw_series(axis, rows.seq_len, rows.accuracy_ratio_vs_global, ["measured"] * len(rows),
                                 colors(label), label)
@@ -215,8 +216,10 @@ def draw_accuracy(tasks: pd.DataFrame, fidelity: pd.DataFrame, points: pd.DataFr
                 axis.set_ylabel("task accuracy / exact attention's\n(ours: global; paper: ring, also exact)")
                 guide(axis)
             else:
-                for _, rows in group.groupby(["method", "ring_layout", "block_size", "anchor_size"]):
-                    label = series_label(rows)
+                # Timing runs (task "") and task summaries (their samples' mean) are series of their own.
+                for (task, *_), rows in group.groupby(["task", "method", "ring_layout", "anchor_mode", "block_size",
+                                                       "anchor_size"]):
+                    label = f"{task}: {series_label(rows)}" if task else series_label(rows)
                     draw_series(axis, rows.seq_len, rows.top1_vs_global, ["measured"] * len(rows), colors(label),
                                 label, rows.ring_layout.iloc[0], LAYOUT_STYLES.get(rows.ring_layout.iloc[0], "-"))
                     series_used.append(label)

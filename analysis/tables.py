@@ -192,11 +192,14 @@ def line_of(block_rule: str, block_size) -> str:
 
 
 def fidelity(runs: pd.DataFrame) -> pd.DataFrame:
-    """Agreement of ring and star with global on the same input (timing runs)."""
-    timing = timing_runs(runs)
-    keys = SETUP + ["method", "ring_layout", "anchor_mode", "world_size", "seq_len", "block_size", "anchor_size"]
-    chosen = timing[(timing.method != "global") & timing.top1_vs_global.notna()]
-    columns = ["kl_vs_global", "top1_vs_global", "gen_agree_vs_global", "hidden_rel_err_vs_global"]
+    """Agreement of ring and star with global on the same input: timing runs (`task` ""), and task summaries
+    (`task` names it: the mean over a task's samples at one length, each compared with global's run on the same
+    prompt; recorded since issue 20)."""
+    compared = pd.concat([timing_runs(runs), runs[runs.kind == "task_summary"]])
+    keys = SETUP + ["task", "method", "ring_layout", "anchor_mode", "block_rule", "world_size", "seq_len",
+                    "block_size", "anchor_size"]
+    chosen = compared[(compared.method != "global") & compared.top1_vs_global.notna()]
+    columns = ["kl_vs_global", "top1_vs_global", "gen_agree_vs_global", "hidden_rel_err_vs_global", "label"]
     if chosen.empty:
         return pd.DataFrame(columns=keys + columns)
     return _dedupe(chosen, keys)[keys + columns].sort_values(keys).reset_index(drop=True)
@@ -205,8 +208,9 @@ def fidelity(runs: pd.DataFrame) -> pd.DataFrame:
 def task_accuracy(runs: pd.DataFrame) -> pd.DataFrame:
     """Per-task accuracy and its ratio to global's, from task_summary runs."""
     summary = runs[runs.kind == "task_summary"]
-    keys = SETUP + ["task", "method", "world_size", "seq_len", "block_size", "anchor_size"]
-    columns = ["accuracy", "accuracy_ratio_vs_global", "score"]
+    keys = SETUP + ["task", "method", "ring_layout", "anchor_mode", "block_rule", "world_size", "seq_len",
+                    "block_size", "anchor_size"]
+    columns = ["accuracy", "accuracy_ratio_vs_global", "score", "label"]
     if summary.empty:
         return pd.DataFrame(columns=keys + columns)
     return _dedupe(summary, keys)[keys + columns].sort_values(keys).reset_index(drop=True)

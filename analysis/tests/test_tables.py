@@ -61,3 +61,41 @@ def test_duplicate_measurements_reduce_to_the_median(tmp_path):
 def test_markdown_table():
     text = tables.with_markdown(pd.DataFrame({"a": [1, 2], "b": [0.5, float("nan")]}))
     assert text.splitlines() == ["| a | b |", "|---|---|", "| 1 | 0.5 |", "| 2 | - |"]
+
+
+def test_task_summaries_give_fidelity_and_their_block_rule(tmp_path):
+    """Task summaries carry their samples' mean fidelity to global (issue 20, item 14): the fidelity table and the
+    accuracy figure's fidelity panel show them per task, apart from timing runs, star lines by their rule."""
+    from analysis import figures, paper
+    runs = [synthetic.task_summary("vt", "global", 2048, 1, 80.0, 1.0)]
+    for rule, divisor, top1 in [("C/8", 8, 0.75), ("C/2", 2, 1.0)]:
+        star = synthetic.task_summary("vt", "star", 2048, 2, 60.0, 0.75, block_size=2048 // divisor)
+        star["text"].update(block_rule=rule, label=f"star(b={rule},a=-1)", anchor_mode="sent")
+        star["numbers"].update(top1_vs_global=top1, kl_vs_global=0.01)
+        star["text"]["params_key"] += f";rule={rule}"
+        runs.append(star)
+    ring = synthetic.task_summary("file:mine", "ring", 1500, 2, 80.0, 1.0)
+    ring["text"].update(ring_layout="contiguous", label="ring(contiguous)")
+    ring["numbers"].update(top1_vs_global=1.0)
+    runs.append(ring)
+    runs.append(synthetic.timing_run("star", 2048, 2, 5.0, block_size=256, anchor_size=256,
+                                     fidelity={"top1_vs_global": 0.5, "kl_vs_global": 0.2}))
+    path = str(tmp_path / "tasks.h5")
+    synthetic.write_results(path, runs)
+    loaded = load_runs(path)
+    fidelity = tables.fidelity(loaded)
+    shown = {(t, m, r, b, l): top1 for t, m, r, b, l, top1 in
+             zip(fidelity.task, fidelity.method, fidelity.block_rule, fidelity.block_size, fidelity.label,
+                 fidelity.top1_vs_global)}
+    assert shown == {("vt", "star", "C/8", 256, "star(b=C/8,a=-1)"): 0.75, ("vt", "star", "C/2", 1024, "star(b=C/2,a=-1)"): 1.0,
+                     ("file:mine", "ring", "", 0, "ring(contiguous)"): 1.0, ("", "star", "fixed", 256, ""): 0.5}, shown
+    accuracy = tables.task_accuracy(loaded)
+    assert sorted(accuracy[accuracy.method == "star"].block_rule) == ["C/2", "C/8"]
+    figure = figures.draw_accuracy(accuracy, fidelity, paper.load_points())
+    panels = [axis for axis in figure.axes if (axis.get_gid() or "").endswith("column=fidelity")]
+    assert panels, [axis.get_gid() for axis in figure.axes]
+    series = {line.get_gid().split(";")[1] for axis in panels for line in axis.get_lines()
+              if (line.get_gid() or "").startswith("line;")}
+    # Each task's lines apart from the timing run's (its derived label: no label recorded in this file).
+    assert series == {"series=vt: star(b=C/8,a=-1)", "series=vt: star(b=C/2,a=-1)",
+                      "series=file:mine: ring(contiguous)", "series=star block 256"}, series

@@ -58,9 +58,13 @@ static std::string provenance_key_suffix(const RunContext& context) {
   return suffix;
 }
 
+// Star names its block rule as given (fixed, C/ranks, C/k): C/16 and a fixed
+// 65536 are one block at 1M tokens but other settings (they differ at other
+// lengths), so neither is taken for the other (issue 20, item 16).
 static std::string method_key_suffix(const RunSpec& spec) {
   if (spec.method.method == Method::Star) {
-    return fmt::format(";anchor_source={};anchor_positions={};anchor_mode={}", setting_name(spec.method.anchor_source),
+    return fmt::format(";{}={};anchor_source={};anchor_positions={};anchor_mode={}", kBlockRuleKey,
+                       spec.method.block_rule.label(), setting_name(spec.method.anchor_source),
                        setting_name(spec.method.anchor_positions), setting_name(spec.plan.anchor_mode));
   }
   if (spec.method.method == Method::Ring) return fmt::format(";ring_layout={}", setting_name(spec.method.ring_layout));
@@ -89,6 +93,11 @@ std::string ranks_label(const RunRecord& record) {
   return fmt::format("{}x{}", integer("host_count", 1), gpus);
 }
 
+std::string hardware_key_suffix(const RunContext& context, int ranks) {
+  // A simulated run's hardware is its platform and profile (provenance), not the machine simulating it.
+  return provenance_key_suffix(context) + (context.simulated ? std::string() : hardware_key(context.placement, ranks));
+}
+
 std::string params_key(const RunSpec& spec, const RunContext& context) {
   const Method method = spec.method.method;
   const int ranks = ranks_of_run(spec, context);
@@ -103,10 +112,15 @@ std::string params_key(const RunSpec& spec, const RunContext& context) {
       context.model_name, context.backend, setting_name(method), spec.context_len, spec.query_len, spec.generate,
       ranks, star ? spec.plan.star.block_size : 0, star ? keyed_anchor : 0, spec.repeats, spec.warmup, spec.seed,
       spec.task, spec.sample, method_key_suffix(spec) + duo_params_key(spec.method.duo.get())) +
-         host_key_suffix(spec, context) +
-         provenance_key_suffix(context) +
-         // A simulated run's hardware is its platform and profile (provenance), not the machine simulating it.
-         (context.simulated ? std::string() : hardware_key(context.placement, ranks));
+         host_key_suffix(spec, context) + hardware_key_suffix(context, ranks);
+}
+
+std::string star_key_with_block_rule(const std::string& key, const std::string& block_rule) {
+  const std::string named = fmt::format(";{}=", kBlockRuleKey);
+  if (key.find(";method=star;") == std::string::npos || key.find(named) != std::string::npos) return key;
+  const size_t anchor = key.find(";anchor_source=");
+  if (anchor == std::string::npos || block_rule.empty()) return key;
+  return key.substr(0, anchor) + named + block_rule + key.substr(anchor);
 }
 
 double median_of_slowest(const std::vector<std::vector<double>>& per_repeat_per_rank) {

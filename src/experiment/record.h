@@ -31,6 +31,16 @@ std::string ranks_label(const RunRecord& record);
 // Identifies a run's parameters for resume: equal keys mean the same run. Ends
 // with the hardware it ran on (hardware_key: device model, nodes x ranks).
 std::string params_key(const RunSpec& spec, const RunContext& context);
+// The key's name of star's block rule (";block_rule=C/4", before the anchor settings).
+inline constexpr const char* kBlockRuleKey = "block_rule";
+// A star key written before keys named the block rule (no ";block_rule="), as
+// this version writes it: the rule inserted before ";anchor_source=". Other
+// keys, and keys that name it, are returned as they are. ResumeIndex reads
+// older files' star runs through it (they are counted, never reused).
+std::string star_key_with_block_rule(const std::string& key, const std::string& block_rule);
+// The tail of every key: the backend's provenance (simulated: platform and
+// profile) and, for runs that ran here, the hardware (hardware_key over `ranks`).
+std::string hardware_key_suffix(const RunContext& context, int ranks);
 // A duo pattern's part of a key (source, threshold applied, sink, recent); "" for none.
 std::string duo_params_key(const DuoPattern* duo);
 

@@ -23,6 +23,7 @@ namespace sb {
 namespace {
 
 constexpr const char* kIdentityFormat = "starbench-identity/1";
+constexpr const char* kSummaryIdentityFormat = "starbench-summary-identity/1";
 
 // A task input read by the generator, which says in its own words why it
 // cannot be read: here it is only recorded as unreadable.
@@ -125,6 +126,13 @@ std::string identity_of(const std::string& params_key, const RunSpec& spec, cons
   return hash.finish_hex();
 }
 
+std::string summary_identity(const std::string& params_key, const std::vector<std::string>& sample_identities) {
+  Sha256 hash;
+  hash.update(kSummaryIdentityFormat).update("\nparams_key=").update(params_key).update("\n");
+  for (const std::string& sample : sample_identities) hash.update("sample=" + sample + "\n");
+  return hash.finish_hex();
+}
+
 void add_identity(RunRecord& record, const std::string& params_key, const RunSpec& spec,
                   const IdentityInputs& inputs) {
   record.text["identity"] = identity_of(params_key, spec, inputs);
@@ -145,9 +153,21 @@ ResumeIndex::ResumeIndex(const ResultsStore& store) : store_(store) {
   by_identity_ = store.runs_by_attribute("identity");
   std::set<std::string> identified;
   for (const auto& [identity, ids] : by_identity_) identified.insert(ids.begin(), ids.end());
+  std::map<std::string, std::string> block_rule_of;  // run id -> its block_rule attribute (star runs)
+  for (const auto& [rule, ids] : store.runs_by_attribute(kBlockRuleKey))
+    for (const std::string& id : ids) block_rule_of[id] = rule;
   for (const auto& [key, ids] : store.runs_by_params_key()) {
-    for (const std::string& id : ids)
-      if (!identified.count(id)) older_by_key_[key].push_back(id);
+    for (const std::string& id : ids) {
+      const auto rule = block_rule_of.find(id);
+      // A star run keyed before keys named the block rule: its identity digests
+      // that older key, so it can never match; counted under today's key.
+      const std::string current = rule == block_rule_of.end() ? key : star_key_with_block_rule(key, rule->second);
+      if (!identified.count(id)) {
+        older_by_key_[current].push_back({id, Older::NoIdentity});
+      } else if (current != key) {
+        older_by_key_[current].push_back({id, Older::StarKeyWithoutRule});
+      }
+    }
   }
 }
 
@@ -172,21 +192,34 @@ std::optional<RunRecord> ResumeIndex::reusable(const std::string& identity, cons
   }
   if (count_older) {
     if (const auto older = older_by_key_.find(params_key); older != older_by_key_.end()) {
-      for (const std::string& id : older->second)
-        if (std::find(older_not_reused_.begin(), older_not_reused_.end(), id) == older_not_reused_.end())
-          older_not_reused_.push_back(id);
+      for (const auto& [id, why] : older->second) {
+        std::vector<std::string>& counted = older_not_reused_[size_t(why)];
+        if (std::find(counted.begin(), counted.end(), id) == counted.end()) counted.push_back(id);
+      }
     }
   }
   return std::nullopt;
 }
 
+int ResumeIndex::older_runs_not_reused() const {
+  return int(older_not_reused_[0].size() + older_not_reused_[1].size());
+}
+
 void ResumeIndex::report() const {
-  if (older_not_reused_.empty()) return;
-  fmt::print(stderr,
-             "resume: {} run(s) in {} with these settings were written before runs carried an identity (no "
-             "'identity' attribute), so they were not reused: their runs were measured again and appended beside "
-             "them (docs/HDF5_SCHEMA.md, \"Run identity\")\n",
-             older_not_reused_.size(), store_.path());
+  if (const auto& runs = older_not_reused_[size_t(Older::NoIdentity)]; !runs.empty()) {
+    fmt::print(stderr,
+               "resume: {} run(s) in {} with these settings were written before runs carried an identity (no "
+               "'identity' attribute), so they were not reused: their runs were measured again and appended beside "
+               "them (docs/HDF5_SCHEMA.md, \"Run identity\")\n",
+               runs.size(), store_.path());
+  }
+  if (const auto& runs = older_not_reused_[size_t(Older::StarKeyWithoutRule)]; !runs.empty()) {
+    fmt::print(stderr,
+               "resume: {} star run(s) in {} with these settings were written before star runs' keys named the "
+               "block rule (no ';block_rule=' in params_key), so they were not reused: their runs were measured "
+               "again and appended beside them (docs/HDF5_SCHEMA.md, \"Run identity\")\n",
+               runs.size(), store_.path());
+  }
 }
 
 }  // namespace sb

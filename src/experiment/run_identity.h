@@ -7,6 +7,7 @@
 // `analysis merge` take a stored run for a new one only when the identities are
 // equal, so a result never stands for another (docs/HDF5_SCHEMA.md, "Run
 // identity"). The inputs' digests are taken once per sweep.
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -58,14 +59,20 @@ std::vector<std::pair<std::string, std::string>> identity_components(const RunSp
 // The run's identity: SHA-256 (hex) over "starbench-identity/1", params_key and
 // identity_components, one "name=value" line each.
 std::string identity_of(const std::string& params_key, const RunSpec& spec, const IdentityInputs& inputs);
+// A task summary's identity: SHA-256 (hex) over "starbench-summary-identity/1",
+// its params_key and the identities of the samples it summarises, in order, one
+// line each: a summary is reused only for the very samples it was computed from
+// (samples measured anew, with another word list say, give a new summary).
+std::string summary_identity(const std::string& params_key, const std::vector<std::string>& sample_identities);
 // Writes `identity` and its components into a record as readable attributes
 // (library_versions comes with the placement, add_placement).
 void add_identity(RunRecord& record, const std::string& params_key, const RunSpec& spec,
                   const IdentityInputs& inputs);
 
 // Resume's view of a results file, read once per sweep (rank 0): runs by
-// identity, and runs written before identities (no `identity` attribute) by
-// params_key, which are never reused.
+// identity, and older runs by params_key, which are never reused: runs written
+// before identities (no `identity` attribute), and star runs written before
+// keys named the block rule.
 class ResumeIndex {
  public:
   explicit ResumeIndex(const ResultsStore& store);
@@ -76,16 +83,19 @@ class ResumeIndex {
   // reused (older_runs_not_reused).
   std::optional<RunRecord> reusable(const std::string& identity, const std::string& params_key,
                                     bool count_older = true);
-  // Older runs (no identity) whose params_key a run of this sweep had.
-  int older_runs_not_reused() const { return int(older_not_reused_.size()); }
-  // Prints how many older runs were not reused, if any.
+  // Older runs whose params_key a run of this sweep had: runs without identity,
+  // and star runs keyed before keys named the block rule (their key read as
+  // today's by star_key_with_block_rule).
+  int older_runs_not_reused() const;
+  // Prints how many older runs were not reused, if any, and why.
   void report() const;
 
  private:
+  enum class Older { NoIdentity = 0, StarKeyWithoutRule = 1 };
   const ResultsStore& store_;
   std::map<std::string, std::vector<std::string>> by_identity_;
-  std::map<std::string, std::vector<std::string>> older_by_key_;  // params_key -> runs without identity
-  std::vector<std::string> older_not_reused_;
+  std::map<std::string, std::vector<std::pair<std::string, Older>>> older_by_key_;  // params_key -> older runs
+  std::array<std::vector<std::string>, 2> older_not_reused_;  // by Older
   std::vector<std::string> reported_damaged_;
 };
 

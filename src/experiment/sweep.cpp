@@ -115,9 +115,15 @@ bool same_star_setting(const MethodSettings& a, const MethodSettings& b) {
          a.anchor_positions == b.anchor_positions && a.anchor_mode == b.anchor_mode;
 }
 
-// Two star runs of one length that resolve to the same sizes and anchor run once.
+// Two star runs of one length and one block rule that resolve to the same sizes
+// and anchor (an anchor of -1 and the block's size given as tokens) run once.
+// Runs of two rules are two runs even where their blocks agree (C/16 and a
+// fixed 65536 at 1M tokens): the rule is the setting asked for, and their keys
+// and identities name it (issue 20, item 16).
 bool same_star_run(const RunSpec& a, const RunSpec& b) {
-  return a.context_len == b.context_len && a.plan.star.block_size == b.plan.star.block_size &&
+  return a.context_len == b.context_len && a.method.block_rule.tokens == b.method.block_rule.tokens &&
+         a.method.block_rule.divisor == b.method.block_rule.divisor &&
+         a.plan.star.block_size == b.plan.star.block_size &&
          a.plan.star.anchor_size == b.plan.star.anchor_size && a.method.anchor_source == b.method.anchor_source &&
          a.method.anchor_positions == b.method.anchor_positions && a.plan.anchor_mode == b.plan.anchor_mode;
 }

@@ -104,6 +104,10 @@ std::string SweepSession::stored_run(const std::string& key) const {
   return found == stored_runs_.end() ? std::string() : found->second;
 }
 
+bool SweepSession::stored_summary(const std::string& identity, const std::string& key) {
+  return resume_index_->reusable(identity, key).has_value();
+}
+
 void SweepSession::ensure_reference(const SweepRun& run, const std::vector<int32_t>& context,
                                     const std::vector<int32_t>& query) {
   SweepRun global = run;

@@ -69,8 +69,13 @@ class SweepSession {
   bool root() const { return root_; }
   // The run's params_key (readable; its identity digest adds the inputs' digests).
   std::string key(const SweepRun& run) const;
-  // Rank 0: the last stored record with this params_key (task summaries), or "".
+  // Rank 0: the last stored record with this params_key, or "" (a hint for the
+  // progress plan: resume itself matches identities).
   std::string stored_run(const std::string& key) const;
+  // Rank 0: whether the file holds an intact task summary of this identity
+  // (summary_identity); older summaries of this key (no identity) are counted
+  // as not reused (report_resume).
+  bool stored_summary(const std::string& identity, const std::string& key);
   // Rank 0: says how many runs of older files (no identity) were not reused.
   void report_resume() const;
 

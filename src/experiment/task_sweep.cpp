@@ -74,27 +74,50 @@ struct SampleGroup {
   }
 };
 
+// Fidelity to global's outputs on the same sample, as the sample records hold it.
+constexpr const char* kFidelityNumbers[] = {"kl_vs_global", "top1_vs_global", "gen_agree_vs_global",
+                                            "hidden_rel_err_vs_global"};
+
+// What one method's runs on a sample group give its summary (rank 0).
+struct MethodSamples {
+  std::vector<double> scores;
+  std::vector<std::string> identities;                  // the sample runs' identities, in order
+  std::map<std::string, std::vector<double>> fidelity;  // kFidelityNumbers -> per sample that has one
+
+  void add(const RunRecord& record) {
+    scores.push_back(record.numbers.at("score"));
+    identities.push_back(record.text.at("identity"));
+    for (const char* name : kFidelityNumbers) {
+      if (const auto found = record.numbers.find(name); found != record.numbers.end()) fidelity[name].push_back(found->second);
+    }
+  }
+};
+
+double mean(const std::vector<double>& values) { return mean_percent(values) / 100.0; }
+
 // Per-task accuracy (RULER: mean score x 100) of every method on one group, and
-// its ratio to global's; the summary records not already in the file.
-// `seq_len`: the target length, or a task file's longest prompt.
-void summarise(const SweepSession& session, const SweepSettings& settings, const std::vector<MethodSettings>& variants,
-               const SampleGroup& group, int64_t seq_len, std::map<std::string, std::vector<double>>& scores,
+// its ratio to global's, and the mean fidelity to global over the samples that
+// were compared with it; the summary records not already in the file (one of
+// this identity: the same key and samples). `seq_len`: the target length, or a
+// task file's longest prompt; star's block rule is resolved at it.
+void summarise(SweepSession& session, const SweepSettings& settings, const std::vector<MethodSettings>& variants,
+               const SampleGroup& group, int64_t seq_len, std::map<std::string, MethodSamples>& samples,
                std::vector<SummaryRow>& rows, std::vector<RunRecord>& summaries) {
-  const auto global_scores = scores.find(method_label(MethodSettings{}));
-  const double global_accuracy = global_scores == scores.end() ? NAN : mean_percent(global_scores->second);
+  const auto global_samples = samples.find(method_label(MethodSettings{}));
+  const double global_accuracy = global_samples == samples.end() ? NAN : mean_percent(global_samples->second.scores);
   const RunContext& context = session.context();
   for (const MethodSettings& variant : variants) {
     const std::string label = method_label(variant);
-    const std::vector<double>& method_scores = scores[label];
-    const double accuracy = mean_percent(method_scores);
+    const MethodSamples& runs = samples[label];
+    const double accuracy = mean_percent(runs.scores);
     const double ratio = global_accuracy > 0 ? accuracy / global_accuracy : NAN;
-    const int ranks = runs_on_one_rank(variant.method) ? context.hosts.gpus_per_host : context.job_world_size;
-    rows.push_back({group.task, label, seq_len, accuracy, ratio, int(method_scores.size())});
+    const int ranks = ranks_of_run(RunSpec{variant}, context);
+    rows.push_back({group.task, label, seq_len, accuracy, ratio, int(runs.scores.size())});
     RunRecord summary;
     summary.text = {{"kind", "task_summary"}, {"task", group.task},
                     {"method", setting_name(variant.method)}, {"label", label},
-                    {"model", session.config().name}, {"backend", context.backend}};
-    summary.text["params_key"] =
+                    {"model", session.config().name}, {"backend", context.backend}, {"device", context.device}};
+    const std::string key =
         fmt::format("summary;model={};backend={};task={};target={};method={};samples={};seed={};ranks={}",
                     session.config().name, context.backend, group.task, group.target_tokens, label, settings.samples,
                     settings.seed, ranks) +
@@ -102,20 +125,36 @@ void summarise(const SweepSession& session, const SweepSettings& settings, const
         // Hosts of several GPUs are other runs (one-GPU hosts keep their keys).
         (context.hosts.gpus_per_host > 1 ? fmt::format(";gpus_per_host={};host_split={}", context.hosts.gpus_per_host,
                                                        host_split_name(context.hosts.split))
-                                         : std::string());
-    // Summaries record a fixed block in tokens, a rule as 0 (the label names it).
-    const bool fixed = variant.method == Method::Star && variant.block_rule.label() == "fixed";
+                                         : std::string()) +
+        hardware_key_suffix(context, ranks);  // the device and node layout, as every run's key ends
+    summary.text["params_key"] = key;
+    summary.text["identity"] = summary_identity(key, runs.identities);
+    const bool star = variant.method == Method::Star;
+    // Star's block as its runs of a prompt of seq_len tokens have it (the rule
+    // resolved there), the anchor likewise (-1: the block), and the rule.
+    const int64_t block = star ? variant.block_rule.resolve(seq_len, session.layout().hosts) : 0;
+    if (star) {  // the settings its runs record (make_run_record), so that the tables group them alike
+      summary.text["block_rule"] = variant.block_rule.label();
+      summary.text["anchor_source"] = setting_name(variant.anchor_source);
+      summary.text["anchor_positions"] = setting_name(variant.anchor_positions);
+      summary.text["anchor_mode"] = setting_name(resolve_anchor_mode(variant));
+    }
+    if (variant.method == Method::Ring) summary.text["ring_layout"] = setting_name(variant.ring_layout);
     summary.integers = {{"seq_len", seq_len},
-                        {"samples", int64_t(method_scores.size())},
-                        {"block_size", fixed ? variant.block_rule.tokens : 0},
-                        {"anchor_size", variant.method == Method::Star ? variant.anchor_size : 0},
+                        {"samples", int64_t(runs.scores.size())},
+                        {"block_size", block},
+                        {"anchor_size", star ? (variant.anchor_size < 0 ? block : variant.anchor_size) : 0},
                         {"world_size", ranks},
                         {"gpus_per_host", context.hosts.gpus_per_host},
                         {"host_count", ranks / context.hosts.gpus_per_host}};
     summary.text["host_split"] = host_split_name(context.hosts.split);
+    add_placement(summary, context.placement, ranks);
     summary.numbers = {{"accuracy", accuracy}, {"accuracy_ratio_vs_global", ratio}};
+    for (const auto& [name, values] : runs.fidelity) summary.numbers[name] = mean(values);
+    if (const auto compared = runs.fidelity.find("top1_vs_global"); compared != runs.fidelity.end())
+      summary.integers["fidelity_samples"] = int64_t(compared->second.size());
     if (group.metric) summary.text["metric"] = group.metric->name();
-    if (session.stored_run(summary.text["params_key"]).empty()) summaries.push_back(std::move(summary));
+    if (!session.stored_summary(summary.text["identity"], key)) summaries.push_back(std::move(summary));
   }
 }
 
@@ -241,7 +280,7 @@ int run_task_sweep(const SweepSettings& settings) {
       });
     }
     const std::vector<TaskSample>& samples = group.metric ? file->samples : generated;  // rank 0
-    std::map<std::string, std::vector<double>> scores;  // method label -> per-sample scores
+    std::map<std::string, MethodSamples> samples_of;  // method label -> its runs on the group's samples
     int64_t longest_prompt = 0;
     for (int index = 0; index < group.count; ++index) {
       PromptTokens prompt;
@@ -276,7 +315,7 @@ int run_task_sweep(const SweepSettings& settings) {
         SweepResult result = session.run(run, prompt.context, prompt.query);
         ++runs_done;
         if (result.stored) {
-          if (root) scores[label].push_back(result.record.numbers.at("score"));
+          if (root) samples_of[label].add(result.record);
           continue;
         }
         ++executed;
@@ -285,7 +324,6 @@ int run_task_sweep(const SweepSettings& settings) {
         const std::string text = tokenizer->decode(answer_tokens(result.outcome.generated, config));
         const TaskMetric metric = group.metric ? *group.metric : TaskMetric::parse(sample.metric);
         const double score = score_sample(metric, text, sample.answers, sample.query);
-        scores[label].push_back(score);
         RunRecord& record = result.record;
         record.text["generated_text"] = text;
         record.text["answers"] = joined(sample.answers);
@@ -294,6 +332,7 @@ int run_task_sweep(const SweepSettings& settings) {
         record.numbers["depth"] = sample.depth;
         record.integers["prompt_tokens"] = run.spec.context_len + run.spec.query_len;
         record.integers["target_tokens"] = group.target_tokens;
+        samples_of[label].add(record);
         session.append_paced(std::move(record));
         fmt::print(stderr, "[{}/{}] [{}] {:<18} prompt {} tokens, score {:.2f}: {:?}  (ETA {})\n", runs_done,
                    total_runs, input, label, run.spec.context_len + run.spec.query_len, score,
@@ -302,7 +341,7 @@ int run_task_sweep(const SweepSettings& settings) {
     }
     if (!root) continue;
     std::vector<RunRecord> summaries;
-    summarise(session, settings, variants, group, group.metric ? longest_prompt : group.target_tokens, scores,
+    summarise(session, settings, variants, group, group.metric ? longest_prompt : group.target_tokens, samples_of,
               summary_rows, summaries);
     for (RunRecord& summary : summaries) session.append_paced(std::move(summary));
     session.flush();  // a task and length done: its records and summaries are in the file

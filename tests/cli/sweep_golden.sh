@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # Small sweeps on 2 ranks with fixed seeds give the same stored runs and the
-# same printed table (timing left out) as the goldens in tests/cli/golden/,
-# which were recorded with the binary of commit 1dcfa5b, before the sweep
-# drivers and method settings were restructured (issue 18), with the host
-# attributes every run gained with hosts of several GPUs (issue 19:
-# gpus_per_host, host_count, host_split, inserted; nothing else changed): timing sweeps
-# (global, ring zigzag + contiguous, star with C/4 and fixed blocks, anchor
-# sizes and modes, the anchor ablations, duo and star + duo with a random
-# pattern), task sweeps on the committed tiny retrieval model and `forward`.
+# same printed table (timing left out) as the goldens in tests/cli/golden/:
+# timing sweeps (global, ring zigzag + contiguous, star with C/4 and fixed
+# blocks, anchor sizes and modes, the anchor ablations, duo and star + duo with
+# a random pattern), task sweeps on the committed tiny retrieval model and
+# `forward`. They were recorded with the binary of commit 1dcfa5b, before the
+# sweep drivers and method settings were restructured (issue 18), and kept line
+# for line since, but for what later issues changed on purpose:
+# - issue 19: the host attributes every run gained (gpus_per_host, host_count,
+#   host_split), inserted;
+# - issue 20, item 16: ";block_rule=<rule>" in every star params_key, and the
+#   timing case's fixed 16 at length 64, which that binary merged into C/4's
+#   runs of the same block, added as its own six runs (every value equal to
+#   those C/4 runs');
+# - issue 20, item 14: task summaries record star's block rule, its block and
+#   anchor at the summary's length (0 / -1 before), the anchor settings and ring
+#   layout, the placement and their samples' mean fidelity, and their key ends
+#   with the hardware part.
 # Labels: the goldens' table rows carry the labels of that time; each row's
 # label must now be its run's `label` attribute, and the labels those listed
 # in golden/<case>.labels (kind and label of each run). STARBENCH_UPDATE_GOLDEN=1

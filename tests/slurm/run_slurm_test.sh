@@ -318,16 +318,19 @@ def text(v):
     return v.decode() if isinstance(v, bytes) else str(v)
 with h5py.File(sys.argv[1]) as f:
     runs = [g for g in f["runs"].values() if int(g.attrs.get("complete", 0)) == 1]
-    star = sorted((int(g.attrs["seq_len"]), int(g.attrs["block_size"])) for g in runs if text(g.attrs["method"]) == "star")
-    # Baseline: star at context / 2 (32 at 64, 64 at 128); the array adds blocks 16 and 32
-    # (32 at 64 is the baseline's run: resumed, not repeated).
-    expected = [(64, 16), (64, 32), (128, 16), (128, 32), (128, 64)]
+    star = sorted((int(g.attrs["seq_len"]), int(g.attrs["block_size"]), text(g.attrs["block_rule"]))
+                  for g in runs if text(g.attrs["method"]) == "star")
+    # Baseline: star at context / 2 (C/ranks: 32 at 64, 64 at 128); the array adds fixed blocks
+    # of 16 and 32, each a run of its own, also the fixed 32 at 64 where C/ranks is 32 too (issue
+    # 20, item 16: another rule is another setting); global is resumed, not repeated.
+    expected = [(64, 16, "fixed"), (64, 32, "C/ranks"), (64, 32, "fixed"), (128, 16, "fixed"), (128, 32, "fixed"),
+                (128, 64, "C/ranks")]
     assert star == expected, f"star runs {star}, expected {expected}"
-    assert len(runs) == 9, f"{len(runs)} runs, expected 9 (6 baseline + 3 star)"
+    assert len(runs) == 10, f"{len(runs)} runs, expected 10 (6 baseline + 4 star)"
     for g in runs:
         if text(g.attrs["method"]) == "star":
             assert "top1_vs_global" in g.attrs, f"{g.name}: star run without fidelity vs the resumed global run"
-print(f"{sys.argv[1]}: 9 runs, star blocks {star}")
+print(f"{sys.argv[1]}: 10 runs, star blocks {star}")
 PY
 
 # --- sweeps long enough to interrupt ---------------------------------------------------

@@ -1,6 +1,8 @@
 // A run record: its numbers, and the params_key resume and merge read.
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include "attention/method_settings.h"
 #include "experiment/record.h"
 
@@ -59,6 +61,42 @@ TEST(Record, RingLayoutsAndAnchorModesAreDifferentRuns) {
   RunSpec recompute = sent;
   recompute.method.anchor_mode = AnchorMode::Recompute;
   EXPECT_NE(params_key(planned(sent), context), params_key(planned(recompute), context));
+}
+
+// Star's key names its block rule: a C/k run and a fixed run of the same block
+// at this length are other runs (issue 20, item 16), and a key written before
+// keys named the rule reads as today's through star_key_with_block_rule.
+TEST(Record, StarKeysNameTheBlockRule) {
+  RunContext context{"tiny", "cpu", "host", 4};
+  auto star = [&](const std::string& rule, int64_t context_len) {
+    RunSpec spec;
+    spec.method.method = Method::Star;
+    spec.method.block_rule = parse_block_rule(rule);
+    spec.context_len = context_len;
+    return planned(spec, 4);
+  };
+  for (auto [rule, fixed, length] : {std::tuple{"C/8", "16384", int64_t(131072)}, std::tuple{"C/6", "16", int64_t(96)},
+                                     std::tuple{"0", "24", int64_t(96)}}) {
+    const RunSpec by_rule = star(rule, length), by_tokens = star(fixed, length);
+    ASSERT_EQ(by_rule.plan.star.block_size, by_tokens.plan.star.block_size) << rule;
+    const std::string rule_key = params_key(by_rule, context), fixed_key = params_key(by_tokens, context);
+    EXPECT_NE(rule_key, fixed_key) << rule;
+    EXPECT_NE(rule_key.find(";block_rule=" + by_rule.method.block_rule.label() + ";anchor_source="), std::string::npos)
+        << rule_key;
+    EXPECT_NE(fixed_key.find(";block_size=" + std::string(fixed) + ";"), std::string::npos) << fixed_key;
+    EXPECT_NE(fixed_key.find(";block_rule=fixed;"), std::string::npos) << fixed_key;
+    // The key as an earlier starbench wrote it (no rule) reads as today's; others are left alone.
+    std::string legacy = rule_key;
+    legacy.erase(legacy.find(";block_rule="), std::string(";block_rule=").size() + by_rule.method.block_rule.label().size());
+    EXPECT_EQ(star_key_with_block_rule(legacy, by_rule.method.block_rule.label()), rule_key);
+    EXPECT_EQ(star_key_with_block_rule(rule_key, "fixed"), rule_key);
+  }
+  RunSpec ring;
+  ring.method.method = Method::Ring;
+  ring.context_len = 96;
+  const std::string ring_key = params_key(planned(ring, 4), context);
+  EXPECT_EQ(ring_key.find("block_rule"), std::string::npos);
+  EXPECT_EQ(star_key_with_block_rule(ring_key, "C/4"), ring_key);
 }
 
 }  // namespace

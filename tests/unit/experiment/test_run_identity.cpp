@@ -69,6 +69,31 @@ TEST(RunIdentity, TimingRunsCarryNoTaskInputs) {
   EXPECT_EQ(components[0].first, "model_digest");
 }
 
+// The cuda backend's library versions (CUDA runtime, cuDNN, NCCL per rank) are a
+// component of the ranks a run used: other versions on a rank of a ring run are
+// another run; global (rank 0 alone) sees rank 0's only (issue 20, item 18).
+TEST(RunIdentity, LibraryVersionsOfTheRanksUsedAreAComponent) {
+  IdentityInputs in = inputs();
+  in.placement.libraries = {"cuda_runtime=12.4;cudnn=9.1.0;nccl=2.21.5", "cuda_runtime=12.4;cudnn=9.1.0;nccl=2.21.5"};
+  RunSpec ring;
+  ring.method.method = Method::Ring;
+  RunSpec global;
+  global.method.method = Method::Global;
+  const auto components = identity_components(ring, in);
+  ASSERT_EQ(components.size(), 2u);
+  EXPECT_EQ(components[1], (std::pair<std::string, std::string>{"library_versions",
+                                                                 "cuda_runtime=12.4;cudnn=9.1.0;nccl=2.21.5"}));
+  const std::string ring_before = identity_of("key", ring, in), global_before = identity_of("key", global, in);
+  in.placement.libraries[1] = "cuda_runtime=12.6;cudnn=9.5.1;nccl=2.23.4";  // rank 1 alone differs
+  EXPECT_NE(identity_of("key", ring, in), ring_before);
+  EXPECT_EQ(identity_of("key", global, in), global_before);
+  EXPECT_EQ(library_versions(in.placement, 2),
+            "cuda_runtime=12.4;cudnn=9.1.0;nccl=2.21.5 + cuda_runtime=12.6;cudnn=9.5.1;nccl=2.23.4");
+  RunRecord record;
+  add_identity(record, "key", ring, in);
+  EXPECT_EQ(record.text.count("library_versions"), 0u);  // add_placement records it
+}
+
 TEST(RunIdentity, DuoHeadsAreAComponent) {
   RunSpec spec;
   spec.method.method = Method::Duo;

@@ -55,8 +55,11 @@ TEST(Sweep, MethodVariantsPutGlobalFirstAndResolveAnchorModes) {
   EXPECT_THROW(method_variants(settings), Error);
 }
 
-// Star settings that resolve to the same sizes at one length run once there.
-TEST(Sweep, StarRunsOfTheSameSizesRunOnce) {
+// Star settings of two block rules are two runs even where their blocks agree
+// (C/4 of 64 is 16): the rule is the setting asked for (issue 20, item 16; this
+// test asserted their merging before). Settings of one rule that resolve to the
+// same sizes (an anchor of -1 and the block's size as tokens) run once.
+TEST(Sweep, StarRunsOfTwoBlockRulesRunApartThoughTheirBlocksAgree) {
   SweepSettings settings;
   settings.methods = {Method::Star};
   settings.seq_lens = {64, 128};
@@ -65,8 +68,25 @@ TEST(Sweep, StarRunsOfTheSameSizesRunOnce) {
   for (const RunSpec& spec : expand_grid(settings, 2)) {
     runs.push_back(fmt::format("{}:{}:{}", spec.context_len, spec.plan.star.block_size, method_label(spec.method)));
   }
-  EXPECT_EQ(runs, (std::vector<std::string>{"64:16:star(b=C/4,a=-1)", "128:32:star(b=C/4,a=-1)",
-                                            "128:16:star(b=16,a=-1)"}));
+  EXPECT_EQ(runs, (std::vector<std::string>{"64:16:star(b=C/4,a=-1)", "64:16:star(b=16,a=-1)",
+                                            "128:32:star(b=C/4,a=-1)", "128:16:star(b=16,a=-1)"}));
+  // C/8 and C/ranks at 8 ranks, fixed 4096 and C/16 at 65536 tokens: one block, four runs.
+  settings.seq_lens = {65536};
+  settings.block_rules = {parse_block_rule("4096"), parse_block_rule("C/16"), parse_block_rule("C/8"),
+                          parse_block_rule("0")};
+  runs.clear();
+  for (const RunSpec& spec : expand_grid(settings, 8)) {
+    runs.push_back(fmt::format("{}:{}", spec.plan.star.block_size, spec.method.block_rule.label()));
+  }
+  EXPECT_EQ(runs, (std::vector<std::string>{"4096:fixed", "4096:C/16", "8192:C/8", "8192:C/ranks"}));
+  settings.block_rules = {parse_block_rule("32")};
+  settings.seq_lens = {128};
+  settings.anchor_sizes = {-1, 32, 8};  // -1 is the block, 32: one run of the two
+  runs.clear();
+  for (const RunSpec& spec : expand_grid(settings, 2)) {
+    runs.push_back(fmt::format("{}:{}", spec.plan.star.block_size, spec.plan.star.anchor_size));
+  }
+  EXPECT_EQ(runs, (std::vector<std::string>{"32:32", "32:8"}));
 }
 
 TEST(Sweep, FormatDurationPicksTheTwoLargestUnits) {
