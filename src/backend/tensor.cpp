@@ -25,4 +25,10 @@ Tensor Tensor::reshape(std::vector<int64_t> shape) const {
 
 std::string Tensor::describe() const { return fmt::format("{}[{}]", dtype_name(dtype_), fmt::join(shape_, ", ")); }
 
+bool bytes_overlap(const Tensor& a, const Tensor& b) {
+  const char* a0 = static_cast<const char*>(a.data());
+  const char* b0 = static_cast<const char*>(b.data());
+  return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
+}
+
 }  // namespace sb

@@ -49,4 +49,8 @@ class Tensor {
   size_t byte_offset_ = 0;
 };
 
+// Whether the bytes of a and b (both in host-addressable memory) overlap: the
+// cpu backend's ops refuse or work around an output that aliases an input.
+bool bytes_overlap(const Tensor& a, const Tensor& b);
+
 }  // namespace sb

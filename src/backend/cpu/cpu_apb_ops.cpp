@@ -31,12 +31,6 @@ void with_storage(const Tensor& x, Fn&& fn) {
     fn(x.ptr<uint16_t>());
 }
 
-bool overlaps(const Tensor& a, const Tensor& b) {
-  const char* a0 = static_cast<const char*>(a.data());
-  const char* b0 = static_cast<const char*>(b.data());
-  return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
-}
-
 }  // namespace
 
 void CpuBackend::silu(Tensor& x) {
@@ -53,7 +47,7 @@ void CpuBackend::silu(Tensor& x) {
 
 void CpuBackend::max_pool_rows(const Tensor& x, int64_t radius, Tensor& out) {
   check_max_pool_rows(x, radius, out);
-  if (overlaps(x, out)) {  // in place (or overlapping views): pool a copy
+  if (bytes_overlap(x, out)) {  // in place (or overlapping views): pool a copy
     Tensor source = empty(x.dtype(), x.shape());
     copy_rows(source, 0, x, 0, x.dim(0));
     max_pool_rows(source, radius, out);
@@ -105,7 +99,7 @@ void CpuBackend::gather_head_rows(const Tensor& src, const Tensor& indices, Tens
   const int32_t* picks = indices.ptr<int32_t>();
   for (int64_t i = 0; i < heads * k; ++i)
     SB_REQUIRE(picks[i] >= 0 && picks[i] < rows, "gather_head_rows: row {} of a {}-row src", picks[i], rows);
-  SB_REQUIRE(!overlaps(src, dst) || k == 0, "gather_head_rows: dst {} overlaps src {}", dst.describe(),
+  SB_REQUIRE(!bytes_overlap(src, dst) || k == 0, "gather_head_rows: dst {} overlaps src {}", dst.describe(),
              src.describe());
   const size_t head_bytes = size_t(src.dim(2)) * dtype_size(src.dtype());
   const char* from = static_cast<const char*>(src.data());

@@ -45,12 +45,6 @@ void require_i32(const Tensor& t, const char* op, const char* what) {
 
 int64_t last_dim(const Tensor& t) { return t.rank() == 0 ? 1 : t.shape().back(); }
 
-bool overlaps(const Tensor& a, const Tensor& b) {
-  const char* a0 = static_cast<const char*>(a.data());
-  const char* b0 = static_cast<const char*>(b.data());
-  return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
-}
-
 class SteadyClockTimer : public PhaseTimer {
  public:
   void start() override { start_ = stop_ = std::chrono::steady_clock::now(); }
@@ -297,7 +291,7 @@ void CpuBackend::matmul(const Tensor& x, const Tensor& w, Tensor& out, bool accu
   const int64_t tokens = k == 0 ? (x.rank() > 0 ? x.dim(0) : 1) : x.numel() / k;
   SB_REQUIRE(last_dim(out) == n && out.numel() == tokens * n, "matmul: out {} is not [{}, {}] (x {}, weight {})",
              out.describe(), tokens, n, x.describe(), w.describe());
-  SB_REQUIRE(!overlaps(out, x) && !overlaps(out, w), "matmul: out {} overlaps an input", out.describe());
+  SB_REQUIRE(!bytes_overlap(out, x) && !bytes_overlap(out, w), "matmul: out {} overlaps an input", out.describe());
   count_matmul(tokens, n, k);
   cpu::matmul(x.ptr<float>(), w.ptr<float>(), out.ptr<float>(), tokens, n, k, accumulate);
 }
@@ -359,7 +353,7 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, At
   SB_REQUIRE(mask.kind != AttentionMask::Kind::Streaming || (mask.window >= 1 && mask.sink >= 0),
              "attention: streaming mask with window {} and sink {} (window must be >= 1, sink >= 0)", mask.window,
              mask.sink);
-  SB_REQUIRE(!overlaps(out, q) && !overlaps(out, k) && !overlaps(out, v),
+  SB_REQUIRE(!bytes_overlap(out, q) && !bytes_overlap(out, k) && !bytes_overlap(out, v),
              "attention: out {} overlaps an input", out.describe());
   if (mask.query_positions.defined()) mask = resolved_positions(mask, tq);
   count_attention(mask, tq, tk, hq, d);
