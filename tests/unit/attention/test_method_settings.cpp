@@ -37,7 +37,7 @@ TEST(MethodSettings, EveryNameParsesBackToItself) {
 
 TEST(MethodSettings, AnUnknownNameIsRefusedWithTheValidOnes) {
   EXPECT_EQ(refusal([] { parse_setting<Method>("stra"); }),
-            "unknown attention method 'stra' (valid: global, ring, star, duo)");
+            "unknown attention method 'stra' (valid: global, ring, star, duo, apb)");
   EXPECT_EQ(refusal([] { parse_setting<AnchorSource>("foo"); }),
             "star: --anchor-source 'foo' is not one of first, previous");
   EXPECT_EQ(refusal([] { parse_setting<AnchorPositions>("far"); }),
