@@ -7,6 +7,7 @@
 #include <limits>
 #include <numeric>
 
+#include "backend/apb_op_checks.h"
 #include "backend/backend.h"
 #include "util/error.h"
 
@@ -28,21 +29,56 @@ void store_f32(Backend& backend, Tensor& dst, const std::vector<float>& values) 
 }
 
 void require_rows_by_columns(const Tensor& x, const char* op) {
-  SB_REQUIRE(x.rank() == 2, "{}: expected [T, C], got {}", op, x.describe());
+  SB_REQUIRE(x.defined() && x.rank() == 2, "{}: expected [T, C], got {}", op,
+             x.defined() ? x.describe() : "an undefined tensor");
 }
 
 }  // namespace
 
+void check_apb_float(const Tensor& x, const char* op) {
+  SB_REQUIRE(x.defined() && (x.dtype() == DType::F32 || x.dtype() == DType::BF16), "{}: {} is neither F32 nor BF16",
+             op, x.defined() ? x.describe() : "an undefined tensor");
+}
+
+void check_max_pool_rows(const Tensor& x, int64_t radius, const Tensor& out) {
+  require_rows_by_columns(x, "max_pool_rows");
+  check_apb_float(x, "max_pool_rows");
+  SB_REQUIRE(out.defined() && out.shape() == x.shape() && out.dtype() == x.dtype() && radius >= 0,
+             "max_pool_rows: out {} for x {}, radius {}", out.defined() ? out.describe() : "undefined", x.describe(),
+             radius);
+}
+
+void check_top_k_rows(const Tensor& scores, int64_t row_begin, int64_t k, const Tensor& indices) {
+  require_rows_by_columns(scores, "top_k_rows");
+  check_apb_float(scores, "top_k_rows");
+  const int64_t rows = scores.dim(0), columns = scores.dim(1);
+  SB_REQUIRE(row_begin >= 0 && k >= 0 && k <= rows - row_begin, "top_k_rows: k {} of rows [{}, {})", k, row_begin,
+             rows);
+  SB_REQUIRE(indices.defined() && indices.dtype() == DType::I32 && indices.rank() == 2 && indices.dim(0) == columns &&
+                 indices.dim(1) == k,
+             "top_k_rows: indices {} must be I32 [{}, {}]", indices.defined() ? indices.describe() : "undefined",
+             columns, k);
+}
+
+void check_gather_head_rows(const Tensor& src, const Tensor& indices, const Tensor& dst) {
+  SB_REQUIRE(src.defined() && indices.defined() && dst.defined(), "gather_head_rows: an undefined tensor");
+  SB_REQUIRE(src.rank() == 3 && indices.dtype() == DType::I32 && indices.rank() == 2 && indices.dim(0) == src.dim(1),
+             "gather_head_rows: indices {} for src {}", indices.describe(), src.describe());
+  const int64_t heads = src.dim(1), k = indices.dim(1);
+  SB_REQUIRE(dst.rank() == 3 && dst.dim(0) == k && dst.dim(1) == heads && dst.dim(2) == src.dim(2) &&
+                 dst.dtype() == src.dtype(),
+             "gather_head_rows: dst {} for {} rows of src {}", dst.describe(), k, src.describe());
+}
+
 void Backend::silu(Tensor& x) {
+  check_apb_float(x, "silu");
   std::vector<float> values = to_host_f32(x);
   for (float& value : values) value = value / (1.0f + std::exp(-value));
   store_f32(*this, x, values);
 }
 
 void Backend::max_pool_rows(const Tensor& x, int64_t radius, Tensor& out) {
-  require_rows_by_columns(x, "max_pool_rows");
-  SB_REQUIRE(out.shape() == x.shape() && radius >= 0, "max_pool_rows: out {} for x {}, radius {}", out.describe(),
-             x.describe(), radius);
+  check_max_pool_rows(x, radius, out);
   const int64_t rows = x.dim(0), columns = x.dim(1);
   const std::vector<float> values = to_host_f32(x);
   std::vector<float> pooled(values.size());
@@ -58,12 +94,8 @@ void Backend::max_pool_rows(const Tensor& x, int64_t radius, Tensor& out) {
 }
 
 void Backend::top_k_rows(const Tensor& scores, int64_t row_begin, int64_t k, Tensor& indices) {
-  require_rows_by_columns(scores, "top_k_rows");
+  check_top_k_rows(scores, row_begin, k, indices);
   const int64_t rows = scores.dim(0), columns = scores.dim(1);
-  SB_REQUIRE(row_begin >= 0 && k >= 0 && k <= rows - row_begin, "top_k_rows: k {} of rows [{}, {})", k, row_begin,
-             rows);
-  SB_REQUIRE(indices.dtype() == DType::I32 && indices.rank() == 2 && indices.dim(0) == columns && indices.dim(1) == k,
-             "top_k_rows: indices {} must be I32 [{}, {}]", indices.describe(), columns, k);
   if (k == 0) return;
   const std::vector<float> values = to_host_f32(scores);
   std::vector<int32_t> selected(size_t(columns * k));
@@ -82,12 +114,8 @@ void Backend::top_k_rows(const Tensor& scores, int64_t row_begin, int64_t k, Ten
 }
 
 void Backend::gather_head_rows(const Tensor& src, const Tensor& indices, Tensor& dst) {
-  SB_REQUIRE(src.rank() == 3 && indices.dtype() == DType::I32 && indices.rank() == 2 && indices.dim(0) == src.dim(1),
-             "gather_head_rows: indices {} for src {}", indices.describe(), src.describe());
+  check_gather_head_rows(src, indices, dst);
   const int64_t heads = src.dim(1), k = indices.dim(1);
-  SB_REQUIRE(dst.rank() == 3 && dst.dim(0) == k && dst.dim(1) == heads && dst.dim(2) == src.dim(2) &&
-                 dst.dtype() == src.dtype(),
-             "gather_head_rows: dst {} for {} rows of src {}", dst.describe(), k, src.describe());
   const std::vector<float> rows = to_host_f32(indices.reshape({indices.numel()}));
   for (int64_t h = 0; h < heads; ++h) {
     for (int64_t i = 0; i < k; ++i) {

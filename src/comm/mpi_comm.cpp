@@ -75,6 +75,28 @@ class MpiComm : public Comm {
     if (rank_ != root) bytes_sent_ += send.nbytes();
   }
 
+  // APB's passing blocks: posted here, completed (with the collective
+  // timeout) in all_gather_wait, so the caller computes in between.
+  void all_gather_start(const Tensor& send, Tensor& recv) override {
+    SB_REQUIRE(recv.nbytes() == send.nbytes() * size_t(size_), "all_gather: recv {} is not {} blocks of send {}",
+               recv.describe(), size_, send.describe());
+    SB_REQUIRE(send.nbytes() <= size_t(INT_MAX), "all-gather of {} bytes per rank exceeds one MPI message",
+               send.nbytes());
+    // send may be this rank's own block of recv (MPI wants MPI_IN_PLACE then).
+    const bool in_place = send.data() == static_cast<const char*>(recv.data()) + size_t(rank_) * send.nbytes();
+    MPI_Request request;
+    MPI_CHECK(MPI_Iallgather(in_place ? MPI_IN_PLACE : send.data(), int(send.nbytes()), MPI_BYTE, recv.data(),
+                             int(send.nbytes()), MPI_BYTE, comm_, &request));
+    pending_all_gathers_.push_back(request);
+    // A ring all-gather: every rank sends its block to size - 1 others.
+    bytes_sent_ += send.nbytes() * size_t(size_ - 1);
+  }
+
+  void all_gather_wait() override {
+    for (MPI_Request& request : pending_all_gathers_) wait_or_abort(request, "all-gather (passing blocks)");
+    pending_all_gathers_.clear();
+  }
+
   void all_reduce_sum(Tensor& buffer) override {
     SB_REQUIRE(buffer.dtype() == DType::F32, "MPI all-reduce of {}: F32 only (the cpu backend's activations)",
                buffer.describe());
@@ -93,6 +115,7 @@ class MpiComm : public Comm {
   int rank_ = 0, size_ = 1;
   std::vector<MPI_Request> pending_;
   std::vector<MPI_Request> pending_broadcasts_;
+  std::vector<MPI_Request> pending_all_gathers_;
 };
 
 }  // namespace

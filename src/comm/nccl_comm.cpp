@@ -186,6 +186,25 @@ class NcclComm : public Comm {
     deadline_->watch(compute_, what);
   }
 
+  // APB's passing blocks: like broadcast_start, on the comm stream after the
+  // compute stream has produced `send` and finished reading `recv`;
+  // all_gather_wait makes the compute stream wait for it (device-side).
+  void all_gather_start(const Tensor& send, Tensor& recv) override {
+    SB_REQUIRE(recv.nbytes() == send.nbytes() * size_t(size_), "nccl all_gather: recv {} is not {} blocks of send {}",
+               recv.describe(), size_, send.describe());
+    if (send.nbytes() == 0) return;
+    CUDA_CHECK(cudaEventRecord(ready_, compute_));
+    CUDA_CHECK(cudaStreamWaitEvent(comm_stream_, ready_, 0));
+    const std::string what = fmt::format("all-gather of {} bytes per rank over {} ranks (this is rank {})",
+                                         send.nbytes(), size_, rank_);
+    deadline_->call(ncclAllGather(send.data(), recv.data(), send.nbytes(), ncclUint8, comm_, comm_stream_), what);
+    deadline_->watch(comm_stream_, what);
+    bytes_sent_ += send.nbytes() * uint64_t(size_ - 1);  // a ring all-gather: each block to size - 1 others
+    pending_ = true;
+  }
+
+  void all_gather_wait() override { ring_wait(); }
+
   void all_reduce_sum(Tensor& buffer) override {
     SB_REQUIRE(buffer.dtype() == DType::BF16 || buffer.dtype() == DType::F32,
                "nccl all-reduce of {}: BF16 or F32 only", buffer.describe());

@@ -2,6 +2,7 @@
 
 #include <simgrid/s4u.hpp>
 
+#include "backend/apb_op_checks.h"
 #include "backend/device_block_size.h"
 #include "backend/head_copy.h"
 #include "costmodel/op_bytes.h"
@@ -175,6 +176,28 @@ std::vector<int64_t> SimBackend::argmax_rows(const Tensor& logits) {
   flush();  // the result goes to the host
   const int64_t cols = logits.shape().back();
   return std::vector<int64_t>(size_t(logits.numel() / std::max<int64_t>(cols, 1)), 0);
+}
+
+void SimBackend::silu(Tensor& x) {
+  check_apb_float(x, "sim silu");
+  if (x.numel() > 0) charge(profile_.elementwise_seconds(ElementwiseOp::Swiglu, op_bytes::silu(x)));
+}
+
+void SimBackend::max_pool_rows(const Tensor& x, int64_t radius, Tensor& out) {
+  check_max_pool_rows(x, radius, out);
+  if (x.numel() > 0) charge(profile_.elementwise_seconds(ElementwiseOp::Copy, op_bytes::max_pool_rows(x)));
+}
+
+void SimBackend::top_k_rows(const Tensor& scores, int64_t row_begin, int64_t k, Tensor& indices) {
+  check_top_k_rows(scores, row_begin, k, indices);
+  if (k > 0) charge(profile_.elementwise_seconds(ElementwiseOp::Copy, op_bytes::top_k_rows(scores, row_begin, k)));
+}
+
+// The rows cannot be checked (shape-only indices): the cpu and cuda backends do.
+void SimBackend::gather_head_rows(const Tensor& src, const Tensor& indices, Tensor& dst) {
+  check_gather_head_rows(src, indices, dst);
+  if (dst.numel() > 0)
+    charge(profile_.elementwise_seconds(ElementwiseOp::Copy, op_bytes::gather_head_rows(indices, dst)));
 }
 
 std::unique_ptr<PhaseTimer> SimBackend::make_timer() { return std::make_unique<SimTimer>(*this); }

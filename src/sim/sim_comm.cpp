@@ -1,6 +1,7 @@
 #include "sim/sim_comm.h"
 
 #include <map>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -50,6 +51,9 @@ SimComm::~SimComm() {
 std::vector<sg4::ActivityPtr> SimComm::transfers_in_flight() {
   std::vector<sg4::ActivityPtr> running;
   for (const sg4::CommPtr& transfer : ring_pending_) {
+    if (in_flight(transfer)) running.push_back(transfer);
+  }
+  for (const sg4::CommPtr& transfer : all_gathers_pending_) {
     if (in_flight(transfer)) running.push_back(transfer);
   }
   for (const auto& key : broadcasts_pending_) {
@@ -161,6 +165,29 @@ void SimComm::gather(const Tensor& send, Tensor& recv, int root) {
     for (sg4::CommPtr& receive : receives) receive->wait();
   }
   if (world_.profile.has_comm) sg4::this_actor::sleep_for(world_.profile.p2p.latency_s);
+}
+
+void SimComm::all_gather_start(const Tensor& send, Tensor& recv) {
+  SB_REQUIRE(recv.nbytes() == send.nbytes() * size_t(size()), "sim all_gather: recv {} is not {} blocks of send {}",
+             recv.describe(), size(), send.describe());
+  if (size() == 1 || send.nbytes() == 0) return;
+  backend_.flush();  // the transfer starts after the compute issued before it
+  const int n = size();
+  const double bytes = double(send.nbytes()) * double(n - 1);
+  // Mailboxes of this group's all-gathers: a world rank is in two groups.
+  const std::string kind = fmt::format("allgather{}", group_key_);
+  all_gathers_pending_.push_back(mailbox(kind.c_str(), world_rank(rank_), world_rank((rank_ + 1) % n))
+                                     ->put_async(this, uint64_t(payload(bytes)) + 1));
+  all_gathers_pending_.push_back(
+      mailbox(kind.c_str(), world_rank((rank_ - 1 + n) % n), world_rank(rank_))->get_async<char>(&received_));
+  bytes_sent_ += uint64_t(bytes);
+}
+
+// No per-call latency on top, like broadcast_wait: the call overlaps compute.
+void SimComm::all_gather_wait() {
+  backend_.flush();
+  for (sg4::CommPtr& transfer : all_gathers_pending_) transfer->wait();
+  all_gathers_pending_.clear();
 }
 
 void SimComm::all_reduce_sum(Tensor& buffer) {

@@ -32,6 +32,12 @@ class SimComm : public Comm {
   void broadcast_start(Tensor& buffer, int root) override;
   void broadcast_wait() override;
   void gather(const Tensor& send, Tensor& recv, int root) override;
+  // A ring all-gather (NCCL's): in n - 1 steps every rank forwards one block
+  // of send.nbytes() to its successor, so each link carries (n - 1) blocks;
+  // simulated as that one transfer to the successor, asynchronous like the
+  // anchor broadcast (overlapping the rank's compute until the wait).
+  void all_gather_start(const Tensor& send, Tensor& recv) override;
+  void all_gather_wait() override;
   // A ring all-reduce: every rank sends 2 (n - 1) / n of the buffer to its
   // successor while receiving as much from its predecessor.
   void all_reduce_sum(Tensor& buffer) override;
@@ -58,6 +64,7 @@ class SimComm : public Comm {
   bool owns_probe_ = false;  // tells this group's broadcasts from another's in World::hops
   SimBackend& backend_;
   std::vector<simgrid::s4u::CommPtr> ring_pending_;
+  std::vector<simgrid::s4u::CommPtr> all_gathers_pending_;
   std::vector<std::pair<uint64_t, int>> broadcasts_pending_;  // (sequence, receiver) this rank waits for
   uint64_t broadcast_sequence_ = 0;
   char* received_ = nullptr;

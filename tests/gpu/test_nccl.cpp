@@ -1,4 +1,4 @@
-// NcclComm on device tensors: ring exchange, broadcast, gather. Needs one GPU
+// NcclComm on device tensors: ring exchange, broadcast, gather, all-gather. Needs one GPU
 // per rank (NCCL refuses two ranks on one GPU): mpiexec -n <GPUs> test_nccl.
 #include <gtest/gtest.h>
 #include <mpi.h>
@@ -44,6 +44,27 @@ TEST(NcclComm, RingBroadcastGather) {
     for (int r = 0; r < size; ++r)
       EXPECT_TRUE(std::equal(got.begin() + r * n, got.begin() + (r + 1) * n, pattern(r, n).begin())) << r;
   }
+}
+
+// APB's passing blocks: every rank ends with every block in rank order; the
+// wait is device-side, so a kernel enqueued after it reads the gathered rows.
+TEST(NcclComm, AllGather) {
+  CudaBackend backend(Control::local_rank());
+  auto comm = make_nccl_comm(backend);
+  const int rank = comm->rank(), size = comm->size();
+  const int64_t n = 3 * 8 * 128;  // a passing block of 3 rows, 8 KV heads, d = 128
+  auto mine = pattern(rank, n);
+  Tensor send = backend.from_host(DType::F32, {3, 8, 128}, mine.data());
+  Tensor recv = backend.empty(DType::F32, {int64_t(size) * 3, 8, 128});
+  comm->reset_bytes_sent();
+  comm->all_gather_start(send, recv);
+  comm->all_gather_wait();
+  Tensor copy = backend.empty(DType::F32, {int64_t(size) * 3, 8, 128});
+  backend.copy_rows(copy, 0, recv, 0, int64_t(size) * 3);
+  auto got = backend.to_host_f32(copy);
+  for (int r = 0; r < size; ++r)
+    EXPECT_TRUE(std::equal(got.begin() + r * n, got.begin() + (r + 1) * n, pattern(r, n).begin())) << r;
+  EXPECT_EQ(comm->bytes_sent(), uint64_t(n) * 4 * uint64_t(size - 1));
 }
 
 // The ring transfer runs on NCCL's own stream: attention enqueued between

@@ -42,6 +42,11 @@ class CpuBackend : public Backend {
   void lse_merge(Tensor& out, Tensor& lse, const Tensor& other_out, const Tensor& other_lse) override;
   void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override;
   std::vector<int64_t> argmax_rows(const Tensor& logits) override;
+  // APB's ops (cpu_apb_ops.cpp): F32 and BF16, the defaults' results.
+  void silu(Tensor& x) override;
+  void max_pool_rows(const Tensor& x, int64_t radius, Tensor& out) override;
+  void top_k_rows(const Tensor& scores, int64_t row_begin, int64_t k, Tensor& indices) override;
+  void gather_head_rows(const Tensor& src, const Tensor& indices, Tensor& dst) override;
 
   void synchronize() override {}  // every op has finished when it returns
   std::unique_ptr<PhaseTimer> make_timer() override;

@@ -613,6 +613,7 @@ void CudaBackend::check_device_errors() {
   if (flag != 0) {
     CUDA_CHECK(cudaMemsetAsync(error_flag_.data(), 0, sizeof flag, stream_));
     if (flag & 1) fail("rank {}: embedding got a token id outside [0, {}) (vocabulary size)", current_rank(), last_vocab_);
+    if (flag & 4) fail("rank {}: gather_head_rows got an index outside its source's rows", current_rank());
     fail("rank {}: write_rows_at: a decoding step's position named a row outside its KV store", current_rank());
   }
 }

@@ -81,6 +81,11 @@ class CudaBackend : public Backend {
   void lse_merge(Tensor& out, Tensor& lse, const Tensor& other_out, const Tensor& other_lse) override;
   void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override;
   std::vector<int64_t> argmax_rows(const Tensor& logits) override;
+  // APB's ops (cuda_apb_ops.cpp).
+  void silu(Tensor& x) override;
+  void max_pool_rows(const Tensor& x, int64_t radius, Tensor& out) override;
+  void top_k_rows(const Tensor& scores, int64_t row_begin, int64_t k, Tensor& indices) override;
+  void gather_head_rows(const Tensor& src, const Tensor& indices, Tensor& dst) override;
 
   void attention_blocks(const Tensor& q, const std::vector<KeyBlock>& blocks, const std::vector<int64_t>& q_heads,
                         float scale, Tensor& out, Tensor& lse) override;
@@ -142,7 +147,7 @@ class CudaBackend : public Backend {
   std::unique_ptr<CublasLtGemm> gemm_;
   std::unique_ptr<CudnnAttention> cudnn_;
   Tensor inv_freq_;      // F64 values stored as raw bytes (I64 dtype, reinterpreted)
-  Tensor error_flag_;    // I32 [1]: set by kernels on bad input (token out of range)
+  Tensor error_flag_;    // I32 [1]: set by kernels on bad input (bits: 1 token, 2 KV row, 4 gathered row)
   // upload() streams mapped weights through two pinned chunks, so a large
   // checkpoint never needs a full host copy.
   void* pinned_staging_ = nullptr;
