@@ -165,7 +165,6 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
     record.text["block_rule"] = spec.method.block_rule.label();
   }
   if (method == Method::Ring) record.text["ring_layout"] = setting_name(spec.method.ring_layout);
-  add_apb_attributes(spec, record);
   for (const auto& [key, value] : context.provenance) record.text[key] = value;
   record.integers = {{"seq_len", spec.context_len},
                      {"query_len", spec.query_len},
@@ -178,6 +177,7 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
                      {"repeats", spec.repeats},
                      {"warmup", spec.warmup},
                      {"sample", spec.sample}};
+  add_apb_attributes(spec, record);
   if (context.simulated) record.integers["simulated"] = 1;
   // Hosts of the Star Attention paper's kind (groups of GPUs); "hosts" (text)
   // is where the ranks ran (placement).
