@@ -29,6 +29,10 @@ class AttentionMethod {
   // Phase 1. Every rank is given the whole context (token ids are cheap) and
   // encodes its own share, keeping that share's KV.
   virtual void encode_context(const std::vector<int32_t>& context) = 0;
+  // The query tokens, told before encode_context: APB's hosts put them into
+  // their anchors (apb_method.h); every other method ignores them. Phase 2
+  // still takes the query from encode_query.
+  virtual void set_query(const std::vector<int32_t>& /*query*/) {}
   // Phase 2: tokens that follow everything encoded so far. Returns their final
   // residual rows [T, hidden], identical on every rank.
   Tensor encode_query(const std::vector<int32_t>& tokens);

@@ -1,6 +1,7 @@
 // Builds a method from its settings and plan: the one file that knows every method.
 #include "attention/method_factory.h"
 
+#include "attention/apb_method.h"
 #include "attention/duo_method.h"
 #include "attention/global_method.h"
 #include "attention/ring_method.h"
@@ -31,6 +32,8 @@ std::unique_ptr<AttentionMethod> make_method(const MethodSettings& settings, con
       if (settings.duo) return make_star_duo_method(model, comm, plan, max_tail_tokens, settings);
       return std::make_unique<StarMethod>(model, comm, plan.star, max_tail_tokens, settings.anchor_source,
                                           settings.anchor_positions, plan.anchor_mode);
+    case Method::Apb:
+      return std::make_unique<ApbMethod>(model, comm, plan.apb, max_tail_tokens, settings.apb.compressor);
   }
   fail("attention method {} has no factory", int(settings.method));
 }

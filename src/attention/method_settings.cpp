@@ -43,6 +43,10 @@ MethodPlan plan_method(const MethodSettings& settings, int64_t context_len, int 
     plan.ring = make_ring_layout(context_len, world_size, settings.ring_layout);
     return plan;
   }
+  if (settings.method == Method::Apb) {
+    plan.apb = make_apb_layout(settings.apb, context_len, world_size);
+    return plan;
+  }
   // Star: the block is non-negative once parsed from a name; a BlockRule made in code is checked here.
   check_star_sizes(settings.block_rule.tokens, settings.anchor_size);
   const BlockRule& rule = settings.block_rule;
@@ -76,6 +80,11 @@ std::string method_label(const MethodSettings& settings) {
         label += "," + setting_name(settings.anchor_mode);
       }
       return label + ")";
+    }
+    case Method::Apb: {
+      const ApbSettings& apb = settings.apb;
+      return fmt::format("apb(a={},p={}{})", apb.anchor.label(), apb.passing.label(),
+                         apb.query_in_anchor == ApbQueryInAnchor::On ? "" : ",query-out");
     }
     default:
       return setting_name(settings.method);

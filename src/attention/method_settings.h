@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "attention/apb_settings.h"
 #include "attention/duo_pattern.h"
 #include "attention/layout.h"
 #include "attention/setting_names.h"
@@ -22,7 +23,7 @@
 
 namespace sb {
 
-enum class Method { Global, Ring, Star, Duo };
+enum class Method { Global, Ring, Star, Duo, Apb };
 // Star ablations (the paper's section on the anchor block): which tokens form
 // the anchor (First: the context's first tokens; Previous: the tokens just
 // before the block) and which position ids they get (Original: their own
@@ -36,8 +37,9 @@ enum class AnchorMode { Auto, Recompute, Once, Sent };
 
 template <>
 struct SettingNames<Method> {
-  static constexpr std::array<std::pair<Method, std::string_view>, 4> table{
-      {{Method::Global, "global"}, {Method::Ring, "ring"}, {Method::Star, "star"}, {Method::Duo, "duo"}}};
+  static constexpr std::array<std::pair<Method, std::string_view>, 5> table{
+      {{Method::Global, "global"}, {Method::Ring, "ring"}, {Method::Star, "star"}, {Method::Duo, "duo"},
+       {Method::Apb, "apb"}}};
   static constexpr std::string_view unknown = "unknown attention method '{name}' (valid: {valid})";
 };
 template <>
@@ -72,6 +74,7 @@ struct MethodSettings {
   // DuoAttention head pattern: required by duo, turns star into star + duo;
   // global and ring ignore it.
   std::shared_ptr<const DuoPattern> duo = nullptr;
+  ApbSettings apb;  // apb: anchor, passing block, query placement, compressor
 };
 
 // global and duo run on one rank (rank 0 of a job, with a one-rank communicator).
@@ -97,6 +100,7 @@ struct MethodPlan {
   StarLayout star;  // star: blocks and anchor in tokens
   AnchorMode anchor_mode = AnchorMode::Auto;  // star: recompute, once or sent
   RingLayout ring;  // ring
+  ApbLayout apb;    // apb: blocks (l_b), anchor (l_a), passing rows (l_p), the query's place
 };
 
 // Checks the settings against the context length and a job of `world_size`

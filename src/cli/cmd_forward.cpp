@@ -41,6 +41,7 @@ void add_forward_command(CLI::App& app) {
   add_setting_option(*forward, "--anchor-mode", method.anchor_mode, "Star: " + setting_choices<AnchorMode>());
   add_setting_option(*forward, "--ring-layout", method.ring_layout, "Ring: " + setting_choices<RingLayoutKind>());
   add_duo_options(*forward, settings->duo);
+  add_apb_options(*forward, settings->apb);
   forward->add_option("--generate", settings->generate, "Greedy tokens after the query -> /generated")
       ->capture_default_str();
   forward->add_option("--output,-o", settings->output, "HDF5 file: /logits [T-C, vocab], /generated [G]; the settings as its attributes")

@@ -141,6 +141,7 @@ void add_sweep_options(CLI::App* run, SweepSettings& settings_ref) {
   add_setting_list_option(*run, "--ring-layout", settings->ring_layouts,
                           "Ring: zigzag (load-balanced) and/or contiguous (the Star Attention paper's baseline)");
   add_duo_options(*run, settings->duo);
+  add_apb_options(*run, settings->apb);
   run->add_option("--repeats", settings->repeats, "Timed repeats per run (every one is stored)")->capture_default_str();
   run->add_option("--warmup", settings->warmup, "Untimed repeats before them")->capture_default_str();
   run->add_option("--seed", settings->seed, "Seed of the input tokens")->capture_default_str();

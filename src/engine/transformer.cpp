@@ -107,6 +107,7 @@ Tensor Transformer::forward(const Tensor& token_ids, const Tensor& position_ids,
     Tensor q_heads_view = q.reshape({num_tokens, q_heads, head_dim});
     Tensor k_heads_view = k.reshape({num_tokens, kv_heads, head_dim});
     Tensor v_heads_view = v.reshape({num_tokens, kv_heads, head_dim});
+    attention.before_rope(layer, q_heads_view, k_heads_view, v_heads_view);
     backend_.rope(q_heads_view, position_ids);
     backend_.rope(k_heads_view, position_ids);
     attention.attend(layer, q_heads_view, k_heads_view, v_heads_view, attn_out);

@@ -22,6 +22,10 @@ class LayerAttention {
   // q [T, Hq, d] and k [T, Hkv, d] are already rotated; v [T, Hkv, d].
   // Writes the attention output of the T tokens into out [T, Hq, d].
   virtual void attend(int layer, const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out) = 0;
+  // Called just before q and k are rotated, with the same views (q [T, Hq, d],
+  // k and v [T, Hkv, d]) holding the pre-RoPE projections: APB's compressor
+  // scores tokens from them (attention/apb_method.h). Must not change them.
+  virtual void before_rope(int /*layer*/, const Tensor& /*q*/, const Tensor& /*k*/, const Tensor& /*v*/) {}
 };
 
 class Transformer {

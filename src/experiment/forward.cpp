@@ -7,6 +7,7 @@
 
 #include <fmt/core.h>
 
+#include "attention/apb_compressor.h"
 #include "attention/method_factory.h"
 #include "comm/comm_factory.h"
 #include "comm/comm.h"
@@ -85,6 +86,14 @@ FileAttributes forward_attributes(const ForwardSettings& settings, const MethodS
                          {"block_divisor", method.block_rule.divisor},
                          {"anchor_size", method.anchor_size},
                          {"world_size", ranks}};
+  if (method.method == Method::Apb) {
+    const ApbSettings& apb = method.apb;
+    attributes.text.push_back({"apb_anchor", apb.anchor.label()});
+    attributes.text.push_back({"apb_passing", apb.passing.label()});
+    attributes.text.push_back({"apb_query_in_anchor", setting_name(apb.query_in_anchor)});
+    attributes.text.push_back({"apb_compressor", apb.source.label()});
+    if (apb.compressor) attributes.text.push_back({"apb_compressor_digest", apb.compressor->digest()});
+  }
   if (settings.model.model_dir.empty()) {
     attributes.text.push_back({"model_preset", settings.model.preset});
     attributes.integers.push_back({"weight_seed", int64_t(settings.model.weight_seed)});
@@ -115,6 +124,8 @@ void run_forward(const ForwardSettings& given) {
                "--context-len {} must be in [0, {}): the query (tokens after the context) must not be empty",
                settings.context_len, total);
     SB_REQUIRE(settings.generate >= 0, "--generate must be >= 0");
+    SB_REQUIRE(settings.apb.anchors.size() == 1 && settings.apb.passings.size() == 1,
+               "forward runs one setting: give --apb-anchor and --apb-passing one size each");
     SB_REQUIRE(runs_on_one_rank(method_kind) || settings.context_len > 0,
                "--method {} needs a context: --context-len 0 runs only with --method global or duo",
                setting_name(method_kind));
@@ -129,9 +140,14 @@ void run_forward(const ForwardSettings& given) {
   });
   MethodSettings method_settings = settings.method;
   method_settings.duo = resolve_duo_pattern(settings.duo, config, {method_kind});
+  method_settings.apb.anchor = settings.apb.anchors.front();
+  method_settings.apb.passing = settings.apb.passings.front();
+  method_settings.apb.query_in_anchor = settings.apb.query_in_anchor;
+  method_settings.apb.source = settings.apb.compressor;
   const HostLayout layout = resolve_host_layout(settings.hosts, config);
 
   std::unique_ptr<Backend> backend = create_backend(settings.backend);
+  method_settings.apb.compressor = resolve_apb_compressor(settings.apb.compressor, config, *backend, {method_kind});
   HostModel host = load_host_model(settings.model, config, *backend, layout);
   Transformer* model = host.model.get();
   Comm* world = host.comms.between.get();  // the methods run between hosts

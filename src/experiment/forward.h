@@ -23,6 +23,7 @@ struct ForwardSettings {
   int64_t context_len = 0;  // tokens [0, C) are the context, the rest the query
   MethodSettings method;    // its duo pattern comes from `duo`
   DuoOptions duo;
+  ApbOptions apb;  // one anchor and one passing size (apb)
   int64_t generate = 0;
   std::string output = "forward.h5";
 };

@@ -6,6 +6,7 @@ ForwardOutputs run_forward_pass(AttentionMethod& method, Transformer& model, con
                                 const std::vector<int32_t>& query, int64_t generate) {
   Backend& backend = model.backend();
   ForwardOutputs outputs;
+  method.set_query(query);
   method.encode_context(context);
   Tensor normed = model.final_norm(method.encode_query(query));
   Tensor logits = model.logits(normed);

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "attention/apb_compressor.h"
 #include "backend/backend_factory.h"
 #include "model/checkpoint.h"
 #include "model/weights.h"
@@ -67,6 +68,21 @@ std::shared_ptr<const DuoPattern> resolve_duo_pattern(const DuoOptions& options,
   return pattern;
 }
 
+std::shared_ptr<const ApbCompressor> resolve_apb_compressor(const ApbCompressorSource& source,
+                                                            const ModelConfig& config, Backend& backend,
+                                                            const std::vector<Method>& methods) {
+  const bool used = std::find(methods.begin(), methods.end(), Method::Apb) != methods.end();
+  std::shared_ptr<const ApbCompressor> compressor = Control::agree_on([&]() -> std::shared_ptr<const ApbCompressor> {
+    SB_REQUIRE(!used || source.given,
+               "--method apb needs a compressor: --apb-compressor DIR (DIR/compressor.safetensors, from "
+               "jobs/apb/convert_compressor.py) or random:SEED (synthetic weights, for timing)");
+    SB_REQUIRE(used || !source.given, "--apb-compressor is used by --method apb, which is not in the methods");
+    if (!used) return nullptr;
+    return std::make_shared<const ApbCompressor>(source, config, backend);
+  });
+  if (compressor && Control::is_root()) fmt::print(stderr, "apb compressor {}\n", compressor->describe());
+  return compressor;
+}
 
 namespace {
 

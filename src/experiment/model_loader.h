@@ -33,6 +33,12 @@ std::unique_ptr<Transformer> load_model(const ModelChoice& choice, const ModelCo
 // star do). Rank 0 prints what it resolved to.
 std::shared_ptr<const DuoPattern> resolve_duo_pattern(const DuoOptions& options, const ModelConfig& config,
                                                       const std::vector<Method>& methods);
+// Collective, once the backend exists: the compressor of --apb-compressor
+// checked against the model and uploaded (null when none is given); refuses
+// apb without one, and one that no method of `methods` uses. Rank 0 prints it.
+std::shared_ptr<const ApbCompressor> resolve_apb_compressor(const ApbCompressorSource& source,
+                                                            const ModelConfig& config, Backend& backend,
+                                                            const std::vector<Method>& methods);
 // Collective: creates the backend on every rank (bound to the local rank's GPU).
 std::unique_ptr<Backend> create_backend(const std::string& name);
 

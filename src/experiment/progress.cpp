@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "attention/apb_compressor.h"
+
 #include "util/duration.h"
 #include "util/error.h"
 
@@ -73,6 +75,28 @@ TokensAndPairs star_work(const MethodPlan& plan, int rank) {
   return work;
 }
 
+// APB on host `rank`: [anchor; block] through the model and the compressor
+// (fc1's three parts and fc2, when it passes rows), the causal attention over
+// [anchor; block], and the block rows' attention to the earlier hosts' passing rows.
+struct ApbWork {
+  double tokens = 0, pairs = 0, compressor_flops = 0;
+};
+ApbWork apb_work(const ModelConfig& config, const RunSpec& spec, int rank) {
+  const ApbLayout& layout = spec.plan.apb;
+  const int64_t block = layout.blocks.block(rank).size(), rows = layout.anchor_rows(rank, spec.query_len) + block;
+  ApbWork work;
+  work.tokens = double(rows);
+  work.pairs = causal_pairs(rows) + double(block) * double(rank * layout.passing);
+  if (layout.passing > 0) {
+    const double hidden =
+        double(spec.method.apb.compressor ? spec.method.apb.compressor->hidden() : kApbRandomHidden);
+    const double inputs = double((config.num_heads + 2 * config.num_kv_heads) * config.head_dim);
+    work.compressor_flops =
+        2.0 * double(rows) * hidden * (inputs + double(config.num_kv_heads)) * double(config.num_layers);
+  }
+  return work;
+}
+
 // Context tokens the query rank attends to in phase 2 (per query head and layer).
 double query_rank_context_tokens(const MethodPlan& plan) {
   switch (plan.method) {
@@ -80,6 +104,8 @@ double query_rank_context_tokens(const MethodPlan& plan) {
       return double(plan.ring.tokens_of(plan.ranks - 1));
     case Method::Star:
       return double(plan.star.tokens_of(plan.ranks - 1));
+    case Method::Apb:
+      return double(plan.apb.blocks.block(plan.ranks - 1).size());
     default:
       return double(plan.context_len);
   }
@@ -94,6 +120,7 @@ WorkCount expected_context_work(const ModelConfig& config, const RunSpec& spec, 
   const double layers = double(config.num_layers), heads = double(config.num_heads);
   double tokens = 0, pairs_per_head = 0;  // pairs per query head and layer (all heads alike)
   double duo_pairs = 0;                   // duo: pairs summed over layers and query heads
+  double extra_matmul_flops = 0;          // apb: the compressor's
   switch (plan.method) {
     case Method::Global:
       tokens = double(plan.context_len);
@@ -109,6 +136,13 @@ WorkCount expected_context_work(const ModelConfig& config, const RunSpec& spec, 
       pairs_per_head = star.pairs;
       break;
     }
+    case Method::Apb: {
+      const ApbWork apb = apb_work(config, spec, rank);
+      tokens = apb.tokens;
+      pairs_per_head = apb.pairs;
+      extra_matmul_flops = apb.compressor_flops;
+      break;
+    }
     case Method::Duo: {
       SB_REQUIRE(spec.method.duo != nullptr, "duo's expected work needs its head pattern");
       const DuoPattern& pattern = *spec.method.duo;
@@ -122,7 +156,7 @@ WorkCount expected_context_work(const ModelConfig& config, const RunSpec& spec, 
       break;
     }
   }
-  work.matmul_flops = tokens * layers * layer_matmul_flops_per_token(config);
+  work.matmul_flops = tokens * layers * layer_matmul_flops_per_token(config) + extra_matmul_flops;
   work.attention_flops = attention_flops_per_pair(config) *
                          (plan.method == Method::Duo ? duo_pairs : pairs_per_head * heads * layers);
   return work;

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "attention/apb_compressor.h"
 #include "attention/method_factory.h"
 #include "util/error.h"
 #include "util/utc_time.h"
@@ -43,6 +44,20 @@ void add_duo_attributes(const RunSpec& spec, RunRecord& record) {
   record.integers["duo_retrieval_heads"] = duo.retrieval_count();
 }
 
+void add_apb_attributes(const RunSpec& spec, RunRecord& record) {
+  if (spec.method.method != Method::Apb) return;
+  const ApbSettings& apb = spec.method.apb;
+  record.text["apb_anchor_rule"] = apb.anchor.label();
+  record.text["apb_passing_rule"] = apb.passing.label();
+  record.text["apb_query_in_anchor"] = setting_name(apb.query_in_anchor);
+  record.text["apb_compressor"] = apb.source.label();
+  record.integers["apb_passing"] = spec.plan.apb.passing;
+  if (apb.compressor) {
+    record.text["apb_compressor_digest"] = apb.compressor->digest();
+    record.integers["apb_compressor_hidden"] = apb.compressor->hidden();
+  }
+}
+
 }  // namespace
 
 std::string duo_params_key(const DuoPattern* duo) {
@@ -68,6 +83,15 @@ static std::string method_key_suffix(const RunSpec& spec) {
                        setting_name(spec.method.anchor_positions), setting_name(spec.plan.anchor_mode));
   }
   if (spec.method.method == Method::Ring) return fmt::format(";ring_layout={}", setting_name(spec.method.ring_layout));
+  if (spec.method.method == Method::Apb) {
+    // block_size and anchor_size hold l_b and l_a; the compressor's content is in the identity. The
+    // rules as given are keyed like star's block rule: C/64 and a fixed size that agree at one length
+    // are two settings (issue 20, item 16).
+    const ApbSettings& apb = spec.method.apb;
+    return fmt::format(";apb_anchor_rule={};apb_passing={};apb_passing_rule={};apb_query_in_anchor={};apb_compressor={}",
+                       apb.anchor.label(), spec.plan.apb.passing, apb.passing.label(),
+                       setting_name(apb.query_in_anchor), apb.source.label());
+  }
   return {};
 }
 
@@ -101,7 +125,7 @@ std::string hardware_key_suffix(const RunContext& context, int ranks) {
 std::string params_key(const RunSpec& spec, const RunContext& context) {
   const Method method = spec.method.method;
   const int ranks = ranks_of_run(spec, context);
-  const bool star = method == Method::Star;
+  const bool star = method == Method::Star, apb = method == Method::Apb;
   // Task sample keys have always named the anchor as the sweep was given it
   // (-1: the block), timing keys the resolved size; kept so that files written
   // before resume as they did.
@@ -110,7 +134,8 @@ std::string params_key(const RunSpec& spec, const RunContext& context) {
       "model={};backend={};method={};seq_len={};query_len={};generate={};world_size={};block_size={};"
       "anchor_size={};repeats={};warmup={};seed={};task={};sample={}{}",
       context.model_name, context.backend, setting_name(method), spec.context_len, spec.query_len, spec.generate,
-      ranks, star ? spec.plan.star.block_size : 0, star ? keyed_anchor : 0, spec.repeats, spec.warmup, spec.seed,
+      ranks, star ? spec.plan.star.block_size : apb ? spec.plan.apb.blocks.block_size : 0,
+      star ? keyed_anchor : apb ? spec.plan.apb.anchor_context_tokens() : 0, spec.repeats, spec.warmup, spec.seed,
       spec.task, spec.sample, method_key_suffix(spec) + duo_params_key(spec.method.duo.get())) +
          host_key_suffix(spec, context) + hardware_key_suffix(context, ranks);
 }
@@ -149,7 +174,7 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
                  {"git_commit", STARBENCH_GIT_COMMIT},
                  {"date", utc_timestamp()},
                  {"params_key", params_key(spec, context)}};
-  const bool star = method == Method::Star;
+  const bool star = method == Method::Star, apb = method == Method::Apb;
   if (star) {
     record.text["anchor_source"] = setting_name(spec.method.anchor_source);
     record.text["anchor_positions"] = setting_name(spec.method.anchor_positions);
@@ -162,12 +187,14 @@ RunRecord make_run_record(const RunOutcome& outcome, const RunContext& context, 
                      {"query_len", spec.query_len},
                      {"generate", spec.generate},
                      {"world_size", outcome.world_size},
-                     {"block_size", star ? spec.plan.star.block_size : 0},
-                     {"anchor_size", star ? spec.plan.star.anchor_size : 0},
+                     {"block_size", star ? spec.plan.star.block_size : apb ? spec.plan.apb.blocks.block_size : 0},
+                     {"anchor_size", star ? spec.plan.star.anchor_size
+                                          : apb ? spec.plan.apb.anchor_context_tokens() : 0},
                      {"seed", int64_t(spec.seed)},
                      {"repeats", spec.repeats},
                      {"warmup", spec.warmup},
                      {"sample", spec.sample}};
+  add_apb_attributes(spec, record);
   if (context.simulated) record.integers["simulated"] = 1;
   // Hosts of the Star Attention paper's kind (groups of GPUs); "hosts" (text)
   // is where the ranks ran (placement).

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "attention/apb_compressor.h"
 #include "attention/method.h"
 #include "backend/backend.h"
 #include "experiment/sweep_settings.h"
@@ -107,6 +108,9 @@ std::vector<std::pair<std::string, std::string>> identity_components(const RunSp
     components.emplace_back("library_versions", libraries);
   for (const auto& entry : inputs.backend_inputs) components.push_back(entry);
   if (spec.method.duo) components.emplace_back("duo_heads_digest", duo_heads_digest(*spec.method.duo));
+  if (spec.method.method == Method::Apb && spec.method.apb.compressor) {
+    components.emplace_back("apb_compressor_digest", spec.method.apb.compressor->digest());
+  }
   if (!spec.task.empty()) {
     components.emplace_back("tokenizer_digest", inputs.tokenizer_digest);
     if (is_task_file_task(spec.task)) components.emplace_back("task_file_digest", inputs.task_file_digest);

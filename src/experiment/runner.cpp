@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "attention/apb_compressor.h"
 #include "attention/duo_method.h"
 #include "attention/duo_shard.h"
 #include "attention/method_factory.h"
@@ -18,7 +19,8 @@ namespace {
 struct RankShare {
   int64_t forward_tokens = 0;
   int64_t kept_tokens = 0;
-  int64_t kv_buffer_rows = 0;  // ring: two [K; V] transfer buffers; star: [anchor; block] scratch, anchor receipts
+  int64_t kv_buffer_rows = 0;  // ring: two [K; V] transfer buffers; star: [anchor; block] scratch, anchor receipts;
+                               // apb: the passing blocks sent and received
 };
 
 // Per-kind KV (duo, star + duo) or every head's.
@@ -55,6 +57,30 @@ RankShare largest_share(const MethodPlan& plan) {
   return {plan.context_len, plan.context_len, 0};
 }
 
+// APB: the longest [anchor; block] of a host, its block's KV, and the passing
+// blocks' buffers (this host's K and V, every host's received).
+RankShare apb_share(const RunSpec& spec) {
+  const ApbLayout& layout = spec.plan.apb;
+  int64_t forward = 0;
+  for (int rank = 0; rank < spec.plan.ranks; ++rank) {
+    forward = std::max(forward, layout.anchor_rows(rank, spec.query_len) + layout.blocks.block(rank).size());
+  }
+  const int64_t passing_rows = layout.passing > 0 ? 2 * layout.passing * (1 + spec.plan.ranks) : 0;
+  return {forward, layout.blocks.block_size, passing_rows};
+}
+
+// APB's compressor: its weights, and per forward its [rows, hidden] activations,
+// scores and pooled scores [rows, Hkv], the selected rows, the passing attention's partials.
+size_t apb_compressor_bytes(const ModelConfig& config, const RunSpec& spec, int64_t forward_tokens, DType dtype) {
+  if (spec.method.method != Method::Apb || spec.plan.apb.passing == 0) return 0;
+  const int64_t hidden = spec.method.apb.compressor ? spec.method.apb.compressor->hidden() : kApbRandomHidden;
+  size_t bytes = ApbCompressor::weight_bytes(config, hidden, dtype);
+  bytes += size_t(forward_tokens * (hidden + 2 * config.num_kv_heads)) * dtype_size(dtype);
+  bytes += size_t(config.num_kv_heads * spec.plan.apb.passing) * 4;
+  bytes += size_t(forward_tokens * config.num_heads) * (size_t(config.head_dim) * dtype_size(dtype) + 4);
+  return bytes;
+}
+
 // Greedy next token from the last row of a forward pass.
 int64_t next_token_after(Transformer& model, const Tensor& hidden) {
   Tensor normed = model.final_norm(hidden.rows(hidden.dim(0) - 1, hidden.dim(0)));
@@ -71,7 +97,7 @@ size_t planned_bytes_of_shard(const ModelConfig& full_config, const RunSpec& spe
   const ModelConfig config = shard_config(full_config, shard);
   RunSpec local_spec = spec;
   local_spec.method.duo = shard_duo_pattern(spec.method.duo, shard);
-  const RankShare share = largest_share(spec.plan);
+  const RankShare share = spec.plan.method == Method::Apb ? apb_share(spec) : largest_share(spec.plan);
   const int64_t tail = spec.query_len + spec.generate;
   const int64_t kv_row = config.num_kv_heads * config.head_dim;
   const int64_t forward_tokens = std::max(share.forward_tokens, tail);
@@ -83,6 +109,7 @@ size_t planned_bytes_of_shard(const ModelConfig& full_config, const RunSpec& spe
     bytes += size_t(forward_tokens * (2 * config.num_heads * config.head_dim + 4 * kv_row)) * dtype_size(dtype);
   }
   bytes += size_t(share.kv_buffer_rows * kv_row) * dtype_size(dtype);
+  bytes += apb_compressor_bytes(config, spec, forward_tokens, dtype);
   // Attention partials (out + lse, twice for merges) and the query's logits.
   bytes += size_t(2 * forward_tokens * config.num_heads * (config.head_dim + 1)) * 4;
   bytes += size_t(spec.query_len * config.vocab_size) * 4;
@@ -222,7 +249,10 @@ RunOutcome Runner::run(const RunSpec& spec, const std::vector<int32_t>& context,
     const bool measured = iteration >= spec.warmup;
     const bool keep_outputs = iteration == spec.warmup;
     std::unique_ptr<AttentionMethod> method;
-    if (participates) method = make_method(spec.method, spec.plan, model_, *comm, tail_tokens);
+    if (participates) {
+      method = make_method(spec.method, spec.plan, model_, *comm, tail_tokens);
+      method->set_query(query);  // APB's anchors hold the query; untimed, like making the method
+    }
 
     // Phase 1: context encoding.
     comm->reset_bytes_sent();

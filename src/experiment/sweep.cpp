@@ -133,6 +133,8 @@ bool same_star_run(const RunSpec& a, const RunSpec& b) {
 std::vector<MethodSettings> method_variants(const SweepSettings& settings) {
   SB_REQUIRE(!settings.methods.empty(), "--method lists no method");
   SB_REQUIRE(!settings.ring_layouts.empty(), "--ring-layout lists no layout");
+  SB_REQUIRE(!settings.apb.anchors.empty() && !settings.apb.passings.empty(),
+             "--apb-anchor and --apb-passing list no size");
   // Star's grid is checked whether or not star runs (a bad value is a mistake either way).
   std::vector<MethodSettings> star_grid;
   for (const BlockRule& rule : settings.block_rules) {
@@ -163,6 +165,18 @@ std::vector<MethodSettings> method_variants(const SweepSettings& settings) {
   for (Method method : methods) {
     if (method == Method::Star) {
       variants.insert(variants.end(), star_grid.begin(), star_grid.end());
+    } else if (method == Method::Apb) {
+      for (const ApbSize& anchor : without_repeats(settings.apb.anchors)) {
+        for (const ApbSize& passing : without_repeats(settings.apb.passings)) {
+          MethodSettings apb;
+          apb.method = Method::Apb;
+          apb.apb.anchor = anchor;
+          apb.apb.passing = passing;
+          apb.apb.query_in_anchor = settings.apb.query_in_anchor;
+          apb.apb.source = settings.apb.compressor;
+          variants.push_back(apb);
+        }
+      }
     } else if (method == Method::Ring) {
       for (RingLayoutKind layout : without_repeats(settings.ring_layouts)) {
         MethodSettings ring;
@@ -221,7 +235,7 @@ int run_sweep(const SweepSettings& settings) {
   std::vector<RunSpec> runs = Control::agree_on(
       [&] { return expand_grid(settings, make_host_layout(Control::size(), settings.hosts).hosts); });
   SweepSession session(settings, settings.methods);
-  for (RunSpec& spec : runs) session.give_duo(spec.method);
+  for (RunSpec& spec : runs) session.give_method_inputs(spec.method);
   session.start(runs);
   const bool root = session.root();
   auto sweep_run = [](const RunSpec& spec, size_t index) {

@@ -45,10 +45,12 @@ SweepSession::SweepSession(const SweepSettings& settings, const std::vector<Meth
   duo_ = resolve_duo_pattern(settings_.duo, config_, methods);
   if (check_model) Control::agree_on_root([&] { check_model(config_); });
   backend_ = create_backend(settings_.backend);
+  apb_compressor_ = resolve_apb_compressor(settings_.apb.compressor, config_, *backend_, methods);
 }
 
-void SweepSession::give_duo(MethodSettings& method) const {
+void SweepSession::give_method_inputs(MethodSettings& method) const {
   if (method.method == Method::Duo || method.method == Method::Star) method.duo = duo_;
+  if (method.method == Method::Apb) method.apb.compressor = apb_compressor_;
 }
 
 void SweepSession::start(const std::vector<RunSpec>& planned_runs) {

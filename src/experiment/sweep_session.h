@@ -52,8 +52,9 @@ class SweepSession {
   // the backend.
   SweepSession(const SweepSettings& settings, const std::vector<Method>& methods,
                const std::function<void(const ModelConfig&)>& check_model = {});
-  // Gives the duo pattern to the methods that use it (duo, star: star + duo).
-  void give_duo(MethodSettings& method) const;
+  // Gives what the session loaded once to the methods that use it: the duo
+  // pattern (duo, star: star + duo), the APB compressor (apb).
+  void give_method_inputs(MethodSettings& method) const;
   // Collective: refuses runs whose memory plan does not fit (before the
   // weights are allocated), loads this GPU's shard of the model, makes the
   // communicators and runner, gathers the placement and reads the stored runs'
@@ -114,6 +115,7 @@ class SweepSession {
   std::optional<ResultsStore> store_;
   ModelConfig config_;
   std::shared_ptr<const DuoPattern> duo_;
+  std::shared_ptr<const ApbCompressor> apb_compressor_;
   HostLayout layout_;
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<Transformer> model_;

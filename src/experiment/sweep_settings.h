@@ -31,6 +31,7 @@ struct SweepSettings {
   std::vector<AnchorMode> anchor_modes = {AnchorMode::Auto};
   std::vector<RingLayoutKind> ring_layouts = {RingLayoutKind::Zigzag};
   DuoOptions duo;  // DuoAttention pattern for duo and star (star + duo)
+  ApbOptions apb;  // APB's anchors x passing sizes, the query's place, the compressor
   int repeats = 3;
   int warmup = 1;
   uint64_t seed = 1234;

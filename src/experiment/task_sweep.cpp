@@ -122,6 +122,7 @@ void summarise(SweepSession& session, const SweepSettings& settings, const std::
                     session.config().name, context.backend, group.task, group.target_tokens, label, settings.samples,
                     settings.seed, ranks) +
         (group.metric ? ";metric=" + group.metric->name() : std::string()) + duo_params_key(variant.duo.get()) +
+        (variant.method == Method::Apb ? ";apb_compressor=" + variant.apb.source.label() : std::string()) +
         // Hosts of several GPUs are other runs (one-GPU hosts keep their keys).
         (context.hosts.gpus_per_host > 1 ? fmt::format(";gpus_per_host={};host_split={}", context.hosts.gpus_per_host,
                                                        host_split_name(context.hosts.split))
@@ -246,7 +247,7 @@ int run_task_sweep(const SweepSettings& settings) {
                "preset",
                tokenizer->vocab_size(), config.name, config.vocab_size);
   });
-  for (MethodSettings& variant : variants) session.give_duo(variant);
+  for (MethodSettings& variant : variants) session.give_method_inputs(variant);
   session.start({});
   const bool root = session.root();
   const ModelConfig& config = session.config();

@@ -100,7 +100,7 @@ TEST(Methods, BadSettingsEndEveryRankWithOneMessage) {
     parse_setting<Method>("bogus");
     ADD_FAILURE() << "'bogus' parsed as a method";
   } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find("unknown attention method 'bogus' (valid: global, ring, star, duo)"),
+    EXPECT_NE(std::string(error.what()).find("unknown attention method 'bogus' (valid: global, ring, star, duo, apb)"),
               std::string::npos)
         << error.what();
   }

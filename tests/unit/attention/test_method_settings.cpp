@@ -32,12 +32,13 @@ TEST(MethodSettings, EveryNameParsesBackToItself) {
   expect_names_round_trip<AnchorPositions>();
   expect_names_round_trip<AnchorMode>();
   expect_names_round_trip<RingLayoutKind>();
-  EXPECT_EQ(setting_names<Method>(), (std::vector<std::string>{"global", "ring", "star", "duo"}));
+  expect_names_round_trip<ApbQueryInAnchor>();
+  EXPECT_EQ(setting_names<Method>(), (std::vector<std::string>{"global", "ring", "star", "duo", "apb"}));
 }
 
 TEST(MethodSettings, AnUnknownNameIsRefusedWithTheValidOnes) {
   EXPECT_EQ(refusal([] { parse_setting<Method>("stra"); }),
-            "unknown attention method 'stra' (valid: global, ring, star, duo)");
+            "unknown attention method 'stra' (valid: global, ring, star, duo, apb)");
   EXPECT_EQ(refusal([] { parse_setting<AnchorSource>("foo"); }),
             "star: --anchor-source 'foo' is not one of first, previous");
   EXPECT_EQ(refusal([] { parse_setting<AnchorPositions>("far"); }),
@@ -104,6 +105,40 @@ TEST(MethodSettings, OneLabelNamesWhatDiffers) {
   duo_star.duo = std::make_shared<const DuoPattern>();
   duo_star.anchor_mode = AnchorMode::Once;  // auto's choice with a pattern
   EXPECT_EQ(method_label(duo_star), "star+duo(b=C/ranks,a=-1)");
+}
+
+TEST(MethodSettings, ApbSizesAndPlan) {
+  EXPECT_EQ(parse_apb_size("C/32", "--apb-anchor"), (ApbSize{0, 32}));
+  EXPECT_EQ(parse_apb_size("0", "--apb-passing"), (ApbSize{0, 0}));  // none, not context / ranks
+  EXPECT_EQ(parse_apb_size("C/32", "--apb-anchor").resolve(100), 4);  // rounded up
+  EXPECT_EQ(refusal([] { parse_apb_size("-1", "--apb-passing"); }),
+            "apb: --apb-passing '-1' is not a number of tokens (>= 0) or C/k (the context / k)");
+  const ApbCompressorSource random = parse_apb_compressor_source("random:7");
+  EXPECT_TRUE(random.given && random.dir.empty() && random.seed == 7);
+  EXPECT_EQ(random.label(), "random:7");
+  EXPECT_EQ(parse_apb_compressor_source("some/dir").dir, "some/dir");
+
+  MethodSettings apb{Method::Apb};
+  apb.apb.anchor = {8, 0};
+  apb.apb.passing = {0, 16};
+  const MethodPlan plan = plan_method(apb, 100, 3);
+  EXPECT_EQ(plan.ranks, 3);
+  EXPECT_EQ(plan.apb.blocks.block_size, 34);  // ceil(100 / 3): blocks 34, 34, 32
+  EXPECT_EQ(plan.apb.blocks.block(2).size(), 32);
+  EXPECT_EQ(plan.apb.passing, 7);  // ceil(100 / 16)
+  EXPECT_EQ(plan.apb.anchor_rows(0, 5), 0);
+  EXPECT_EQ(plan.apb.anchor_rows(1, 5), 13);  // 8 context tokens + the 5 query tokens
+  EXPECT_EQ(method_label(apb), "apb(a=8,p=C/16)");
+  apb.apb.query_in_anchor = ApbQueryInAnchor::Off;
+  EXPECT_EQ(plan_method(apb, 100, 3).apb.anchor_rows(2, 5), 8);
+  EXPECT_EQ(method_label(apb), "apb(a=8,p=C/16,query-out)");
+  apb.apb.passing = {35, 0};
+  EXPECT_NE(refusal([&] { plan_method(apb, 100, 3); }).find("a host passes at most its whole block"),
+            std::string::npos);
+  apb.apb.passing = {0, 0};
+  apb.apb.anchor = {35, 0};
+  EXPECT_NE(refusal([&] { plan_method(apb, 100, 3); }).find("more than a host's block of 34 tokens"),
+            std::string::npos);
 }
 
 }  // namespace
