@@ -406,10 +406,10 @@ def model_checks(model):
     with open(os.path.join(DATA, "reference.json")) as f:
         inv_committed = np.array(json.load(f)["inv_freq"])
     rel = float(np.max(np.abs(model.inv_freq - inv_committed) / inv_committed))
-    check("llama3_inv_freq_matches_reference_json", rel < 1e-15, f"max rel diff {rel:.3g}")
+    check("llama3_inv_freq_matches_reference_json", rel < 1e-14, f"max rel diff {rel:.3g}")
     ref = committed("global_reference.safetensors")
     tokens = ref["tokens"].astype(np.int64)
-    T, C = SEQ_LEN, CONTEXT_LEN
+    T = SEQ_LEN
     logits, kv = model.forward(tokens, np.arange(T))
     generated = greedy(model, logits[-1], T, kv, len(ref["generated"]))
     diffs = {"global": rounding_check("global_logits_match_hf", logits, ref["logits"])}
