@@ -21,8 +21,10 @@ APB as decided in /work/notes/apb.md (and tests/reference/README.md, "APB refere
   * Phase 2 is star's: the query tokens against the blocks' KV (positions C..T-1), then greedy tokens.
 
 Usage: /usr/bin/python3 tests/reference/apb_reference.py [--out DIR]   (default: tests/reference/data)
-Writes DIR/apb_compressor_tiny/compressor.safetensors, DIR/apb_C80_H*_A*_P*_Q*.safetensors,
-DIR/apb_reference.json and DIR/apb_reference.log; exits non-zero when a self-check fails.
+         Writes DIR/apb_compressor_tiny/compressor.safetensors, DIR/apb_C80_H*_A*_P*_Q*.safetensors,
+         DIR/apb_reference.json and DIR/apb_reference.log; exits non-zero when a self-check fails.
+       /usr/bin/python3 tests/reference/apb_reference.py --compare DIR
+         Compares DIR's APB files (make_reference.py --only apb, made with HF) with the committed ones.
 """
 import argparse
 import io
@@ -569,10 +571,38 @@ def run(out):
     return 1 if failed else 0
 
 
+def compare(other):
+    """The APB case files of another folder (make_reference.py --only apb's, made with HF) against the committed
+    numpy ones: max |diff| of the logits, the greedy tokens and the selected rows. -> exit status."""
+    worst, bad = 0.0, []
+    for case in APB_CASES:
+        name = case_name(*case)
+        ours, ours_meta = safetensors_np.read(os.path.join(DATA, f"{name}.safetensors"))
+        path = os.path.join(other, f"{name}.safetensors")
+        if not os.path.exists(path):
+            bad.append(f"{name}: {path} missing")
+            continue
+        theirs, theirs_meta = safetensors_np.read(path)
+        diff = float(np.abs(ours["logits"].astype(np.float64) - theirs["logits"]).max())
+        same_tokens = np.array_equal(ours["generated"], theirs["generated"])
+        same_rows = json.loads(ours_meta["selection"])["selected"] == json.loads(theirs_meta["selection"])["selected"]
+        worst = max(worst, diff)
+        print(f"  {name}: max |diff| {diff:.3g}, generated {'equal' if same_tokens else 'DIFFER'}, "
+              f"selected rows {'equal' if same_rows else 'DIFFER'}")
+        if diff > 1e-5 or not same_tokens or not same_rows:
+            bad.append(name)
+    print(f"max |diff| over the cases {worst:.3g} (float32 files); {'all agree' if not bad else f'differ: {bad}'}")
+    return 1 if bad else 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=DATA, help="output folder (default: tests/reference/data)")
+    parser.add_argument("--compare", metavar="DIR",
+                        help="only compare DIR's apb_C80_* files (make_reference.py --only apb) with the committed ones")
     args = parser.parse_args()
+    if args.compare:
+        return compare(args.compare)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "apb_reference.log"), "w") as log:
         stdout, sys.stdout = sys.stdout, Tee(sys.stdout, log)
