@@ -294,14 +294,15 @@ def apb_context(model, compressor, tokens, C, T, H, A, P, Q):
     """APB's phase 1 on H hosts, layer by layer in lockstep (host h needs the passing blocks of hosts < h of the
     same layer). Returns the blocks' KV per layer (in host order: the context's positions 0..C-1), the selected
     rows [layer][host][kv_head] (rows of R, i.e. top_k_rows' indices with row_begin = anchor rows) and the
-    smallest selection margin, and how many (layer, host, KV head) selections the tie rule decided (of how many)."""
+    smallest selection margin, how many (layer, host, KV head) selections the tie rule decided (of how many) and
+    layer 0's compressor scores before the pool, per host ([rows of R, kv_heads]; none when l_p = 0)."""
     hosts = []
     for h, (begin, end) in enumerate(apb_layout(C, H)):
         ids, pos, n_anchor = apb_host_rows(tokens, C, T, begin, end, h, A, Q)
         # l_p > block rows (only a shorter last block can see this): clamped to the block's rows
         hosts.append(dict(x=model.embed(ids), pos=pos, n_anchor=n_anchor, k_p=min(P, end - begin)))
     kept = [([], []) for _ in range(model.layers)]
-    selected, margin, tie_decided, selections = [], math.inf, 0, 0
+    selected, margin, tie_decided, selections, layer0_scores = [], math.inf, 0, 0, []
     for layer in range(model.layers):
         # 1. every host: projections, RoPE and, with l_p > 0, its passing block
         for host in hosts:
@@ -309,7 +310,10 @@ def apb_context(model, compressor, tokens, C, T, H, A, P, Q):
             host["q"], host["k"], host["v"] = model.rope(q, host["pos"]), model.rope(k, host["pos"]), v
             host["rows"] = np.zeros((model.kv_heads, 0), np.int64)
             if host["k_p"] > 0:
-                pooled = max_pool_rows(compressor_scores(compressor, layer, q, k, v), POOL_RADIUS)
+                raw = compressor_scores(compressor, layer, q, k, v)
+                if layer == 0:  # layer 0's input is the embedding alone: a C++ test can check these directly
+                    layer0_scores.append(raw)
+                pooled = max_pool_rows(raw, POOL_RADIUS)
                 host["rows"] = top_k_rows(pooled, host["n_anchor"], host["k_p"])
                 host_margin, host_ties = selection_margin(pooled, host["n_anchor"], host["rows"])
                 margin, tie_decided, selections = min(margin, host_margin), tie_decided + host_ties, selections + 1
@@ -330,7 +334,8 @@ def apb_context(model, compressor, tokens, C, T, H, A, P, Q):
         for host in hosts:
             host["x"] = host["next_x"]
     past = [(np.concatenate(k), np.concatenate(v)) for k, v in kept]
-    return past, selected, dict(margin=margin, tie_decided=tie_decided, selections=selections * model.kv_heads)
+    return past, selected, dict(margin=margin, tie_decided=tie_decided, selections=selections * model.kv_heads,
+                                layer0_scores=layer0_scores)
 
 
 def apb(model, compressor, tokens, C, T, H, A, P, Q, generate):
@@ -488,6 +493,8 @@ def build_case(model, compressor, tokens, H, A, P, Q):
                 "selection": json.dumps(selection, separators=(",", ":")),
                 "made_by": "tests/reference/apb_reference.py (float64 numpy)"}
     tensors = {"logits": logits, "generated": np.array(generated, np.float64), "tokens": tokens.astype(np.float64)}
+    for h, scores in enumerate(stats["layer0_scores"]):
+        tensors[f"layer0_scores_host{h}"] = scores
     return tensors, metadata, summary
 
 

@@ -58,7 +58,11 @@ def test_committed_case_is_current(case):
     tokens = ref.committed("global_reference.safetensors")["tokens"].astype(np.int64)
     tensors, metadata, _ = ref.build_case(model, compressor, tokens, *case)
     stored, stored_metadata = safetensors_np.read(os.path.join(ref.DATA, f"{ref.case_name(*case)}.safetensors"))
-    assert sorted(stored) == ["generated", "logits", "tokens"]
+    H = case[0]
+    assert sorted(stored) == sorted(["generated", "logits", "tokens"] + [f"layer0_scores_host{h}" for h in range(H)])
+    for h in range(H):  # the compressor's output before the pool, float32 of float64
+        name = f"layer0_scores_host{h}"
+        assert rounds_to(tensors[name], stored[name]).all(), name
     assert stored["logits"].dtype == np.float32 and stored["logits"].shape == (ref.SEQ_LEN - ref.CONTEXT_LEN, 512)
     ok = rounds_to(tensors["logits"], stored["logits"])
     assert ok.all(), f"{(~ok).sum()} logits changed, max |diff| {np.abs(tensors['logits'] - stored['logits']).max():.3g}"
@@ -66,7 +70,7 @@ def test_committed_case_is_current(case):
     assert np.array_equal(stored["tokens"], tensors["tokens"].astype(np.float32))
     assert stored_metadata == metadata  # the case, the anchor order and the selected rows of every layer
     selection = json.loads(stored_metadata["selection"])
-    H, _, P, _ = case
+    P = case[2]
     layer0 = selection["selected"][0]
     assert len(layer0) == H and all(len(rows) == 2 and len(rows[0]) == min(P, e - b)
                                     for rows, (b, e) in zip(layer0, selection["blocks"]))
