@@ -21,6 +21,10 @@ Usage: python3 make_reference.py --out DIR --tar FILE.tar
        python3 make_reference.py --only duo --out DIR --tar FILE.tar
          (the DuoAttention files alone, from the committed checkpoint and tokens in data/;
           writes only new files: duo_*, star_duo_*, duo_pattern_*/, duo_reference.json)
+       python3 make_reference.py --only apb --out DIR --tar FILE.tar
+         (APB through HF, with the committed checkpoint, tokens and data/apb_compressor_tiny: the same
+          apb_C80_H*_A*_P*_Q*.safetensors names as apb_reference.py, compared with the committed numpy
+          files and the numpy reference in process; plus apb_hf_reference.json and .log)
 """
 import argparse
 import json
@@ -40,6 +44,10 @@ import torch
 import transformers
 from transformers import DynamicCache, LlamaConfig, LlamaForCausalLM
 from safetensors.torch import load_file, save_file
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import apb_reference as numpy_apb  # noqa: E402  (APB's cases, file names and the float64 numpy reference)
+import safetensors_np  # noqa: E402
 
 VOCAB, HIDDEN, INTER, LAYERS, HEADS, KV_HEADS, HEAD_DIM = 512, 128, 384, 2, 4, 2, 32
 ROPE_THETA = 500000.0
@@ -242,28 +250,34 @@ def duo_eager_attention(module, query, key, value, attention_mask, scaling, drop
     return out.transpose(1, 2).contiguous(), None
 
 
-def load_duo_model(ckpt_dir, device, inv_freq):
-    """The checkpoint through HF with its attention function replaced by duo_eager_attention (float64):
+def load_patched_model(ckpt_dir, device, inv_freq, attention, calls, name):
+    """The checkpoint through HF with its attention function replaced by `attention` (float64):
     LlamaAttention looks `eager_attention_forward` up in its module at call time. If this transformers
-    dispatches otherwise (no call reaches the function), the function is registered through
-    AttentionInterface instead, with the sdpa mask format for its (unused) mask argument."""
+    dispatches otherwise (no call reaches the function: calls() unchanged by a probe), the function is
+    registered through AttentionInterface under `name` instead, with the sdpa mask format for its
+    (unused) mask argument."""
     import transformers.models.llama.modeling_llama as modeling_llama
-    modeling_llama.eager_attention_forward = duo_eager_attention
+    modeling_llama.eager_attention_forward = attention
     model = LlamaForCausalLM.from_pretrained(ckpt_dir, attn_implementation="eager").double().to(device).eval()
     patch_float64(model, inv_freq)
-    calls = DUO["calls"]
+    before = calls()
     with torch.no_grad():
         hf_forward(model, torch.tensor([1, 2, 3], device=device), torch.arange(3, device=device), new_cache(model.config))
-    if DUO["calls"] == calls:
+    if calls() == before:
         from transformers import AttentionInterface
         from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
-        AttentionInterface.register("starbench_duo", duo_eager_attention)
-        AttentionMaskInterface.register("starbench_duo", sdpa_mask)
-        model = LlamaForCausalLM.from_pretrained(ckpt_dir, attn_implementation="starbench_duo")
+        AttentionInterface.register(name, attention)
+        AttentionMaskInterface.register(name, sdpa_mask)
+        model = LlamaForCausalLM.from_pretrained(ckpt_dir, attn_implementation=name)
         model = model.double().to(device).eval()
         patch_float64(model, inv_freq)
-        print("  duo attention: registered through AttentionInterface (the eager patch was not reached)")
+        print(f"  {name} attention: registered through AttentionInterface (the eager patch was not reached)")
     return model
+
+
+def load_duo_model(ckpt_dir, device, inv_freq):
+    """The checkpoint with duo_eager_attention (load_patched_model)."""
+    return load_patched_model(ckpt_dir, device, inv_freq, duo_eager_attention, lambda: DUO["calls"], "starbench_duo")
 
 
 def write_duo_pattern(out, name):
@@ -379,6 +393,199 @@ def main_duo(args, out, device, versions):
     print("wrote", args.tar)
     failed = [k for k, v in CHECKS.items() if not v[0]]
     print(f"{len(CHECKS) - len(failed)} checks passed, {len(failed)} failed: {failed}")
+    return 1 if failed else 0
+
+
+# ------------------------------------------------------------------------------ APB (--only apb)
+# APB (arXiv 2502.12085) as decided for starbench (tests/reference/README.md, "APB references"), through HF's
+# LlamaForCausalLM: the hosts run one after the other, each a whole forward on a fresh cache of its rows
+# [anchor; block]; HF's eager attention is replaced by apb_eager_attention, which selects the host's passing
+# block from the PRE-RoPE projections (forward hooks on q_proj/k_proj/v_proj) with the committed compressor,
+# keeps it per (layer, host), and lets the block queries see the passing blocks of the earlier hosts (already
+# computed: host h needs hosts < h only, so no lockstep is needed here — the numpy reference runs the hosts
+# layer by layer instead). The result is compared with tests/reference/apb_reference.py (float64, in process)
+# and with its committed files.
+
+APB = dict(active=False, host=0, n_anchor=0, k_p=0, compressor=None, pre={}, passing={}, selected={}, calls=0)
+
+
+def apb_select(layer, n_anchor, k_p):
+    """The compressor on this host's rows: fc2(silu(fc1(concat(q, k, v)))) on the pre-RoPE projections, torch's
+    max_pool1d (kernel 2 r + 1, padding r: the paper's call), then the top k_p rows per KV head among the block
+    rows (a stable sort: ties to the lower row). -> rows of [anchor; block], [kv_heads, k_p], ascending."""
+    q, k, v = (APB["pre"][(layer, name)][0] for name in ("q", "k", "v"))  # [L, heads * d] each
+    fc1 = APB["compressor"][f"layers.{layer}.fc1.weight"]
+    fc2 = APB["compressor"][f"layers.{layer}.fc2.weight"]
+    scores = torch.nn.functional.silu(torch.cat([q, k, v], -1) @ fc1.T) @ fc2.T  # [L, kv_heads]
+    r = numpy_apb.POOL_RADIUS
+    pooled = torch.nn.functional.max_pool1d(scores.T[None], kernel_size=2 * r + 1, stride=1, padding=r)[0]
+    order = torch.sort(-pooled[:, n_anchor:], dim=-1, stable=True).indices[:, :k_p]
+    return torch.sort(order, dim=-1).values + n_anchor
+
+
+def apb_eager_attention(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
+    """HF eager attention: APB's phase 1 while APB["active"] (one host's fresh cache: K = T rows [anchor; block]),
+    else plain causal attention over the cache's rows (= positions: the blocks in order, then the query), which
+    is star's phase 2 and the greedy tokens. HF's own mask is not used (no padding here)."""
+    APB["calls"] += 1
+    heads, T, K = query.shape[1], query.shape[2], key.shape[2]
+    kv_heads = key.shape[1]
+    dev = query.device
+    allowed = torch.arange(K, device=dev)[None, :] <= torch.arange(K - T, K, device=dev)[:, None]  # [T, K]
+    if APB["active"]:
+        layer, host, n_anchor = module.layer_idx, APB["host"], APB["n_anchor"]
+        if K != T:
+            raise RuntimeError(f"APB phase 1 expects a fresh cache per host (layer {layer}: K {K}, T {T})")
+        if APB["k_p"] > 0:
+            rows = apb_select(layer, n_anchor, APB["k_p"])
+        else:  # l_p = 0: no compressor work at all
+            rows = torch.zeros((kv_heads, 0), dtype=torch.long, device=dev)
+        head = torch.arange(kv_heads, device=dev)[:, None]
+        APB["passing"][(layer, host)] = (key[0][head, rows], value[0][head, rows])  # post-RoPE [kv_heads, k_p, d]
+        APB["selected"][(layer, host)] = rows.tolist()
+        earlier = [APB["passing"][(layer, g)] for g in range(host)]
+        pass_k = torch.cat([p[0] for p in earlier] + [key[0][:, :0]], 1)[None]
+        pass_v = torch.cat([p[1] for p in earlier] + [value[0][:, :0]], 1)[None]
+        # anchor queries see no passing row; block queries see all of them (then [anchor; block] causally)
+        sees_passing = (torch.arange(T, device=dev) >= n_anchor)[:, None].expand(T, pass_k.shape[2])
+        allowed = torch.cat([sees_passing, allowed], 1)
+        key, value = torch.cat([pass_k, key], 2), torch.cat([pass_v, value], 2)
+    group = heads // kv_heads
+    k, v = key.repeat_interleave(group, 1), value.repeat_interleave(group, 1)
+    scores = (query @ k.transpose(2, 3)) * scaling
+    scores = scores.masked_fill(~allowed[None, None], float("-inf"))
+    out = torch.softmax(scores, dim=-1) @ v
+    return out.transpose(1, 2).contiguous(), None
+
+
+def load_apb_model(ckpt_dir, device, inv_freq):
+    """The checkpoint with apb_eager_attention and hooks that keep each layer's pre-RoPE q/k/v projections."""
+    model = load_patched_model(ckpt_dir, device, inv_freq, apb_eager_attention, lambda: APB["calls"], "starbench_apb")
+    for index, layer in enumerate(model.model.layers):
+        for name in ("q", "k", "v"):
+            def keep(module, inputs, output, key=(index, name)):
+                APB["pre"][key] = output
+            getattr(layer.self_attn, f"{name}_proj").register_forward_hook(keep)
+    return model
+
+
+def hf_apb(model, tokens, C, T, H, A, P, Q, generate):
+    """APB through HF: phase 1 host by host, the blocks' KV into a DynamicCache, star's phase 2, greedy tokens.
+    Returns the query logits, the greedy tokens and the selected rows [layer][host][kv_head]."""
+    dev = tokens.device
+    block = -(-C // H)  # ceil(C/H): starbench's StarLayout with block_size = C/H
+    APB["passing"].clear()
+    APB["selected"].clear()
+    keys, values = [[] for _ in range(LAYERS)], [[] for _ in range(LAYERS)]
+    for h in range(H):
+        begin, end = h * block, min((h + 1) * block, C)
+        anchor = tokens[0:0] if h == 0 else tokens[0:A]
+        if h > 0 and Q:  # the context part of the anchor first, then the query (positions A..A+l_q-1)
+            anchor = torch.cat([anchor, tokens[C:T]])
+        ids = torch.cat([anchor, tokens[begin:end]])
+        pos = torch.cat([torch.arange(anchor.numel(), device=dev), torch.arange(begin, end, device=dev)])
+        APB.update(active=True, host=h, n_anchor=anchor.numel(), k_p=min(P, end - begin))
+        try:
+            _, cache = hf_forward(model, ids, pos, new_cache(model.config))
+        finally:
+            APB["active"] = False
+        for layer in range(LAYERS):  # only the block's KV is kept
+            k, v = cache_layer_kv(cache, layer)
+            keys[layer].append(k[:, :, anchor.numel():, :])
+            values[layer].append(v[:, :, anchor.numel():, :])
+    cache = new_cache(model.config)
+    for layer in range(LAYERS):
+        cache.update(torch.cat(keys[layer], dim=2).contiguous(), torch.cat(values[layer], dim=2).contiguous(), layer)
+    q_logits, cache = hf_forward(model, tokens[C:T], torch.arange(C, T, device=dev), cache)
+    generated = hf_greedy(model, q_logits[-1], T, cache, generate)
+    selected = [[APB["selected"][(layer, h)] for h in range(H)] for layer in range(LAYERS)]
+    return q_logits, generated, selected
+
+
+def main_apb(args, out, device, versions):
+    """--only apb: the APB files through HF (same names as apb_reference.py's), checked against APB's limits, the
+    numpy reference in process (float64) and the committed numpy files (float32)."""
+    data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+    ckpt_dir = args.checkpoint or os.path.join(data, "tiny-llama3")
+    log = open(os.path.join(out, "apb_hf_reference.log"), "w")
+    stdout, sys.stdout = sys.stdout, numpy_apb.Tee(sys.stdout, log)
+    try:
+        committed = load_file(os.path.join(data, "global_reference.safetensors"))
+        tokens = committed["tokens"].to(torch.long).to(device)
+        T, C = SEQ_LEN, CONTEXT_LEN
+        inv_freq = llama3_inv_freq_f64()
+        model = load_apb_model(ckpt_dir, device, inv_freq)
+        compressor_dir = os.path.join(data, numpy_apb.COMPRESSOR_DIR)
+        APB["compressor"] = {k: v.double().to(device)
+                             for k, v in load_file(os.path.join(compressor_dir, "compressor.safetensors")).items()}
+        np_model = numpy_apb.Llama(ckpt_dir)
+        np_compressor = numpy_apb.load_compressor(compressor_dir)
+        np_tokens = committed["tokens"].numpy().astype(np.int64)
+        results = {}
+        with torch.no_grad():
+            APB["calls"] = 0
+            plain, _ = hf_forward(model, tokens, torch.arange(T, device=device), new_cache(model.config))
+            check("apb_patched_attention_runs", APB["calls"] > 0, f"{APB['calls']} calls")
+            global_logits = committed["logits"].double().to(device)
+            check("apb_patched_attention_without_apb_is_global_reference", max_abs(plain, global_logits) < 1e-5,
+                  f"max |diff| {max_abs(plain, global_logits):.3g} (float32 file)")
+            for H in (2, 4):  # no anchor, every block row passed: global
+                q_logits, _, _ = hf_apb(model, tokens, C, T, H, 0, C // H, 0, STAR_GENERATE)
+                diff = max_abs(q_logits, plain[C:T])
+                check(f"hf_apb_H{H}_A0_P{C // H}_Q0_equals_global", diff < 1e-9, f"max |diff| {diff:.3g} (float64)")
+            for A in (20, 8):  # nothing passed: star with the same anchor (blocks of 20 on 4 hosts)
+                star = load_file(os.path.join(data, f"star_C80_B20_A{A}.safetensors"))
+                q_logits, generated, _ = hf_apb(model, tokens, C, T, 4, A, 0, 0, STAR_GENERATE)
+                diff = max_abs(q_logits, star["logits"].double().to(device))
+                same = generated == [int(t) for t in star["generated"].tolist()]
+                check(f"hf_apb_H4_A{A}_P0_Q0_equals_star_C80_B20_A{A}", diff < 1e-5 and same,
+                      f"max |diff| {diff:.3g} (float32 file), generated {generated}")
+            for case in numpy_apb.APB_CASES:
+                name = numpy_apb.case_name(*case)
+                q_logits, generated, selected = hf_apb(model, tokens, C, T, *case, STAR_GENERATE)
+                np_tensors, metadata, _ = numpy_apb.build_case(np_model, np_compressor, np_tokens, *case)
+                np_selection = json.loads(metadata["selection"])
+                diff64 = max_abs(q_logits, torch.from_numpy(np_tensors["logits"]).to(device))
+                same = generated == np_tensors["generated"].astype(int).tolist() and selected == np_selection["selected"]
+                check(f"{name}_hf_vs_numpy_float64", diff64 < 1e-9 and same,
+                      f"max |diff| {diff64:.3g}, generated hf {generated}, selection "
+                      f"{'equal' if selected == np_selection['selected'] else 'DIFFERS'}")
+                path = os.path.join(data, f"{name}.safetensors")
+                if os.path.exists(path):  # the compare step: HF against the committed numpy data
+                    stored, stored_metadata = safetensors_np.read(path)
+                    diff32 = max_abs(q_logits, torch.from_numpy(stored["logits"]).to(device))
+                    same = (generated == stored["generated"].astype(int).tolist()
+                            and selected == json.loads(stored_metadata["selection"])["selected"])
+                    check(f"{name}_hf_vs_committed_numpy", diff32 < 1e-5 and same,
+                          f"max |diff| {diff32:.3g} (float32 file), generated and selection "
+                          f"{'equal' if same else 'DIFFER'}")
+                else:
+                    check(f"{name}_committed_numpy_file_exists", False, f"{path} missing")
+                    diff32 = None
+                np_selection["selected"] = selected
+                metadata.update(selection=json.dumps(np_selection, separators=(",", ":")),
+                                made_by="tests/reference/make_reference.py --only apb (HF transformers, float64)")
+                save_file({"logits": f32(q_logits), "generated": f32(torch.tensor(generated)), "tokens": f32(tokens)},
+                          os.path.join(out, f"{name}.safetensors"), metadata=metadata)
+                results[name] = dict(file=f"{name}.safetensors", generated=generated, max_abs_diff_vs_numpy=diff64,
+                                     max_abs_diff_vs_committed_numpy=diff32, top2_margin_min=top2_margin(q_logits))
+                print(f"  {name}: generated {generated}")
+        summary = dict(versions=versions, checkpoint=os.path.relpath(ckpt_dir, os.path.dirname(data)),
+                       tokens="data/global_reference.safetensors",
+                       compressor=f"data/{numpy_apb.COMPRESSOR_DIR}/compressor.safetensors",
+                       precision="float64 forward (HF LlamaForCausalLM, eager attention replaced by APB's; RMSNorm "
+                                 "and RoPE patched to float64); stored as float32",
+                       results=results, checks={k: dict(ok=v[0], detail=v[1]) for k, v in CHECKS.items()})
+        with open(os.path.join(out, "apb_hf_reference.json"), "w") as f:
+            json.dump(summary, f, indent=2, sort_keys=True)
+        failed = [k for k, v in CHECKS.items() if not v[0]]
+        print(f"{len(CHECKS) - len(failed)} checks passed, {len(failed)} failed: {failed}")
+    finally:
+        sys.stdout = stdout
+        log.close()
+    with tarfile.open(args.tar, "w") as tar:
+        tar.add(out, arcname=".")
+    print("wrote", args.tar)
     return 1 if failed else 0
 
 
@@ -551,9 +758,10 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--tar", required=True, help="a tar of the output folder is written here")
-    parser.add_argument("--only", choices=["all", "duo"], default="all",
-                        help="duo: only the DuoAttention files, from the committed checkpoint and tokens")
-    parser.add_argument("--checkpoint", help="--only duo: checkpoint directory (default data/tiny-llama3)")
+    parser.add_argument("--only", choices=["all", "duo", "apb"], default="all",
+                        help="duo: only the DuoAttention files, from the committed checkpoint and tokens; "
+                             "apb: only the APB files (with the committed compressor), compared with the numpy ones")
+    parser.add_argument("--checkpoint", help="--only duo/apb: checkpoint directory (default data/tiny-llama3)")
     args = parser.parse_args()
     out = os.path.abspath(args.out)
     shutil.rmtree(out, ignore_errors=True)
@@ -568,6 +776,8 @@ def main():
     torch.backends.cudnn.allow_tf32 = False
     if args.only == "duo":
         return main_duo(args, out, device, versions)
+    if args.only == "apb":
+        return main_apb(args, out, device, versions)
 
     # 1. random model, rounded to bf16, saved sharded
     torch.manual_seed(SEED)
