@@ -10,13 +10,6 @@ source "$(dirname "$0")/common.sh"
 small=(--backend cpu --query-len 4 --generate 2 --repeats 1 --warmup 0)
 sweep=(run "${small[@]}" --method star --seq-len 96,192 --block-size 24,C/4,C/8 -o "$WORK/rules.h5")
 
-written() { grep -o "^[0-9]* run(s) written" "$1" | grep -o "^[0-9]*"; }
-expect_written() {  # expect_written LOG N WHAT
-  local got
-  got=$(written "$1")
-  [[ $got == "$2" ]] || { cat "$1" >&2; fail "$3: $got run(s) written, expected $2"; }
-  echo "ok: $3 ($2 written)"
-}
 
 mpirun 2 "${sweep[@]}" >"$WORK/first.log" 2>&1 || { cat "$WORK/first.log"; fail "the sweep failed"; }
 expect_written "$WORK/first.log" 6 "three rules at two lengths are six runs"

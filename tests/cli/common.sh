@@ -20,3 +20,12 @@ fail() {
   echo "FAIL: $*" >&2
   exit 1
 }
+
+# written LOG: the "N run(s) written" count of a sweep's table.
+written() { grep -o "^[0-9]* run(s) written" "$1" | grep -o "^[0-9]*"; }
+expect_written() {  # expect_written LOG N WHAT
+  local got
+  got=$(written "$1")
+  [[ $got == "$2" ]] || { cat "$1" >&2; fail "$3: $got run(s) written, expected $2"; }
+  echo "ok: $3 ($2 written)"
+}

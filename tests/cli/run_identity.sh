@@ -9,14 +9,6 @@ source "$(dirname "$0")/common.sh"
 model="$SOURCE_DIR/tests/reference/data/tiny-llama3"
 small=(--backend cpu --query-len 4 --generate 2 --repeats 1 --warmup 0)
 
-# written LOG: the "N run(s) written" count of a sweep's table.
-written() { grep -o "^[0-9]* run(s) written" "$1" | grep -o "^[0-9]*"; }
-expect_written() {  # expect_written LOG N WHAT
-  local got
-  got=$(written "$1")
-  [[ $got == "$2" ]] || { cat "$1" >&2; fail "$3: $got run(s) written, expected $2"; }
-  echo "ok: $3 ($2 written)"
-}
 
 # 1. Two checkpoints in folders of one name (A/model, B/model): B's weights differ in
 #    one tensor of its third shard, header and sizes unchanged.
